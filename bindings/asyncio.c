@@ -1,0 +1,107 @@
+/*
+** asyncio.c - luaopen_asyncio: the runtime of a Lua state, the module
+** table, and the Lua parts embedded from lua/.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbind.h"
+
+#ifndef LUAIO_VERSION
+#define LUAIO_VERSION "0.1.0"
+#endif
+
+static const char RUNTIME_KEY = 'r';
+
+luaioL_runtime *luaioL_runtime_of(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY);
+  luaioL_runtime *rt = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return rt;
+}
+
+void luaioL_setfuncs(lua_State *L, const luaL_Reg *funcs) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_setfuncs(L, funcs, 1);
+}
+
+void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                     const luaL_Reg *meta) {
+  luaL_newmetatable(L, tname); /* also sets __name */
+  if (meta != NULL) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, meta, 1);
+  }
+  lua_newtable(L);
+  if (methods != NULL) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, methods, 1);
+  }
+  lua_setfield(L, -2, "__index"); /* meta.__index = methods */
+  lua_pop(L, 1);
+}
+
+luaio_loop_t *luaioL_checkloop(lua_State *L, const char *fname) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    luaL_error(L, "%s: no running event loop: call it inside "
+                  "asyncio.run(main)", fname);
+  return rt->loop;
+}
+
+static int runtime__gc(lua_State *L) {
+  luaioL_runtime *rt = lua_touserdata(L, 1);
+  /* A host that never closed its loop: nothing can run any more. */
+  rt->loop = NULL;
+  return 0;
+}
+
+static int openmodule(lua_State *L) {
+  lua_newtable(L);
+  luaioL_open_error(L);
+  luaioL_open_future(L);
+  luaioL_open_task(L);
+  luaioL_open_loop(L);
+  luaioL_open_gather(L);
+  luaioL_open_timeout(L);
+  luaioL_open_taskgroup(L);
+  luaioL_open_queue(L);
+  luaioL_open_sync(L);
+  lua_pushliteral(L, LUAIO_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  /* The Lua parts receive the module table. */
+  for (const luaio_embedded_t *e = luaio_embedded; e->name != NULL; e++) {
+    lua_pushfstring(L, "=[luaio] %s.lua", e->name);
+    if (luaL_loadbuffer(L, e->src, e->len, lua_tostring(L, -1)) != LUA_OK)
+      return lua_error(L);
+    lua_remove(L, -2);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
+  }
+  return 1;
+}
+
+LUAIO_EXTERN int luaopen_asyncio(lua_State *L) {
+  luaioL_runtime *rt;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY) == LUA_TUSERDATA) {
+    rt = lua_touserdata(L, -1);
+  } else {
+    rt = lua_newuserdatauv(L, sizeof *rt, 0);
+    memset(rt, 0, sizeof *rt);
+    rt->L = L;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, runtime__gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY);
+    const char *pause = getenv("LUAIO_GCPAUSE");
+    if (pause != NULL) /* make the collector run all the time (tests) */
+      lua_gc(L, LUA_GCINC, atoi(pause), 0, 0);
+  }
+  lua_pop(L, 1);
+  lua_pushlightuserdata(L, rt);
+  lua_pushcclosure(L, openmodule, 1);
+  lua_call(L, 0, 1);
+  return 1;
+}

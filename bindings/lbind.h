@@ -1,0 +1,210 @@
+/*
+** lbind.h - what the binding files share: the runtime of one Lua state,
+** the box behind Future and Task objects, and the suspend protocol.
+** Bindings use only core/luaio.h, never the core's internals.
+*/
+#ifndef LUAIO_LBIND_H
+#define LUAIO_LBIND_H
+
+#include <stddef.h>
+
+#include "lauxlib.h"
+#include "lua.h"
+#include "lualib.h"
+
+#include "luaio.h"
+#include "luaiolib.h"
+
+#if LUA_VERSION_NUM != 504
+#error "luaio needs Lua 5.4"
+#endif
+
+#define FUTURE_MT "asyncio.Future"
+#define TASK_MT "asyncio.Task"
+#define CORO_MT "asyncio.Coroutine"
+#define LOOP_MT "asyncio.Loop"
+#define HANDLE_MT "asyncio.Handle"
+
+typedef struct lfuture lfuture;
+
+/* The runtime of one Lua state: created by luaopen_asyncio, kept in the
+** registry and given to every module function as upvalue 1. */
+typedef struct luaioL_runtime {
+  lua_State *L;          /* the thread that runs the loop */
+  luaio_loop_t *loop;    /* the running loop, or NULL */
+  uv_loop_t *host_uv;    /* a host's libuv loop, or NULL */
+  lfuture *current;      /* the task whose coroutine runs now */
+  lfuture *main;         /* asyncio.run's main task */
+  uv_signal_t *sigint;   /* owns; while asyncio.run runs */
+  int interrupted;       /* SIGINT arrived during asyncio.run */
+  int nunretrieved;      /* failed tasks whose error nobody took */
+  int ntasks_created;
+} luaioL_runtime;
+
+/* User values of a Future or Task box. */
+#define UV_VALUES 1    /* result: one value, or a table with .n; or error */
+#define UV_THREAD 2    /* a task's coroutine, while it runs */
+#define UV_NAME 3      /* a task's name */
+#define UV_CALLBACKS 4 /* Lua done callbacks: list of {fn, ref} */
+#define UV_SOURCE 5    /* another box whose outcome this one mirrors */
+#define NUV 5
+
+/* The Lua side of a core future or task. */
+struct lfuture {
+  luaio_future_t *fut;  /* owns one reference */
+  luaio_task_t *task;   /* borrowed from fut when a task, else NULL */
+  luaioL_runtime *rt;
+  lua_State *co;        /* a task's thread (anchored by UV_THREAD) */
+  int nvalues;          /* values in UV_VALUES: 0, 1, or -1 for a table */
+  int pin;              /* registry ref to the box while C needs it */
+  int resume_err;       /* the err of the step that resumes the task */
+  unsigned is_task : 1;
+  unsigned started : 1;
+  unsigned has_error : 1; /* UV_VALUES holds the error it failed with */
+  unsigned retrieved : 1; /* someone took the error (or the result) */
+  unsigned reported : 1;
+};
+
+/* [-0, +0, -] */
+luaioL_runtime *luaioL_runtime_of(lua_State *L);
+#define luaioL_rt(L) ((luaioL_runtime *)lua_touserdata(L, lua_upvalueindex(1)))
+
+/* Registers funcs with the runtime as their one upvalue. [-0, +0, m] */
+void luaioL_setfuncs(lua_State *L, const luaL_Reg *funcs);
+/* Makes a metatable named tname with methods and metamethods, all with
+** the runtime as upvalue; meta.__index = methods. [-0, +0, m] */
+void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                     const luaL_Reg *meta);
+
+/* The running loop, or an error naming fname. [-0, +0, v] */
+luaio_loop_t *luaioL_checkloop(lua_State *L, const char *fname);
+
+/* {======================================================================
+** Boxes (lfuture.c)
+** ======================================================================= */
+
+/* Pushes a new box for fut, taking the caller's reference. [-0, +1, m] */
+lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt);
+/* The box at idx when it is a Future or Task, else NULL. [-0, +0, -] */
+lfuture *luaioL_tofuture(lua_State *L, int idx);
+lfuture *luaioL_checkfuture(lua_State *L, int idx);
+/* Pushes the box of a pinned future (a task). [-0, +1, -] */
+void luaioL_pushbox(lua_State *L, lfuture *box);
+/* Keeps the box alive from C until unpinned. The box is at idx. */
+void luaioL_pin(lua_State *L, int idx, lfuture *box);
+void luaioL_unpin(lua_State *L, lfuture *box);
+
+/* Pushes a done box's outcome: its values (returns how many), or raises
+** its error; marks it retrieved. [-0, +n, e] */
+int luaioL_pushresult(lua_State *L, int idx);
+/* Pushes the error object of a done box (CancelledError when cancelled),
+** or nil when it resolved; marks it retrieved. [-0, +1, m] */
+void luaioL_pusherror(lua_State *L, int idx);
+/* Pushes the first value of a done box, or its error object when it
+** failed or was cancelled (gather with return_exceptions). [-0, +1, m] */
+void luaioL_pushfirst(lua_State *L, int idx);
+/* Sets the box at idx resolved with the n values on top (popped). */
+void luaioL_resolve(lua_State *L, int idx, int n);
+/* Sets the box at idx failed with the error object on top (popped). */
+void luaioL_fail(lua_State *L, int idx);
+
+/* Methods and metamethods of Future boxes, which Task objects share. */
+extern const luaL_Reg luaioL_future_methods[];
+extern const luaL_Reg luaioL_future_meta[];
+
+/* Turns the awaitable at idx into a future box in place: a Future or Task
+** stays; a coroutine object or (when allowfn) a function becomes a new
+** task. Raises "bad argument" naming fname otherwise. [-0, +0, e] */
+lfuture *luaioL_toawaitable(lua_State *L, int idx, const char *fname,
+                            int allowfn);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Tasks and suspension (ltask.c)
+** ======================================================================= */
+
+/* The running task's box when L may suspend; otherwise raises an error
+** that says why, naming fname. [-0, +0, v] */
+lfuture *luaioL_checktask(lua_State *L, const char *fname);
+
+/* Suspends the running task until fut is done, then continues with k
+** (which must begin with luaioL_resumed). Never returns. */
+int luaioL_await(lua_State *L, lfuture *task, luaio_future_t *fut,
+                 lua_KContext ctx, lua_KFunction k);
+/* Suspends the running task for delay seconds (0: one loop turn). */
+int luaioL_sleep(lua_State *L, lfuture *task, double delay, lua_KContext ctx,
+                 lua_KFunction k);
+/* In a continuation: raises CancelledError when the task was woken by a
+** cancellation. Returns the task's box. [-0, +0, e] */
+lfuture *luaioL_resumed(lua_State *L);
+
+/* Creates and schedules a task running the function at top with nargs
+** arguments above it (all popped); pushes the Task. [-(nargs+1), +1, e] */
+lfuture *luaioL_spawn(lua_State *L, int nargs, int eager);
+
+/* Reports failed tasks whose error nobody retrieved (loop close). */
+void luaioL_report_unretrieved(lua_State *L);
+
+/* Awaits the awaitable at idx in the running task: runs a coroutine
+** object inline, else waits for the future; leaves its values.
+** For use by C functions that are themselves continuations. */
+int luaioL_awaitvalue(lua_State *L, int idx, const char *fname);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Errors (lerror.c)
+** ======================================================================= */
+
+/* Pushes a new error of class (by name: "CancelledError", ...) with msg
+** (NULL: the class's default). [-0, +1, m] */
+void luaioL_newerror(lua_State *L, const char *cls, const char *msg);
+/* Raises the error that a core code stands for. [-0, +0, v] */
+int luaioL_raise(lua_State *L, int err, const char *msg);
+/* Raises "fname: msg" for a failed core call, mapping codes. */
+int luaioL_check(lua_State *L, int rc, const char *fname);
+/* Nonzero when the value at idx is a CancelledError. [-0, +0, -] */
+int luaioL_iscancelled(lua_State *L, int idx);
+/* Replaces the error at top by what crosses a task boundary: asyncio
+** errors and tables stay (tables are remembered as carried), others are
+** wrapped in an asyncio.Error; sets .traceback from tb when missing.
+** [-1, +1, m] */
+void luaioL_carryerror(lua_State *L, const char *tb);
+/* Prints "prefix: message" and the traceback of the error at idx to
+** stderr. [-0, +0, -] */
+void luaioL_report(lua_State *L, int idx, const char *prefix);
+
+/* Calls the function at top (with nargs below... ) in protected mode and
+** reports an error instead of raising it. [-(nargs+1), +0, -] */
+void luaioL_pcallreport(lua_State *L, int nargs, const char *what);
+
+/* }====================================================================== */
+
+/* Openers, one per binding file, called by luaopen_asyncio with the
+** module table at top. [-0, +0, e] */
+void luaioL_open_error(lua_State *L);
+void luaioL_open_future(lua_State *L);
+void luaioL_open_task(lua_State *L);
+void luaioL_open_loop(lua_State *L);
+void luaioL_open_gather(lua_State *L);
+void luaioL_open_timeout(lua_State *L);
+void luaioL_open_taskgroup(lua_State *L);
+void luaioL_open_queue(lua_State *L);
+void luaioL_open_sync(lua_State *L);
+
+/* Lua sources embedded at build time (generated luaio_embedded.c). */
+typedef struct {
+  const char *name;
+  const char *src;
+  size_t len;
+} luaio_embedded_t;
+extern const luaio_embedded_t luaio_embedded[];
+
+#if LUA_VERSION_RELEASE_NUM >= 50406
+#define luaioL_closethread(co, from) lua_closethread(co, from)
+#else
+#define luaioL_closethread(co, from) ((void)(from), lua_resetthread(co))
+#endif
+
+#endif

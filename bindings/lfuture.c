@@ -1,0 +1,416 @@
+/*
+** lfuture.c - asyncio.Future, the Lua face of core/future.c; also the
+** box that Task objects share.
+*/
+#include <stdlib.h>
+
+#include "lbind.h"
+
+lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
+  lfuture *box = lua_newuserdatauv(L, sizeof *box, NUV);
+  box->fut = fut;
+  box->task = luaio_future_task(fut);
+  box->rt = luaioL_runtime_of(L);
+  box->co = NULL;
+  box->nvalues = 0;
+  box->pin = LUA_NOREF;
+  box->resume_err = 0;
+  box->is_task = box->task != NULL;
+  box->started = 0;
+  box->has_error = 0;
+  box->retrieved = 0;
+  box->reported = 0;
+  luaL_setmetatable(L, mt);
+  luaio_future_set_data(fut, box);
+  return box;
+}
+
+lfuture *luaioL_tofuture(lua_State *L, int idx) {
+  lfuture *box = luaL_testudata(L, idx, TASK_MT);
+  if (box == NULL)
+    box = luaL_testudata(L, idx, FUTURE_MT);
+  return box;
+}
+
+lfuture *luaioL_checkfuture(lua_State *L, int idx) {
+  lfuture *box = luaioL_tofuture(L, idx);
+  if (box == NULL)
+    luaL_typeerror(L, idx, "asyncio.Future or asyncio.Task");
+  return box;
+}
+
+void luaioL_pin(lua_State *L, int idx, lfuture *box) {
+  if (box->pin == LUA_NOREF) {
+    lua_pushvalue(L, idx);
+    box->pin = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+}
+
+void luaioL_unpin(lua_State *L, lfuture *box) {
+  luaL_unref(L, LUA_REGISTRYINDEX, box->pin);
+  box->pin = LUA_NOREF;
+}
+
+void luaioL_pushbox(lua_State *L, lfuture *box) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, box->pin);
+}
+
+/* Follows UV_SOURCE to the box that holds the values. [-0, +1, -] */
+static void pushholder(lua_State *L, int idx) {
+  lua_pushvalue(L, idx);
+  while (lua_getiuservalue(L, -1, UV_SOURCE) == LUA_TUSERDATA)
+    lua_remove(L, -2);
+  lua_pop(L, 1);
+}
+
+static void pushcancelled(lua_State *L, lfuture *box, int holder) {
+  if (box->has_error) {
+    lua_getiuservalue(L, holder, UV_VALUES); /* the CancelledError raised */
+    return;
+  }
+  luaioL_newerror(L, "CancelledError",
+                  luaio_future_cancel_message(box->fut));
+}
+
+void luaioL_pusherror(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  pushholder(L, idx);
+  lfuture *box = lua_touserdata(L, -1);
+  int holder = lua_gettop(L);
+  box->retrieved = 1;
+  switch (luaio_future_state(box->fut)) {
+  case LUAIO_CANCELLED:
+    pushcancelled(L, box, holder);
+    break;
+  case LUAIO_FAILED:
+    if (box->has_error)
+      lua_getiuservalue(L, holder, UV_VALUES);
+    else
+      luaioL_newerror(L, "Error", luaio_strerror(luaio_future_error(box->fut)));
+    break;
+  default:
+    lua_pushnil(L);
+    break;
+  }
+  lua_remove(L, holder);
+}
+
+int luaioL_pushresult(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lfuture *outer = lua_touserdata(L, idx);
+  luaio_state state = luaio_future_state(outer->fut);
+  if (state == LUAIO_PENDING)
+    return luaL_error(L, "the result is not ready: await the %s first",
+                      outer->is_task ? "task" : "future");
+  if (state != LUAIO_RESOLVED) {
+    luaioL_pusherror(L, idx);
+    return lua_error(L);
+  }
+  pushholder(L, idx);
+  lfuture *box = lua_touserdata(L, -1);
+  box->retrieved = 1;
+  int n = box->nvalues;
+  if (n == 0) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_getiuservalue(L, -1, UV_VALUES);
+  lua_remove(L, -2);
+  if (n > 0)
+    return 1;
+  /* Several values, packed in a table with n. */
+  int t = lua_gettop(L);
+  lua_getfield(L, t, "n");
+  n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, n, "too many results");
+  for (int i = 1; i <= n; i++)
+    lua_rawgeti(L, t, i);
+  lua_remove(L, t);
+  return n;
+}
+
+void luaioL_pushfirst(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lfuture *box = lua_touserdata(L, idx);
+  if (luaio_future_state(box->fut) != LUAIO_RESOLVED) {
+    luaioL_pusherror(L, idx);
+    return;
+  }
+  int top = lua_gettop(L);
+  int n = luaioL_pushresult(L, idx);
+  if (n == 0)
+    lua_pushnil(L);
+  lua_settop(L, top + 1);
+}
+
+void luaioL_resolve(lua_State *L, int idx, int n) {
+  idx = lua_absindex(L, idx);
+  lfuture *box = lua_touserdata(L, idx);
+  if (n == 1) {
+    lua_setiuservalue(L, idx, UV_VALUES);
+    box->nvalues = 1;
+  } else if (n > 1) {
+    lua_createtable(L, n, 1);
+    lua_insert(L, -n - 1);
+    for (int i = n; i >= 1; i--)
+      lua_rawseti(L, -i - 1, i);
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "n");
+    lua_setiuservalue(L, idx, UV_VALUES);
+    box->nvalues = -1;
+  } else {
+    box->nvalues = 0;
+  }
+}
+
+void luaioL_fail(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lfuture *box = lua_touserdata(L, idx);
+  lua_setiuservalue(L, idx, UV_VALUES);
+  box->has_error = 1;
+  box->nvalues = 0;
+}
+
+/* {======================================================================
+** Done callbacks written in Lua
+** ======================================================================= */
+
+typedef struct {
+  luaioL_runtime *rt;
+  int ref; /* registry: {box, fn} */
+} luacb;
+
+static void luacb_run(luaio_future_t *fut, void *arg) {
+  luacb *cb = arg;
+  lua_State *L = cb->rt->L;
+  (void)fut;
+  luaL_checkstack(L, 4, NULL);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
+  lua_rawgeti(L, -1, 2);
+  lua_rawgeti(L, -2, 1);
+  lua_remove(L, -3);
+  luaioL_pcallreport(L, 1, "error in done callback");
+}
+
+static void luacb_free(void *arg) {
+  luacb *cb = arg;
+  luaL_unref(cb->rt->L, LUA_REGISTRYINDEX, cb->ref);
+  free(cb);
+}
+
+static int lfuture_add_done_callback(lua_State *L) {
+  lfuture *box = luaioL_checkfuture(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luacb *cb = malloc(sizeof *cb);
+  if (cb == NULL)
+    return luaL_error(L, "not enough memory");
+  cb->rt = box->rt;
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 2);
+  cb->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int rc = luaio_future_add_done_cb(box->fut, luacb_run, cb, luacb_free);
+  if (rc != 0) {
+    luacb_free(cb);
+    return luaioL_check(L, rc, "add_done_callback");
+  }
+  if (!luaio_future_done(box->fut)) {
+    /* Remember it so that remove_done_callback can find it. */
+    if (lua_getiuservalue(L, 1, UV_CALLBACKS) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, UV_CALLBACKS);
+    }
+    lua_pushlightuserdata(L, cb);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, -3);
+  }
+  return 0;
+}
+
+static int lfuture_remove_done_callback(lua_State *L) {
+  lfuture *box = luaioL_checkfuture(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  size_t removed = 0;
+  if (lua_getiuservalue(L, 1, UV_CALLBACKS) == LUA_TTABLE) {
+    int t = lua_gettop(L);
+    lua_newtable(L); /* the keys to drop */
+    int drop = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+      if (lua_rawequal(L, -1, 2)) {
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, drop, (lua_Integer)lua_rawlen(L, drop) + 1);
+      }
+      lua_pop(L, 1);
+    }
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, drop); i++) {
+      lua_rawgeti(L, drop, i);
+      void *cb = lua_touserdata(L, -1);
+      removed += luaio_future_remove_done_cb(box->fut, luacb_run, cb);
+      lua_pushnil(L);
+      lua_rawset(L, t);
+    }
+  }
+  lua_pushinteger(L, (lua_Integer)removed);
+  return 1;
+}
+
+/* }====================================================================== */
+
+static lfuture *checkplain(lua_State *L, const char *fname) {
+  lfuture *box = luaioL_checkfuture(L, 1);
+  if (box->is_task)
+    luaL_error(L, "%s: a task's result comes from its function; "
+                  "it cannot be set", fname);
+  return box;
+}
+
+static int lfuture_new(lua_State *L) { /* asyncio.Future() */
+  luaio_loop_t *loop = luaioL_checkloop(L, "Future");
+  luaio_future_t *fut = luaio_future_new(loop);
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut, FUTURE_MT);
+  return 1;
+}
+
+static int lfuture_set_result(lua_State *L) {
+  lfuture *box = checkplain(L, "set_result");
+  int n = lua_gettop(L) - 1;
+  if (luaio_future_done(box->fut))
+    return luaioL_raise(L, LUAIO_EINVALSTATE,
+                        "set_result: the future is already done");
+  luaioL_resolve(L, 1, n);
+  luaio_future_set_result(box->fut);
+  return 0;
+}
+
+static int lfuture_set_exception(lua_State *L) {
+  lfuture *box = checkplain(L, "set_exception");
+  luaL_checkany(L, 2);
+  if (luaio_future_done(box->fut))
+    return luaioL_raise(L, LUAIO_EINVALSTATE,
+                        "set_exception: the future is already done");
+  lua_settop(L, 2);
+  luaL_traceback(L, L, NULL, 1);
+  const char *tb = lua_tostring(L, -1);
+  lua_pushvalue(L, 2);
+  luaioL_carryerror(L, tb);
+  luaioL_fail(L, 1);
+  luaio_future_set_error(box->fut, LUAIO_EFAILED);
+  return 0;
+}
+
+static int lfuture_result(lua_State *L) {
+  lfuture *box = luaioL_checkfuture(L, 1);
+  if (!luaio_future_done(box->fut))
+    return luaioL_raise(L, LUAIO_EINVALSTATE,
+                        box->is_task ? "result: the task is not done yet"
+                                     : "result: the future is not done yet");
+  lua_settop(L, 1);
+  return luaioL_pushresult(L, 1);
+}
+
+static int lfuture_exception(lua_State *L) {
+  lfuture *box = luaioL_checkfuture(L, 1);
+  luaio_state state = luaio_future_state(box->fut);
+  if (state == LUAIO_PENDING)
+    return luaioL_raise(L, LUAIO_EINVALSTATE,
+                        box->is_task ? "exception: the task is not done yet"
+                                     : "exception: the future is not done yet");
+  luaioL_pusherror(L, 1);
+  if (state == LUAIO_CANCELLED)
+    return lua_error(L);
+  return 1;
+}
+
+static int lfuture_done(lua_State *L) {
+  lua_pushboolean(L, luaio_future_done(luaioL_checkfuture(L, 1)->fut));
+  return 1;
+}
+
+static int lfuture_cancelled(lua_State *L) {
+  lua_pushboolean(L, luaio_future_cancelled(luaioL_checkfuture(L, 1)->fut));
+  return 1;
+}
+
+static int lfuture_cancel(lua_State *L) {
+  lfuture *box = luaioL_checkfuture(L, 1);
+  const char *msg = luaL_optstring(L, 2, NULL);
+  int rc = luaio_future_cancel(box->fut, msg);
+  luaioL_check(L, rc, "cancel");
+  lua_pushboolean(L, rc == 1);
+  return 1;
+}
+
+static const char *statename(luaio_state s) {
+  switch (s) {
+  case LUAIO_PENDING: return "pending";
+  case LUAIO_RESOLVED: return "finished";
+  case LUAIO_FAILED: return "failed";
+  default: return "cancelled";
+  }
+}
+
+static int lfuture__tostring(lua_State *L) {
+  lfuture *box = luaioL_checkfuture(L, 1);
+  if (box->is_task) {
+    lua_getfield(L, 1, "get_name");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    lua_pushfstring(L, "asyncio.Task<%s> (%s)", lua_tostring(L, -1),
+                    statename(luaio_future_state(box->fut)));
+  } else {
+    lua_pushfstring(L, "asyncio.Future (%s)",
+                    statename(luaio_future_state(box->fut)));
+  }
+  return 1;
+}
+
+static int lfuture__gc(lua_State *L) {
+  lfuture *box = lua_touserdata(L, 1);
+  if (box->fut == NULL)
+    return 0;
+  if (box->has_error && !box->retrieved && !box->reported &&
+      !luaio_future_cancelled(box->fut)) {
+    box->reported = 1;
+    lua_getiuservalue(L, 1, UV_VALUES);
+    luaioL_report(L, -1, box->is_task ? "task error was never retrieved"
+                                      : "future error was never retrieved");
+    lua_pop(L, 1);
+  }
+  luaio_future_set_data(box->fut, NULL);
+  luaio_future_unref(box->fut);
+  box->fut = NULL;
+  box->task = NULL;
+  return 0;
+}
+
+/* Shared with Task objects (ltask.c adds its own). */
+const luaL_Reg luaioL_future_methods[] = {
+    {"set_result", lfuture_set_result},
+    {"set_exception", lfuture_set_exception},
+    {"result", lfuture_result},
+    {"exception", lfuture_exception},
+    {"done", lfuture_done},
+    {"cancelled", lfuture_cancelled},
+    {"cancel", lfuture_cancel},
+    {"add_done_callback", lfuture_add_done_callback},
+    {"remove_done_callback", lfuture_remove_done_callback},
+    {NULL, NULL}};
+
+const luaL_Reg luaioL_future_meta[] = {{"__gc", lfuture__gc},
+                                       {"__tostring", lfuture__tostring},
+                                       {NULL, NULL}};
+
+void luaioL_open_future(lua_State *L) {
+  luaioL_newclass(L, FUTURE_MT, luaioL_future_methods, luaioL_future_meta);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, lfuture_new, 1);
+  lua_setfield(L, -2, "Future");
+}

@@ -1,0 +1,387 @@
+/*
+** lloop.c - asyncio.run, the running loop object and its handles, and
+** the host-driven loop of luaiolib.h: the Lua face of core/loop.c and
+** core/handle.c.
+*/
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "lbind.h"
+
+typedef struct {
+  unsigned gen; /* the loop this object was made for */
+} lloop;
+
+typedef struct {
+  luaio_handle_t *h; /* owns one reference */
+} lhandle;
+
+static unsigned loop_gen = 0;
+
+/* {======================================================================
+** Opening and closing loops
+** ======================================================================= */
+
+static int loop_open(luaioL_runtime *rt, lua_State *L, uv_loop_t *uv) {
+  rt->loop = luaio_loop_new(uv);
+  if (rt->loop == NULL)
+    return LUAIO_ENOMEM;
+  rt->L = L;
+  rt->current = NULL;
+  rt->interrupted = 0;
+  loop_gen++;
+  return 0;
+}
+
+static void cancel_one(luaio_task_t *t, void *arg) {
+  (void)arg;
+  luaio_task_cancel(t, NULL);
+}
+
+static void sigint_close_cb(uv_handle_t *h) { free(h); }
+
+/* Cancels what is left, lets it finish, reports lost errors and deletes
+** the loop. */
+static void loop_close(luaioL_runtime *rt, lua_State *L) {
+  luaio_loop_t *loop = rt->loop;
+  /* As asyncio.run: cancel the remaining tasks and wait for them. */
+  for (int round = 0; round < 8 && luaio_loop_ntasks(loop) > 0; round++) {
+    luaio_loop_foreach_task(loop, cancel_one, NULL);
+    while (luaio_loop_ntasks(loop) > 0 && luaio_loop_can_progress(loop))
+      luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  }
+  while (luaio_loop_nready(loop) > 0)
+    luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  luaioL_report_unretrieved(L);
+  if (rt->sigint != NULL) {
+    uv_close((uv_handle_t *)rt->sigint, sigint_close_cb);
+    rt->sigint = NULL;
+  }
+  if (luaio_loop_ntasks(loop) > 0) {
+    fprintf(stderr, "luaio: %zu task(s) ignored cancellation and wait for "
+                    "something that never comes; they are abandoned\n",
+            luaio_loop_ntasks(loop));
+    luaio_print_tasks(loop, stderr);
+  } else if (luaio_loop_delete(loop) != 0) {
+    fprintf(stderr, "luaio: the loop could not be closed cleanly\n");
+  }
+  rt->loop = NULL;
+  rt->main = NULL;
+  rt->current = NULL;
+}
+
+static void sigint_cb(uv_signal_t *h, int signum) {
+  luaioL_runtime *rt = h->data;
+  if (rt->interrupted) {
+    /* A second Ctrl-C while cleanup runs: stop at once. */
+    signal(signum, SIG_DFL);
+    raise(signum);
+    return;
+  }
+  rt->interrupted = 1;
+  if (rt->main != NULL && rt->main->task != NULL)
+    luaio_task_cancel(rt->main->task, "interrupted");
+}
+
+static void sigint_install(luaioL_runtime *rt) {
+  uv_signal_t *h = malloc(sizeof *h);
+  if (h == NULL)
+    return;
+  uv_signal_init(luaio_loop_uv(rt->loop), h);
+  h->data = rt;
+  if (uv_signal_start(h, sigint_cb, SIGINT) != 0) {
+    uv_close((uv_handle_t *)h, sigint_close_cb);
+    return;
+  }
+  uv_unref((uv_handle_t *)h); /* it must not keep the loop alive */
+  rt->sigint = h;
+}
+
+static void print_deadlock(luaio_task_t *t, void *arg) {
+  lua_State *L = arg;
+  lfuture *box = luaio_future_data(luaio_task_future(t));
+  if (box == NULL || box->pin == LUA_NOREF)
+    return;
+  luaioL_pushbox(L, box);
+  lua_getfield(L, -1, "traceback");
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isstring(L, -1))
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+  lua_pop(L, 1);
+}
+
+/* Runs the main task at 1 until done. [-0, +0, e] */
+static int run_main(lua_State *L) {
+  luaioL_runtime *rt = lua_touserdata(L, 1);
+  lfuture *main = lua_touserdata(L, 2);
+  luaio_loop_t *loop = rt->loop;
+  while (!luaio_future_done(main->fut)) {
+    if (!luaio_loop_can_progress(loop)) {
+      fprintf(stderr, "luaio: deadlock: every task waits and nothing "
+                      "(timer, I/O or ready callback) can wake one:\n");
+      luaio_loop_foreach_task(loop, print_deadlock, L);
+      return luaL_error(L, "asyncio.run: deadlock: the main task waits for "
+                           "something that nothing can finish");
+    }
+    luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  }
+  return 0;
+}
+
+/* asyncio.run(main, ...) */
+static int lloop_run(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  if (rt->loop != NULL)
+    return luaL_error(L, "asyncio.run cannot be called while a loop is "
+                         "running: inside a task, use asyncio.await or "
+                         "asyncio.create_task");
+  int nargs = lua_gettop(L) - 1;
+  if (luaL_testudata(L, 1, CORO_MT) == NULL && !lua_isfunction(L, 1))
+    return luaL_typeerror(L, 1, "function or coroutine object");
+  int rc = loop_open(rt, L, NULL);
+  if (rc != 0)
+    return luaioL_check(L, rc, "run");
+  sigint_install(rt);
+  if (!lua_isfunction(L, 1)) {
+    lua_settop(L, 1);
+    luaioL_toawaitable(L, 1, "run", 0); /* replaces it by the task */
+  } else {
+    luaioL_spawn(L, nargs, 0); /* main and its args become the box at 1 */
+  }
+  lfuture *main = luaioL_tofuture(L, 1);
+  luaioL_pin(L, 1, main);
+  rt->main = main;
+  lua_pushcfunction(L, run_main);
+  lua_pushlightuserdata(L, rt);
+  lua_pushlightuserdata(L, main);
+  int status = lua_pcall(L, 2, 0, 0);
+  int interrupted = rt->interrupted;
+  loop_close(rt, L);
+  luaioL_unpin(L, main);
+  if (status != LUA_OK)
+    return lua_error(L);
+  if (interrupted && luaio_future_cancelled(main->fut)) {
+    main->retrieved = 1;
+    luaioL_newerror(L, "CancelledError", "interrupted");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "interrupted");
+    return lua_error(L);
+  }
+  return luaioL_pushresult(L, 1);
+}
+
+int luaio_interrupted(lua_State *L) {
+  return luaioL_runtime_of(L)->interrupted;
+}
+
+int luaio_host_open(lua_State *L, uv_loop_t *uv) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop != NULL)
+    return LUAIO_EBUSY;
+  rt->host_uv = uv;
+  return loop_open(rt, L, uv);
+}
+
+int luaio_host_step(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    return LUAIO_EINVALSTATE;
+  rt->L = L;
+  luaio_loop_run(rt->loop, LUAIO_RUN_NOWAIT);
+  return (int)luaio_loop_ntasks(rt->loop);
+}
+
+int luaio_host_close(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    return LUAIO_EINVALSTATE;
+  rt->L = L;
+  loop_close(rt, L);
+  rt->host_uv = NULL;
+  return 0;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** The loop object and its handles
+** ======================================================================= */
+
+static luaio_loop_t *checklloop(lua_State *L) {
+  lloop *l = luaL_checkudata(L, 1, LOOP_MT);
+  luaioL_runtime *rt = luaioL_rt(L);
+  if (rt->loop == NULL || l->gen != loop_gen)
+    luaL_error(L, "this loop is closed");
+  return rt->loop;
+}
+
+static int lloop_get_running_loop(lua_State *L) {
+  luaioL_checkloop(L, "get_running_loop");
+  lloop *l = lua_newuserdatauv(L, sizeof *l, 0);
+  l->gen = loop_gen;
+  luaL_setmetatable(L, LOOP_MT);
+  return 1;
+}
+
+static int lloop_time(lua_State *L) {
+  lua_pushnumber(L, luaio_loop_time(checklloop(L)));
+  return 1;
+}
+
+static int lloop_create_future(lua_State *L) {
+  luaio_future_t *fut = luaio_future_new(checklloop(L));
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut, FUTURE_MT);
+  return 1;
+}
+
+typedef struct {
+  luaioL_runtime *rt;
+  int ref; /* registry: {fn, args...} with n */
+} lcallback;
+
+static void lcallback_run(void *arg) {
+  lcallback *cb = arg;
+  lua_State *L = cb->rt->L;
+  luaL_checkstack(L, LUA_MINSTACK, NULL);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
+  int t = lua_gettop(L);
+  lua_getfield(L, t, "n");
+  int n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, n, NULL);
+  for (int i = 1; i <= n; i++)
+    lua_rawgeti(L, t, i);
+  lua_remove(L, t);
+  luaioL_pcallreport(L, n - 1, "error in callback");
+}
+
+static void lcallback_free(void *arg) {
+  lcallback *cb = arg;
+  luaL_unref(cb->rt->L, LUA_REGISTRYINDEX, cb->ref);
+  free(cb);
+}
+
+/* Schedules fn (at fidx) with the arguments after it; pushes a Handle. */
+static int schedule(lua_State *L, int fidx, double when, int timed) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  luaL_checktype(L, fidx, LUA_TFUNCTION);
+  int n = lua_gettop(L) - fidx + 1;
+  lua_createtable(L, n, 1);
+  for (int i = 0; i < n; i++) {
+    lua_pushvalue(L, fidx + i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushinteger(L, n);
+  lua_setfield(L, -2, "n");
+  lcallback *cb = malloc(sizeof *cb);
+  if (cb == NULL)
+    return luaL_error(L, "not enough memory");
+  cb->rt = rt;
+  cb->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lhandle *lh = lua_newuserdatauv(L, sizeof *lh, 0);
+  lh->h = NULL;
+  luaL_setmetatable(L, HANDLE_MT);
+  int rc = timed ? luaio_call_at(rt->loop, when, lcallback_run, cb,
+                                 lcallback_free, &lh->h)
+                 : luaio_call_soon(rt->loop, lcallback_run, cb,
+                                   lcallback_free, &lh->h);
+  if (rc != 0) {
+    lcallback_free(cb);
+    return luaioL_check(L, rc, timed ? "call_at" : "call_soon");
+  }
+  return 1;
+}
+
+static double checkdelay(lua_State *L, int idx) {
+  double d = luaL_checknumber(L, idx);
+  if (isnan(d) || d < 0)
+    luaL_argerror(L, idx, lua_pushfstring(L, "non-negative number expected, "
+                                          "got %s", lua_tostring(L, idx)));
+  return d;
+}
+
+static int lloop_call_soon(lua_State *L) {
+  checklloop(L);
+  return schedule(L, 2, 0, 0);
+}
+
+static int lloop_call_later(lua_State *L) {
+  luaio_loop_t *loop = checklloop(L);
+  double delay = checkdelay(L, 2);
+  return schedule(L, 3, luaio_loop_time(loop) + delay, 1);
+}
+
+static int lloop_call_at(lua_State *L) {
+  checklloop(L);
+  double when = luaL_checknumber(L, 2);
+  if (isnan(when))
+    return luaL_argerror(L, 2, "number expected, got nan");
+  return schedule(L, 3, when, 1);
+}
+
+static int lhandle_cancel(lua_State *L) {
+  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  if (lh->h != NULL)
+    luaio_handle_cancel(lh->h);
+  return 0;
+}
+
+static int lhandle_cancelled(lua_State *L) {
+  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  lua_pushboolean(L, lh->h != NULL && luaio_handle_cancelled(lh->h));
+  return 1;
+}
+
+static int lhandle_when(lua_State *L) {
+  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  lua_pushnumber(L, lh->h != NULL ? luaio_handle_when(lh->h) : 0);
+  return 1;
+}
+
+static int lhandle__gc(lua_State *L) {
+  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  if (lh->h != NULL) {
+    luaio_handle_unref(lh->h);
+    lh->h = NULL;
+  }
+  return 0;
+}
+
+static int lloop__tostring(lua_State *L) {
+  lua_pushliteral(L, "asyncio.Loop");
+  return 1;
+}
+
+/* }====================================================================== */
+
+static const luaL_Reg lloop_funcs[] = {
+    {"run", lloop_run}, {"get_running_loop", lloop_get_running_loop},
+    {NULL, NULL}};
+
+static const luaL_Reg lloop_methods[] = {{"time", lloop_time},
+                                         {"call_soon", lloop_call_soon},
+                                         {"call_later", lloop_call_later},
+                                         {"call_at", lloop_call_at},
+                                         {"create_future", lloop_create_future},
+                                         {NULL, NULL}};
+
+static const luaL_Reg lloop_meta[] = {{"__tostring", lloop__tostring},
+                                      {NULL, NULL}};
+
+static const luaL_Reg lhandle_methods[] = {{"cancel", lhandle_cancel},
+                                           {"cancelled", lhandle_cancelled},
+                                           {"when", lhandle_when},
+                                           {NULL, NULL}};
+
+static const luaL_Reg lhandle_meta[] = {{"__gc", lhandle__gc},
+                                        {"__close", lhandle__gc},
+                                        {NULL, NULL}};
+
+void luaioL_open_loop(lua_State *L) {
+  luaioL_setfuncs(L, lloop_funcs);
+  luaioL_newclass(L, LOOP_MT, lloop_methods, lloop_meta);
+  luaioL_newclass(L, HANDLE_MT, lhandle_methods, lhandle_meta);
+}

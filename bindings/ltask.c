@@ -1,0 +1,551 @@
+/*
+** ltask.c - asyncio.Task and coroutine objects, the Lua face of
+** core/task.c. ltask_step is the one place where task coroutines are
+** resumed.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbind.h"
+
+/* Yielded by every suspension, so that a task's own coroutine.yield is
+** told apart from a wait on the loop. */
+static const char SUSPEND = 's';
+
+static const char UNRETRIEVED_KEY = 'u'; /* registry: failed boxes */
+
+typedef struct {
+  int consumed;
+  int nargs;
+} lcoro;
+
+/* {======================================================================
+** The step: the one door into task coroutines
+** ======================================================================= */
+
+/* Drops the finished coroutine: the box keeps only the outcome. */
+static void ltask_endthread(lua_State *L, lfuture *box) {
+  lua_State *co = box->co;
+  luaioL_closethread(co, L);
+  box->co = NULL;
+  luaioL_pushbox(L, box);
+  lua_pushnil(L);
+  lua_setiuservalue(L, -2, UV_THREAD);
+  lua_pop(L, 1);
+}
+
+/* Keeps a failed box until someone takes its error or the loop closes. */
+static void ltask_remember_failure(lua_State *L, lfuture *box) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
+  luaioL_pushbox(L, box);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  box->rt->nunretrieved++;
+}
+
+/* The error at the top of L ended the task: store it in the box, with
+** the traceback of its coroutine (still intact). Returns the step's code. */
+static int ltask_failed(lua_State *L, lfuture *box) {
+  int err = luaioL_iscancelled(L, -1) ? LUAIO_ECANCELLED : LUAIO_EFAILED;
+  if (err == LUAIO_EFAILED) {
+    luaL_traceback(L, box->co, NULL, 0);
+    const char *tb = lua_tostring(L, -1);
+    lua_insert(L, -2);
+    luaioL_carryerror(L, tb);
+    lua_remove(L, -2);
+  }
+  luaioL_pushbox(L, box);
+  lua_insert(L, -2);
+  luaioL_fail(L, -2);
+  lua_pop(L, 1);
+  if (err == LUAIO_EFAILED)
+    ltask_remember_failure(L, box);
+  return err;
+}
+
+static int ltask_step(luaio_task_t *t, int err) {
+  lfuture *box = luaio_future_data(luaio_task_future(t));
+  luaioL_runtime *rt = box->rt;
+  lua_State *L = rt->L;
+  lua_State *co = box->co;
+  int nargs = 0, nres = 0;
+  box->task = t;
+  box->fut = luaio_task_future(t);
+  luaL_checkstack(L, LUA_MINSTACK, "luaio: task step");
+  if (!box->started) {
+    box->started = 1;
+    if (err == LUAIO_ECANCELLED) {
+      /* Cancelled before it ran: nothing of it runs, as in asyncio. */
+      ltask_endthread(L, box);
+      luaioL_unpin(L, box);
+      return LUAIO_ECANCELLED;
+    }
+    nargs = lua_gettop(co) - 2; /* [box, fn, args...] */
+  }
+  box->resume_err = err;
+  lfuture *prev = rt->current;
+  rt->current = box;
+  int status = lua_resume(co, L, nargs, &nres);
+  rt->current = prev;
+  switch (status) {
+  case LUA_YIELD:
+    if (nres == 1 && lua_touserdata(co, -1) == &SUSPEND) {
+      lua_pop(co, 1);
+      return LUAIO_STEP_SUSPENDED;
+    }
+    lua_pop(co, nres);
+    lua_pushliteral(L, "coroutine.yield() was called in a task's own "
+                       "coroutine; use asyncio.sleep(0) to let other tasks "
+                       "run");
+    luaL_traceback(L, co, NULL, 0);
+    luaioL_newerror(L, "Error", lua_tostring(L, -2));
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "traceback");
+    lua_remove(L, -2);
+    err = ltask_failed(L, box);
+    break;
+  case LUA_OK:
+    /* Everything above the box is a result (nres counts the box too). */
+    luaioL_resolve(co, 1, lua_gettop(co) - 1);
+    err = LUAIO_STEP_RETURNED;
+    break;
+  default:
+    lua_xmove(co, L, 1); /* the error; the stack stays for the traceback */
+    err = ltask_failed(L, box);
+    break;
+  }
+  /* The task is done: the loop lets go of its box here, where it ends. */
+  ltask_endthread(L, box);
+  luaioL_unpin(L, box);
+  return err;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Suspension
+** ======================================================================= */
+
+lfuture *luaioL_checktask(lua_State *L, const char *fname) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    luaL_error(L, "%s must be called inside a task, and no loop is running: "
+                  "start the program with asyncio.run(main)", fname);
+  lfuture *box = rt->current;
+  if (box == NULL)
+    luaL_error(L, "%s must be called inside a task, not from a callback or "
+                  "from code outside the loop", fname);
+  if (box->co != L)
+    luaL_error(L, "%s was called inside a coroutine that a task created "
+                  "itself (coroutine.create or wrap); only the task's own "
+                  "coroutine can wait", fname);
+  if (!lua_isyieldable(L))
+    luaL_error(L, "%s cannot wait here: a C function (such as table.sort, "
+                  "string.gsub or a metamethod called from C) stands between "
+                  "this call and the task", fname);
+  return box;
+}
+
+int luaioL_await(lua_State *L, lfuture *task, luaio_future_t *fut,
+                 lua_KContext ctx, lua_KFunction k) {
+  int rc = luaio_task_await(task->task, fut);
+  if (rc == LUAIO_ESELF)
+    return luaL_error(L, "a task cannot await itself (it would never end)");
+  luaioL_check(L, rc, "await");
+  lua_pushlightuserdata(L, (void *)&SUSPEND);
+  return lua_yieldk(L, 1, ctx, k);
+}
+
+int luaioL_sleep(lua_State *L, lfuture *task, double delay, lua_KContext ctx,
+                 lua_KFunction k) {
+  luaioL_check(L, luaio_task_sleep(task->task, delay), "sleep");
+  lua_pushlightuserdata(L, (void *)&SUSPEND);
+  return lua_yieldk(L, 1, ctx, k);
+}
+
+lfuture *luaioL_resumed(lua_State *L) {
+  lfuture *box = luaioL_runtime_of(L)->current;
+  if (box->resume_err == LUAIO_ECANCELLED) {
+    box->resume_err = 0;
+    luaioL_raise(L, LUAIO_ECANCELLED, luaio_task_cancel_message(box->task));
+  }
+  return box;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Creating tasks
+** ======================================================================= */
+
+lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  int fidx = lua_gettop(L) - nargs;
+  lfuture *box = lua_newuserdatauv(L, sizeof *box, NUV);
+  memset(box, 0, sizeof *box);
+  box->rt = rt;
+  box->pin = LUA_NOREF;
+  box->is_task = 1;
+  luaL_setmetatable(L, TASK_MT);
+  lua_State *co = lua_newthread(L);
+  box->co = co;
+  lua_setiuservalue(L, -2, UV_THREAD);
+  lua_pushvalue(L, -1);
+  lua_xmove(L, co, 1); /* the box sits below the function on co's stack */
+  lua_insert(L, fidx); /* box, fn, args... */
+  lua_xmove(L, co, nargs + 1);
+  luaioL_pin(L, -1, box);
+  rt->ntasks_created++;
+  luaio_task_t *t = luaio_task_new(rt->loop, ltask_step, box, eager);
+  if (t == NULL) {
+    luaioL_unpin(L, box);
+    luaL_error(L, "not enough memory");
+  }
+  box->task = t;
+  box->fut = luaio_task_future(t);
+  return box;
+}
+
+/* Pushes fn and the arguments of the coroutine object at idx; marks it
+** used. Returns the number of arguments. */
+static int pushcoro(lua_State *L, int idx, const char *fname) {
+  lcoro *c = lua_touserdata(L, idx);
+  if (c->consumed)
+    luaL_error(L, "%s: this coroutine object was already awaited or made a "
+                  "task; call the async function again for a new one", fname);
+  c->consumed = 1;
+  luaL_checkstack(L, c->nargs + 1, "too many arguments");
+  for (int i = 1; i <= c->nargs + 1; i++)
+    lua_getiuservalue(L, idx, i);
+  return c->nargs;
+}
+
+lfuture *luaioL_toawaitable(lua_State *L, int idx, const char *fname,
+                            int allowfn) {
+  idx = lua_absindex(L, idx);
+  lfuture *box = luaioL_tofuture(L, idx);
+  if (box != NULL)
+    return box;
+  int nargs;
+  if (luaL_testudata(L, idx, CORO_MT) != NULL)
+    nargs = pushcoro(L, idx, fname);
+  else if (allowfn && lua_isfunction(L, idx)) {
+    lua_pushvalue(L, idx);
+    nargs = 0;
+  } else {
+    const char *what = allowfn ? "coroutine object, function, task or future"
+                               : "coroutine object, task or future";
+    luaL_typeerror(L, idx, what);
+    return NULL;
+  }
+  luaioL_checkloop(L, fname);
+  box = luaioL_spawn(L, nargs, 0);
+  lua_replace(L, idx);
+  return box;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Lua functions
+** ======================================================================= */
+
+static int ltask_create_task(lua_State *L) {
+  luaioL_checkloop(L, "create_task");
+  int eager = 0;
+  int hasname = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    eager = lua_getfield(L, 2, "eager") != LUA_TNIL && lua_toboolean(L, -1);
+    hasname = lua_getfield(L, 2, "name") != LUA_TNIL;
+    if (hasname && !lua_isstring(L, -1))
+      luaL_argerror(L, 2, "opts.name must be a string");
+    lua_pop(L, 2);
+  }
+  int nargs;
+  if (luaL_testudata(L, 1, CORO_MT) != NULL)
+    nargs = pushcoro(L, 1, "create_task");
+  else if (lua_isfunction(L, 1)) {
+    lua_pushvalue(L, 1);
+    nargs = 0;
+  } else
+    return luaL_typeerror(L, 1, "function or coroutine object");
+  lfuture *box;
+  if (hasname && eager) {
+    /* The name must be there before the first step runs. */
+    box = luaioL_spawn(L, nargs, 0);
+    lua_getfield(L, 2, "name");
+    lua_setiuservalue(L, -2, UV_NAME);
+  } else {
+    box = luaioL_spawn(L, nargs, eager);
+    if (hasname) {
+      lua_getfield(L, 2, "name");
+      lua_setiuservalue(L, -2, UV_NAME);
+    }
+  }
+  (void)box;
+  return 1;
+}
+
+static int ltask_sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  luaioL_resumed(L);
+  lua_settop(L, 2);
+  return 1;
+}
+
+static int ltask_sleep(lua_State *L) {
+  double delay = luaL_checknumber(L, 1);
+  if (isnan(delay) || delay < 0)
+    return luaL_argerror(L, 1, lua_pushfstring(L, "non-negative number "
+                                               "expected, got %s",
+                                               lua_tostring(L, 1)));
+  lfuture *box = luaioL_checktask(L, "sleep");
+  lua_settop(L, 2);
+  return luaioL_sleep(L, box, delay, 0, ltask_sleep_k);
+}
+
+static int ltask_await_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaioL_resumed(L);
+  return luaioL_pushresult(L, (int)ctx);
+}
+
+static int ltask_await_call_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  return lua_gettop(L) - (int)ctx;
+}
+
+int luaioL_awaitvalue(lua_State *L, int idx, const char *fname) {
+  idx = lua_absindex(L, idx);
+  if (luaL_testudata(L, idx, CORO_MT) != NULL) {
+    /* A coroutine object runs inline, inside the current task. */
+    int base = lua_gettop(L);
+    int nargs = pushcoro(L, idx, fname);
+    lua_callk(L, nargs, LUA_MULTRET, base, ltask_await_call_k);
+    return ltask_await_call_k(L, LUA_OK, base);
+  }
+  lfuture *box = luaioL_tofuture(L, idx);
+  if (box == NULL)
+    return luaL_typeerror(L, idx, "coroutine object, task or future");
+  if (luaio_future_done(box->fut))
+    return luaioL_pushresult(L, idx);
+  lfuture *task = luaioL_checktask(L, fname);
+  return luaioL_await(L, task, box->fut, idx, ltask_await_k);
+}
+
+static int ltask_await(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  if (luaL_testudata(L, 1, CORO_MT) != NULL)
+    luaioL_checktask(L, "await");
+  return luaioL_awaitvalue(L, 1, "await");
+}
+
+static int ltask_current_task(lua_State *L) {
+  lfuture *box = luaioL_runtime_of(L)->current;
+  if (box == NULL)
+    lua_pushnil(L);
+  else
+    luaioL_pushbox(L, box);
+  return 1;
+}
+
+static void pushtask(luaio_task_t *t, void *arg) {
+  lua_State *L = arg;
+  lfuture *box = luaio_future_data(luaio_task_future(t));
+  if (box == NULL || box->pin == LUA_NOREF)
+    return;
+  luaioL_pushbox(L, box);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+static int ltask_all_tasks(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  lua_newtable(L);
+  if (rt->loop != NULL)
+    luaio_loop_foreach_task(rt->loop, pushtask, L);
+  return 1;
+}
+
+/* asyncio.async(fn): an async function whose calls make coroutine
+** objects. */
+static int lcoro_call(lua_State *L) {
+  int nargs = lua_gettop(L);
+  lcoro *c = lua_newuserdatauv(L, sizeof *c, nargs + 1);
+  c->consumed = 0;
+  c->nargs = nargs;
+  luaL_setmetatable(L, CORO_MT);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setiuservalue(L, -2, 1);
+  for (int i = 1; i <= nargs; i++) {
+    lua_pushvalue(L, i);
+    lua_setiuservalue(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int ltask_async(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, lcoro_call, 1);
+  return 1;
+}
+
+static int lcoro__tostring(lua_State *L) {
+  lcoro *c = luaL_checkudata(L, 1, CORO_MT);
+  lua_pushfstring(L, "asyncio.Coroutine (%s)",
+                  c->consumed ? "used" : "not started");
+  return 1;
+}
+
+/* Task methods beyond those of futures. */
+
+static lfuture *checktaskbox(lua_State *L) {
+  return luaL_checkudata(L, 1, TASK_MT);
+}
+
+static void pushname(lua_State *L, int idx, lfuture *box);
+
+static int ltask_get_name(lua_State *L) {
+  lfuture *box = checktaskbox(L);
+  pushname(L, 1, box);
+  return 1;
+}
+
+static int ltask_set_name(lua_State *L) {
+  checktaskbox(L);
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  luaL_tolstring(L, 2, NULL);
+  lua_setiuservalue(L, 1, UV_NAME);
+  return 0;
+}
+
+static int ltask_cancelling(lua_State *L) {
+  lfuture *box = checktaskbox(L);
+  lua_pushinteger(L, luaio_task_cancelling(box->task));
+  return 1;
+}
+
+static int ltask_uncancel(lua_State *L) {
+  lfuture *box = checktaskbox(L);
+  lua_pushinteger(L, luaio_task_uncancel(box->task));
+  return 1;
+}
+
+static int ltask_traceback(lua_State *L) {
+  lfuture *box = checktaskbox(L);
+  if (box->co != NULL && box->started &&
+      lua_status(box->co) == LUA_YIELD) {
+    ltask_get_name(L);
+    luaL_traceback(L, box->co,
+                   lua_pushfstring(L, "task '%s' is suspended here:",
+                                   lua_tostring(L, -1)),
+                   0);
+    return 1;
+  }
+  if (box->has_error && lua_getiuservalue(L, 1, UV_VALUES) == LUA_TTABLE &&
+      lua_getfield(L, -1, "traceback") == LUA_TSTRING)
+    return 1;
+  lua_pushnil(L);
+  return 1;
+}
+
+static const luaL_Reg ltask_funcs[] = {{"create_task", ltask_create_task},
+                                       {"sleep", ltask_sleep},
+                                       {"await", ltask_await},
+                                       {"current_task", ltask_current_task},
+                                       {"all_tasks", ltask_all_tasks},
+                                       {"async", ltask_async},
+                                       {NULL, NULL}};
+
+static const luaL_Reg ltask_methods[] = {{"get_name", ltask_get_name},
+                                         {"set_name", ltask_set_name},
+                                         {"cancelling", ltask_cancelling},
+                                         {"uncancel", ltask_uncancel},
+                                         {"traceback", ltask_traceback},
+                                         {NULL, NULL}};
+
+static const luaL_Reg lcoro_meta[] = {{"__tostring", lcoro__tostring},
+                                      {NULL, NULL}};
+
+static void pushname(lua_State *L, int idx, lfuture *box) {
+  if (lua_getiuservalue(L, idx, UV_NAME) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "Task-%I", (lua_Integer)luaio_task_id(box->task));
+  }
+}
+
+typedef struct {
+  uint64_t id;
+  int slot;
+} failed_entry;
+
+static int failed_cmp(const void *a, const void *b) {
+  uint64_t x = ((const failed_entry *)a)->id, y = ((const failed_entry *)b)->id;
+  return (x > y) - (x < y);
+}
+
+/* Reports the errors of failed tasks that nobody retrieved, oldest task
+** first; called when a loop closes. [-0, +0, m] */
+void luaioL_report_unretrieved(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->nunretrieved == 0)
+    return;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
+  int t = lua_gettop(L);
+  lua_newtable(L); /* slot -> box */
+  int list = t + 1;
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    lfuture *box = lua_touserdata(L, -1);
+    if (!box->retrieved && !box->reported) {
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, list, ++n);
+    }
+  }
+  failed_entry *v = lua_newuserdatauv(L, (size_t)n * sizeof *v + 1, 0);
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, list, i + 1);
+    v[i].id = luaio_task_id(((lfuture *)lua_touserdata(L, -1))->task);
+    v[i].slot = i + 1;
+    lua_pop(L, 1);
+  }
+  qsort(v, (size_t)n, sizeof *v, failed_cmp);
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, list, v[i].slot);
+    int b = lua_gettop(L);
+    lfuture *box = lua_touserdata(L, b);
+    box->reported = 1;
+    pushname(L, b, box);
+    lua_getiuservalue(L, b, UV_VALUES);
+    lua_pushfstring(L, "error in task '%s' was never retrieved",
+                    lua_tostring(L, -2));
+    luaioL_report(L, -2, lua_tostring(L, -1));
+    lua_settop(L, b - 1);
+  }
+  lua_settop(L, t - 1);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
+  rt->nunretrieved = 0;
+}
+
+void luaioL_open_task(lua_State *L) {
+  luaioL_setfuncs(L, ltask_funcs);
+  /* Task objects: future methods plus their own. */
+  luaioL_newclass(L, TASK_MT, luaioL_future_methods, luaioL_future_meta);
+  luaL_getmetatable(L, TASK_MT);
+  lua_getfield(L, -1, "__index");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_setfuncs(L, ltask_methods, 1);
+  lua_pop(L, 2);
+  luaioL_newclass(L, CORO_MT, NULL, lcoro_meta);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
+}

@@ -1,0 +1,52 @@
+/*
+** luaiolib.h - luaio for Lua hosts: the asyncio module and the calls a
+** host program makes to drive the loop from its own frame loop.
+**
+** A command-line host calls luaopen_asyncio (or preloads it) and lets
+** scripts call asyncio.run(), which owns the loop while it runs.
+**
+** A frame-driven host (a game, a tool with its own main loop) instead
+** opens a loop that stays running between frames:
+**
+**   luaL_requiref(L, "asyncio", luaopen_asyncio, 0);  lua_pop(L, 1);
+**   luaio_host_open(L, my_uv_loop);   (NULL: a libuv loop of luaio's own)
+**   ... scripts call asyncio.create_task(fn) from plain host code ...
+**   each frame:  luaio_host_step(L);  (never blocks)
+**   at exit:     luaio_host_close(L);
+**
+** All calls must come from the thread that owns L.
+*/
+#ifndef LUAIO_LUAIOLIB_H
+#define LUAIO_LUAIOLIB_H
+
+#include "lua.h"
+
+#include "luaio.h"
+
+#define LUAIO_VERSION_STRING "luaio 0.1.0"
+
+/* The module entry: returns the asyncio table. [-0, +1, e] */
+LUAIO_EXTERN int luaopen_asyncio(lua_State *L);
+
+/* Opens a loop on uv (or on a loop of its own when uv is NULL) that stays
+** the running loop until luaio_host_close(). Must be called after
+** luaopen_asyncio and not while asyncio.run runs. Returns 0, or a
+** negative code (LUAIO_EBUSY when a loop is already open). */
+LUAIO_EXTERN int luaio_host_open(lua_State *L, uv_loop_t *uv);
+
+/* Runs one iteration of the host loop without blocking: ready callbacks,
+** due timers, pending I/O. Errors in tasks are kept in their tasks;
+** errors in callbacks are reported on stderr. Returns the number of live
+** tasks, or a negative code when no host loop is open. */
+LUAIO_EXTERN int luaio_host_step(lua_State *L);
+
+/* Cancels every task left, lets them finish their cleanup, reports the
+** errors nobody retrieved and closes the loop. Returns 0 or a negative
+** code. A libuv loop given to luaio_host_open() is left open. */
+LUAIO_EXTERN int luaio_host_close(lua_State *L);
+
+/* Nonzero when the last asyncio.run was ended by SIGINT (the CLI then
+** exits with status 130). */
+LUAIO_EXTERN int luaio_interrupted(lua_State *L);
+
+#endif

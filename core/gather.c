@@ -1,0 +1,95 @@
+/*
+** gather.c - one future for many children (asyncio.gather).
+*/
+#include "internal.h"
+
+typedef struct gather gather;
+
+typedef struct {
+  luaio__node node; /* in the child's callbacks, then the ready queue */
+  luaio_future_t *child; /* owns one reference */
+  gather *g;
+} gather_child;
+
+struct gather {
+  luaio_future_t base;
+  size_t n, nfinished;
+  long failed;
+  int return_errors;
+  int cancel_requested;
+  gather_child children[];
+};
+
+static int gather_cancel(luaio_future_t *fut, const char *msg) {
+  gather *g = (gather *)fut;
+  if (fut->state != LUAIO_PENDING)
+    return 0;
+  int ret = 0;
+  for (size_t i = 0; i < g->n; i++)
+    if (luaio_future_cancel(g->children[i].child, msg) == 1)
+      ret = 1;
+  /* The gather ends cancelled once every child is done. */
+  if (ret)
+    g->cancel_requested = 1;
+  return ret;
+}
+
+static void gather_free(luaio_future_t *fut) {
+  gather *g = (gather *)fut;
+  for (size_t i = 0; i < g->n; i++)
+    luaio_future_unref(g->children[i].child);
+  luaio__free(g, sizeof *g + g->n * sizeof g->children[0]);
+}
+
+static const luaio__future_kind gather_kind = {gather_cancel, gather_free};
+
+static void gather_child_done(luaio__node *node) {
+  gather_child *c = container_of(node, gather_child, node);
+  gather *g = c->g;
+  luaio_future_t *child = c->child;
+  g->nfinished++;
+  if (g->base.state == LUAIO_PENDING) {
+    if (!g->return_errors && (child->state == LUAIO_FAILED ||
+                              child->state == LUAIO_CANCELLED)) {
+      /* The first failure ends the gather; the others keep running. */
+      g->failed = (long)(c - g->children);
+      luaio__future_finish(&g->base, LUAIO_FAILED, child->err);
+    } else if (g->nfinished == g->n) {
+      if (g->cancel_requested)
+        luaio__future_finish(&g->base, LUAIO_CANCELLED, LUAIO_ECANCELLED);
+      else
+        luaio__future_finish(&g->base, LUAIO_RESOLVED, 0);
+    }
+  }
+  luaio_future_unref(&g->base); /* each waiting child held one */
+}
+
+luaio_future_t *luaio_gather_new(luaio_loop_t *loop,
+                                 luaio_future_t *const *children, size_t n,
+                                 int return_errors) {
+  gather *g = (gather *)luaio__future_alloc(
+      loop, &gather_kind, sizeof *g + n * sizeof g->children[0]);
+  if (g == NULL)
+    return NULL;
+  g->n = n;
+  g->failed = -1;
+  g->return_errors = return_errors;
+  for (size_t i = 0; i < n; i++) {
+    gather_child *c = &g->children[i];
+    c->node.run = gather_child_done;
+    c->child = children[i];
+    c->g = g;
+    luaio_future_ref(c->child);
+    g->base.refs++; /* until this child is done and counted */
+    luaio__future_add_node(c->child, &c->node);
+  }
+  if (n == 0)
+    luaio__future_finish(&g->base, LUAIO_RESOLVED, 0);
+  return &g->base;
+}
+
+long luaio_gather_failed(const luaio_future_t *fut) {
+  if (fut->kind != &gather_kind)
+    return -1;
+  return ((const gather *)fut)->failed;
+}

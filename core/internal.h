@@ -1,0 +1,173 @@
+/*
+** internal.h - what the core's files share and nobody else sees.
+*/
+#ifndef LUAIO_INTERNAL_H
+#define LUAIO_INTERNAL_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "luaio.h"
+
+#define container_of(ptr, type, member)                                        \
+  ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* {======================================================================
+** Memory (alloc.c)
+** ======================================================================= */
+
+void *luaio__alloc(size_t size);
+void *luaio__realloc(void *ptr, size_t osize, size_t nsize);
+void luaio__free(void *ptr, size_t size);
+char *luaio__strdup(const char *s);
+void luaio__strfree(char *s);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Ready queue (ready.c): an intrusive FIFO of nodes. A node lives inside
+** the object it runs, so scheduling allocates nothing. A node is in at
+** most one list at a time: the ready queue or a future's callbacks.
+** ======================================================================= */
+
+typedef struct luaio__node luaio__node;
+struct luaio__node {
+  luaio__node *next;
+  void (*run)(luaio__node *node);
+};
+
+typedef struct {
+  luaio__node *head;
+  luaio__node *tail;
+} luaio__list;
+
+void luaio__list_push(luaio__list *list, luaio__node *node);
+/* Appends every node of from to list, leaving from empty. */
+void luaio__list_splice(luaio__list *list, luaio__list *from);
+void luaio__ready_push(luaio_loop_t *loop, luaio__node *node);
+/* Runs the nodes that were ready when it was called; returns how many. */
+size_t luaio__ready_run(luaio_loop_t *loop);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Timers (timer.c): a binary min-heap of deadlines, ties broken by the
+** order of arming. A due timer's node is pushed on the ready queue.
+** ======================================================================= */
+
+#define LUAIO__NOT_ARMED SIZE_MAX
+
+typedef struct {
+  double when;
+  uint64_t seq;
+  size_t index; /* position in the heap, or LUAIO__NOT_ARMED */
+  luaio__node *node;
+} luaio__timer;
+
+void luaio__timer_init(luaio__timer *t, luaio__node *node);
+int luaio__timer_arm(luaio_loop_t *loop, luaio__timer *t, double when);
+void luaio__timer_disarm(luaio_loop_t *loop, luaio__timer *t);
+/* Moves the timers due at now to the ready queue; returns how many. */
+size_t luaio__timers_expire(luaio_loop_t *loop, double now);
+/* The earliest deadline, or a negative number when none is armed. */
+double luaio__timers_next(const luaio_loop_t *loop);
+void luaio__timers_free(luaio_loop_t *loop);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Loop
+** ======================================================================= */
+
+struct luaio_loop_s {
+  uv_loop_t *uv;
+  uv_loop_t own_uv;
+  int owns_uv;
+  uv_timer_t wakeup; /* armed at the earliest deadline; unreferenced */
+  luaio__list ready;
+  size_t nready;
+  luaio__timer **heap;
+  size_t nheap, capheap;
+  uint64_t timer_seq;
+  luaio_task_t *tasks_head, *tasks_tail; /* live tasks, oldest first */
+  size_t ntasks;
+  uint64_t task_seq;
+  luaio_task_t *current;
+  size_t nhandles; /* call_soon/call_later handles not yet done with */
+  int stopping;
+  void *data;
+};
+
+/* Cancels every call_later/call_at handle still armed (handle.c). */
+void luaio__handles_cancel_all(luaio_loop_t *loop);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Futures
+** ======================================================================= */
+
+typedef struct {
+  /* Cancels the future; returns 1 when cancelled or requested, 0 when
+  ** already done, or a negative code. */
+  int (*cancel)(luaio_future_t *fut, const char *msg);
+  /* Frees the object, after the base has released what it owns. */
+  void (*free)(luaio_future_t *fut);
+} luaio__future_kind;
+
+struct luaio_future_s {
+  const luaio__future_kind *kind;
+  luaio_loop_t *loop;
+  int refs;
+  luaio_state state;
+  int err;
+  char *cancel_msg; /* owns */
+  luaio__list callbacks; /* done callbacks and waiting tasks */
+  void *data;
+};
+
+extern const luaio__future_kind luaio__plain_future;
+extern const luaio__future_kind luaio__task_kind;
+
+/* Allocates size bytes (at least a future), zeroed, with one reference
+** owned by the caller. Returns NULL when out of memory. */
+luaio_future_t *luaio__future_alloc(luaio_loop_t *loop,
+                                    const luaio__future_kind *kind,
+                                    size_t size);
+/* Marks fut done and moves its callbacks to the ready queue. */
+void luaio__future_finish(luaio_future_t *fut, luaio_state state, int err);
+/* Cancels as a plain future does, ignoring the kind. */
+int luaio__future_cancel_plain(luaio_future_t *fut, const char *msg);
+/* Queues node to run when fut is done (now, if it is). */
+void luaio__future_add_node(luaio_future_t *fut, luaio__node *node);
+/* Finishes fut unless it is done: mirrors src's outcome. */
+void luaio__future_copy_state(luaio_future_t *fut, const luaio_future_t *src);
+/* Removes node if it is still queued on fut; returns 1 if it was. */
+int luaio__future_remove_node(luaio_future_t *fut, luaio__node *node);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Tasks
+** ======================================================================= */
+
+struct luaio_task_s {
+  luaio_future_t base; /* first: a task is a future */
+  luaio_step_fn step;
+  luaio__node node; /* in the ready queue or in waiter's callbacks */
+  luaio__timer sleep;
+  luaio_future_t *waiter; /* owns one reference */
+  luaio_task_t *prev, *next; /* the loop's live tasks */
+  uint64_t id;
+  char *cancel_msg; /* owns; the latest request's message */
+  int num_cancels;
+  unsigned must_cancel : 1;
+  unsigned stepping : 1;
+  unsigned scheduled : 1;
+  unsigned loop_ref : 1; /* the loop holds a reference until done */
+};
+
+/* }====================================================================== */
+
+#endif

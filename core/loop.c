@@ -1,0 +1,129 @@
+/*
+** loop.c - the event loop: ready callbacks, deadlines, then libuv I/O.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void wakeup_cb(uv_timer_t *handle) {
+  (void)handle; /* it only ends the poll; due timers are run after it */
+}
+
+luaio_loop_t *luaio_loop_new(uv_loop_t *uv) {
+  luaio_loop_t *loop = luaio__alloc(sizeof *loop);
+  if (loop == NULL)
+    return NULL;
+  memset(loop, 0, sizeof *loop);
+  if (uv == NULL) {
+    if (uv_loop_init(&loop->own_uv) != 0) {
+      luaio__free(loop, sizeof *loop);
+      return NULL;
+    }
+    uv = &loop->own_uv;
+    loop->owns_uv = 1;
+  }
+  loop->uv = uv;
+  uv_timer_init(uv, &loop->wakeup);
+  /* The wakeup timer must not keep libuv alive: only real work does. */
+  uv_unref((uv_handle_t *)&loop->wakeup);
+  loop->wakeup.data = loop;
+  return loop;
+}
+
+static void wakeup_close_cb(uv_handle_t *handle) { (void)handle; }
+
+int luaio_loop_delete(luaio_loop_t *loop) {
+  if (loop->ntasks > 0 || loop->nready > 0)
+    return LUAIO_EBUSY;
+  luaio__handles_cancel_all(loop);
+  if (loop->nheap > 0 || loop->nhandles > 0)
+    return LUAIO_EBUSY;
+  uv_close((uv_handle_t *)&loop->wakeup, wakeup_close_cb);
+  /* Let libuv finish the close; it runs only close callbacks here. */
+  uv_run(loop->uv, UV_RUN_NOWAIT);
+  if (loop->owns_uv) {
+    int rc = uv_loop_close(loop->uv);
+    if (rc != 0) {
+      uv_run(loop->uv, UV_RUN_DEFAULT);
+      rc = uv_loop_close(loop->uv);
+    }
+    assert(rc == 0);
+  }
+  luaio__timers_free(loop);
+  luaio__free(loop, sizeof *loop);
+  return 0;
+}
+
+double luaio_loop_time(const luaio_loop_t *loop) {
+  (void)loop;
+  return (double)uv_hrtime() / 1e9;
+}
+
+uv_loop_t *luaio_loop_uv(luaio_loop_t *loop) { return loop->uv; }
+
+void luaio_loop_set_data(luaio_loop_t *loop, void *data) { loop->data = data; }
+
+void *luaio_loop_data(const luaio_loop_t *loop) { return loop->data; }
+
+size_t luaio_loop_ntasks(const luaio_loop_t *loop) { return loop->ntasks; }
+
+size_t luaio_loop_ntimers(const luaio_loop_t *loop) { return loop->nheap; }
+
+size_t luaio_loop_nready(const luaio_loop_t *loop) { return loop->nready; }
+
+int luaio_loop_can_progress(luaio_loop_t *loop) {
+  return loop->nready > 0 || loop->nheap > 0 || uv_loop_alive(loop->uv);
+}
+
+int luaio_loop_alive(const luaio_loop_t *loop) {
+  return loop->nready > 0 || loop->nheap > 0 || loop->ntasks > 0;
+}
+
+void luaio_loop_stop(luaio_loop_t *loop) { loop->stopping = 1; }
+
+/* Arms the wakeup timer so that a blocking poll ends at the earliest
+** deadline. Returns the libuv run mode for this iteration. */
+static uv_run_mode loop_prepare_poll(luaio_loop_t *loop, luaio_run_mode mode) {
+  if (loop->nready > 0 || loop->stopping || mode == LUAIO_RUN_NOWAIT)
+    return UV_RUN_NOWAIT;
+  double next = luaio__timers_next(loop);
+  if (next < 0) {
+    uv_timer_stop(&loop->wakeup);
+    return UV_RUN_ONCE;
+  }
+  double wait = next - luaio_loop_time(loop);
+  if (wait <= 0)
+    return UV_RUN_NOWAIT;
+  uv_update_time(loop->uv); /* arm from now, not from a stale uv_now */
+  double ms = ceil(wait * 1e3);
+  uv_timer_start(&loop->wakeup, wakeup_cb, (uint64_t)ms, 0);
+  /* Referenced while armed, so that a poll with nothing else waits. */
+  uv_ref((uv_handle_t *)&loop->wakeup);
+  return UV_RUN_ONCE;
+}
+
+static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode) {
+  uv_run_mode uvmode = loop_prepare_poll(loop, mode);
+  uv_run(loop->uv, uvmode);
+  uv_unref((uv_handle_t *)&loop->wakeup);
+  luaio__timers_expire(loop, luaio_loop_time(loop));
+  luaio__ready_run(loop);
+  return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);
+}
+
+int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode) {
+  int alive;
+  loop->stopping = 0;
+  if (mode != LUAIO_RUN_DEFAULT)
+    return loop_iterate(loop, mode);
+  do {
+    alive = loop_iterate(loop, mode);
+    /* Live tasks alone, with nothing that could wake them, cannot make
+    ** progress: the loop ends and the embedder sees them still pending. */
+    if (loop->nready == 0 && loop->nheap == 0 && !uv_loop_alive(loop->uv))
+      break;
+  } while (alive && !loop->stopping);
+  loop->stopping = 0;
+  return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);
+}

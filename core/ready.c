@@ -1,0 +1,45 @@
+/*
+** ready.c - the ready queue: what runs in the next loop iteration.
+*/
+#include "internal.h"
+
+void luaio__list_push(luaio__list *list, luaio__node *node) {
+  node->next = NULL;
+  if (list->tail != NULL)
+    list->tail->next = node;
+  else
+    list->head = node;
+  list->tail = node;
+}
+
+void luaio__list_splice(luaio__list *list, luaio__list *from) {
+  if (from->head == NULL)
+    return;
+  if (list->tail != NULL)
+    list->tail->next = from->head;
+  else
+    list->head = from->head;
+  list->tail = from->tail;
+  from->head = from->tail = NULL;
+}
+
+void luaio__ready_push(luaio_loop_t *loop, luaio__node *node) {
+  luaio__list_push(&loop->ready, node);
+  loop->nready++;
+}
+
+size_t luaio__ready_run(luaio_loop_t *loop) {
+  /* Only what was ready when the iteration began runs now: callbacks
+  ** scheduled meanwhile wait for the next iteration (asyncio's order). */
+  size_t n = loop->nready;
+  for (size_t i = 0; i < n; i++) {
+    luaio__node *node = loop->ready.head;
+    loop->ready.head = node->next;
+    if (loop->ready.head == NULL)
+      loop->ready.tail = NULL;
+    loop->nready--;
+    node->next = NULL;
+    node->run(node);
+  }
+  return n;
+}
