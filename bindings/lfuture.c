@@ -63,36 +63,33 @@ static void pushholder(lua_State *L, int idx) {
   lua_pop(L, 1);
 }
 
-static void pushcancelled(lua_State *L, lfuture *box, int holder) {
-  if (box->has_error) {
-    lua_getiuservalue(L, holder, UV_VALUES); /* the CancelledError raised */
-    return;
-  }
-  luaioL_newerror(L, "CancelledError",
-                  luaio_future_cancel_message(box->fut));
-}
-
 void luaioL_pusherror(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
-  pushholder(L, idx);
-  lfuture *box = lua_touserdata(L, -1);
-  int holder = lua_gettop(L);
+  lfuture *box = lua_touserdata(L, idx);
   box->retrieved = 1;
   switch (luaio_future_state(box->fut)) {
   case LUAIO_CANCELLED:
-    pushcancelled(L, box, holder);
+    if (box->has_error) /* the CancelledError its task raised */
+      lua_getiuservalue(L, idx, UV_VALUES);
+    else
+      luaioL_newerror(L, "CancelledError",
+                      luaio_future_cancel_message(box->fut));
     break;
-  case LUAIO_FAILED:
-    if (box->has_error)
-      lua_getiuservalue(L, holder, UV_VALUES);
+  case LUAIO_FAILED: {
+    pushholder(L, idx); /* a shield's error is its inner future's */
+    lfuture *holder = lua_touserdata(L, -1);
+    holder->retrieved = 1;
+    if (holder->has_error)
+      lua_getiuservalue(L, -1, UV_VALUES);
     else
       luaioL_newerror(L, "Error", luaio_strerror(luaio_future_error(box->fut)));
+    lua_remove(L, -2);
     break;
+  }
   default:
     lua_pushnil(L);
     break;
   }
-  lua_remove(L, holder);
 }
 
 int luaioL_pushresult(lua_State *L, int idx) {

@@ -157,6 +157,7 @@ static int lloop_run(lua_State *L) {
   lua_pushlightuserdata(L, main);
   int status = lua_pcall(L, 2, 0, 0);
   int interrupted = rt->interrupted;
+  main->retrieved = 1; /* run passes main's outcome on itself */
   loop_close(rt, L);
   luaioL_unpin(L, main);
   if (status != LUA_OK)

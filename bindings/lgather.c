@@ -1,0 +1,334 @@
+/*
+** lgather.c - asyncio.gather, wait, as_completed and shield: the Lua face
+** of core/gather.c, core/wait.c and core/shield.c.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "lbind.h"
+
+#define WAIT_MT "asyncio.Waiter"
+
+typedef struct {
+  luaio_wait_t *w; /* owns one reference */
+} lwait;
+
+/* Fills a new table (pushed) with the awaitables of the call: the
+** arguments from first, or the elements of one plain list. Coroutine
+** objects and functions become tasks. Returns the count; *opts receives
+** the index of a table carrying options, or 0. [-0, +1, e] */
+static int collect(lua_State *L, int first, const char *fname, int allowfn,
+                   int *opts) {
+  int top = lua_gettop(L);
+  int list = 0, n;
+  *opts = 0;
+  if (top == first && lua_type(L, first) == LUA_TTABLE &&
+      luaioL_tofuture(L, first) == NULL) {
+    list = first;
+    *opts = first;
+    n = (int)lua_rawlen(L, list);
+  } else {
+    n = top - first + 1;
+  }
+  lua_createtable(L, n, 0);
+  int kids = lua_gettop(L);
+  for (int i = 1; i <= n; i++) {
+    if (list)
+      lua_rawgeti(L, list, i);
+    else
+      lua_pushvalue(L, first + i - 1);
+    int ok = luaioL_tofuture(L, -1) != NULL ||
+             luaL_testudata(L, -1, "asyncio.Coroutine") != NULL ||
+             (allowfn && lua_isfunction(L, -1));
+    if (!ok) {
+      const char *what = allowfn ? "coroutine object, function, task or "
+                                   "future"
+                                 : "coroutine object, task or future";
+      if (list)
+        return luaL_error(L, "bad argument #%d to '%s' (element %d: %s "
+                             "expected, got %s)",
+                          first, fname, i, what, luaL_typename(L, -1));
+      return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)",
+                        first + i - 1, fname, what, luaL_typename(L, -1));
+    }
+    luaioL_toawaitable(L, -1, fname, allowfn);
+    lua_rawseti(L, kids, i);
+  }
+  return n;
+}
+
+/* Pushes an array of the core futures of the boxes in kids. */
+static luaio_future_t **futures_of(lua_State *L, int kids, int n) {
+  luaio_future_t **futs = lua_newuserdatauv(L, (size_t)n * sizeof *futs + 1,
+                                            0);
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, kids, i + 1);
+    futs[i] = ((lfuture *)lua_touserdata(L, -1))->fut;
+    lua_pop(L, 1);
+  }
+  return futs;
+}
+
+/* {======================================================================
+** gather
+** ======================================================================= */
+
+/* Stack of a gather: ... kids(ctx) gatherbox */
+static int gather_finish(lua_State *L, int kids) {
+  lfuture *g = lua_touserdata(L, kids + 1);
+  int n = (int)lua_rawlen(L, kids);
+  /* Whatever happens now, the children's outcomes count as seen. */
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, kids, i);
+    ((lfuture *)lua_touserdata(L, -1))->retrieved = 1;
+    lua_pop(L, 1);
+  }
+  switch (luaio_future_state(g->fut)) {
+  case LUAIO_RESOLVED:
+    lua_createtable(L, n, 1);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, kids, i);
+      luaioL_pushfirst(L, -1);
+      lua_rawseti(L, -3, i);
+      lua_pop(L, 1);
+    }
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "n");
+    return 1;
+  case LUAIO_FAILED:
+    lua_rawgeti(L, kids, (lua_Integer)luaio_gather_failed(g->fut) + 1);
+    luaioL_pusherror(L, -1);
+    return lua_error(L);
+  default:
+    return luaioL_raise(L, LUAIO_ECANCELLED,
+                        luaio_future_cancel_message(g->fut));
+  }
+}
+
+static int gather_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaioL_resumed(L);
+  return gather_finish(L, (int)ctx);
+}
+
+static int lgather_gather(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  lfuture *task = luaioL_checktask(L, "gather");
+  int opts;
+  int n = collect(L, 1, "gather", 1, &opts);
+  int kids = lua_gettop(L);
+  int return_errors = 0;
+  if (opts) {
+    lua_getfield(L, opts, "return_exceptions");
+    return_errors = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  luaio_future_t **futs = futures_of(L, kids, n);
+  luaio_future_t *g = luaio_gather_new(rt->loop, futs, (size_t)n,
+                                       return_errors);
+  lua_pop(L, 1);
+  if (g == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, g, FUTURE_MT); /* owns g; at kids + 1 */
+  if (luaio_future_done(g))
+    return gather_finish(L, kids);
+  return luaioL_await(L, task, g, kids, gather_k);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** wait and as_completed
+** ======================================================================= */
+
+static lwait *pushwaiter(lua_State *L) {
+  lwait *lw = lua_newuserdatauv(L, sizeof *lw, 0);
+  lw->w = NULL;
+  luaL_setmetatable(L, WAIT_MT);
+  return lw;
+}
+
+static double opttimeout(lua_State *L, int opts, const char *fname) {
+  double timeout = -1;
+  if (opts && lua_getfield(L, opts, "timeout") != LUA_TNIL) {
+    if (!lua_isnumber(L, -1))
+      luaL_error(L, "%s: timeout must be a number or nil", fname);
+    timeout = lua_tonumber(L, -1);
+    if (isnan(timeout) || timeout < 0)
+      luaL_error(L, "%s: timeout must not be negative or NaN", fname);
+  }
+  if (opts)
+    lua_pop(L, 1);
+  return timeout;
+}
+
+/* Stack of a wait: list opts kids lwait */
+static int wait_finish(lua_State *L, int kids) {
+  lwait *lw = lua_touserdata(L, kids + 1);
+  if (luaio_future_cancelled(luaio_wait_future(lw->w)))
+    return luaioL_raise(L, LUAIO_ECANCELLED, NULL);
+  int n = (int)lua_rawlen(L, kids);
+  lua_newtable(L);
+  lua_newtable(L);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, kids, i);
+    lfuture *box = lua_touserdata(L, -1);
+    int into = luaio_future_done(box->fut) ? -3 : -2;
+    lua_rawseti(L, into, (lua_Integer)lua_rawlen(L, into) + 1);
+  }
+  luaio_wait_unref(lw->w);
+  lw->w = NULL;
+  return 2;
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaioL_resumed(L);
+  return wait_finish(L, (int)ctx);
+}
+
+static int lgather_wait(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  lfuture *task = luaioL_checktask(L, "wait");
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2))
+    luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  int opts = lua_istable(L, 2) ? 2 : 0;
+  luaio_wait_mode mode = LUAIO_ALL_COMPLETED;
+  if (opts && lua_getfield(L, 2, "return_when") != LUA_TNIL) {
+    static const char *const modes[] = {"ALL_COMPLETED", "FIRST_COMPLETED",
+                                        "FIRST_EXCEPTION", NULL};
+    mode = (luaio_wait_mode)luaL_checkoption(L, -1, NULL, modes);
+  }
+  if (opts)
+    lua_pop(L, 1);
+  double timeout = opttimeout(L, opts, "wait");
+  int dummy;
+  lua_pushvalue(L, 1);
+  int n = collect(L, 3, "wait", 0, &dummy);
+  lua_remove(L, 3); /* stack: list opts kids */
+  int kids = 3;
+  if (n == 0)
+    return luaL_error(L, "wait: the list of tasks is empty");
+  lwait *lw = pushwaiter(L);
+  luaio_future_t **futs = futures_of(L, kids, n);
+  lw->w = luaio_wait_new(rt->loop, futs, (size_t)n, mode, timeout);
+  lua_pop(L, 1);
+  if (lw->w == NULL)
+    return luaL_error(L, "not enough memory");
+  luaio_future_t *done = luaio_wait_future(lw->w);
+  if (luaio_future_done(done))
+    return wait_finish(L, kids);
+  return luaioL_await(L, task, done, kids, wait_k);
+}
+
+/* The iterator of as_completed: upvalues are the kids and the waiter. */
+static int ascompleted_take(lua_State *L) {
+  lwait *lw = lua_touserdata(L, lua_upvalueindex(2));
+  long i = luaio_wait_take(lw->w);
+  if (i < 0)
+    return -1;
+  lua_rawgeti(L, lua_upvalueindex(1), (lua_Integer)i + 1);
+  return 1;
+}
+
+static int ascompleted_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaioL_resumed(L);
+  lfuture *next = lua_touserdata(L, (int)ctx);
+  if (luaio_future_state(next->fut) == LUAIO_FAILED)
+    return luaioL_raise(L, LUAIO_ETIMEOUT, "as_completed: timed out");
+  if (luaio_future_cancelled(next->fut))
+    return luaioL_raise(L, LUAIO_ECANCELLED, NULL);
+  return ascompleted_take(L);
+}
+
+static int ascompleted_next(lua_State *L) {
+  lwait *lw = lua_touserdata(L, lua_upvalueindex(2));
+  if (luaio_wait_ntaken(lw->w) ==
+      (size_t)lua_rawlen(L, lua_upvalueindex(1)))
+    return 0; /* every one was handed out: the loop ends */
+  if (ascompleted_take(L) == 1)
+    return 1;
+  lfuture *task = luaioL_checktask(L, "as_completed");
+  luaio_future_t *next = luaio_wait_next_future(lw->w);
+  if (next == NULL)
+    return luaL_error(L, "not enough memory");
+  lfuture *box = luaioL_pushfuture(L, next, FUTURE_MT);
+  int idx = lua_gettop(L);
+  if (luaio_future_done(next))
+    return ascompleted_k(L, LUA_OK, idx);
+  return luaioL_await(L, task, box->fut, idx, ascompleted_k);
+}
+
+static int lgather_as_completed(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  luaioL_checkloop(L, "as_completed");
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2))
+    luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  double timeout = opttimeout(L, lua_istable(L, 2) ? 2 : 0, "as_completed");
+  int dummy;
+  lua_pushvalue(L, 1);
+  int n = collect(L, 3, "as_completed", 0, &dummy);
+  lua_remove(L, 3);
+  int kids = 3;
+  lwait *lw = pushwaiter(L);
+  luaio_future_t **futs = futures_of(L, kids, n);
+  lw->w = luaio_wait_new(rt->loop, futs, (size_t)n, LUAIO_ALL_COMPLETED,
+                         timeout);
+  lua_pop(L, 1);
+  if (lw->w == NULL)
+    return luaL_error(L, "not enough memory");
+  lua_pushcclosure(L, ascompleted_next, 2);
+  return 1;
+}
+
+static int lwait__gc(lua_State *L) {
+  lwait *lw = lua_touserdata(L, 1);
+  if (lw->w != NULL) {
+    luaio_wait_unref(lw->w);
+    lw->w = NULL;
+  }
+  return 0;
+}
+
+/* }====================================================================== */
+
+static int lgather_shield(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  luaioL_checkloop(L, "shield");
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  int ok = luaioL_tofuture(L, 1) != NULL ||
+           luaL_testudata(L, 1, "asyncio.Coroutine") != NULL ||
+           lua_isfunction(L, 1);
+  if (!ok)
+    return luaL_typeerror(L, 1, "coroutine object, function, task or future");
+  lfuture *inner = luaioL_toawaitable(L, 1, "shield", 1);
+  if (luaio_future_done(inner->fut))
+    return 1;
+  luaio_future_t *outer = luaio_shield_new(rt->loop, inner->fut);
+  if (outer == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, outer, FUTURE_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, UV_SOURCE); /* its values are inner's */
+  inner->retrieved = 1; /* the shield passes the outcome on */
+  return 1;
+}
+
+static const luaL_Reg lgather_funcs[] = {{"gather", lgather_gather},
+                                         {"wait", lgather_wait},
+                                         {"as_completed", lgather_as_completed},
+                                         {"shield", lgather_shield},
+                                         {NULL, NULL}};
+
+static const luaL_Reg lwait_meta[] = {{"__gc", lwait__gc}, {NULL, NULL}};
+
+void luaioL_open_gather(lua_State *L) {
+  luaioL_setfuncs(L, lgather_funcs);
+  luaioL_newclass(L, WAIT_MT, NULL, lwait_meta);
+}
