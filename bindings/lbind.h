@@ -138,6 +138,11 @@ int luaioL_sleep(lua_State *L, lfuture *task, double delay, lua_KContext ctx,
 /* In a continuation: raises CancelledError when the task was woken by a
 ** cancellation. Returns the task's box. [-0, +0, e] */
 lfuture *luaioL_resumed(lua_State *L);
+/* In a continuation: returns the err the task was resumed with (0 or
+** LUAIO_ECANCELLED) and clears it, for callers that clean up first. */
+int luaioL_resumeerr(lua_State *L);
+/* Raises what a *_finish function of the core returned (nonzero). */
+int luaioL_raisewait(lua_State *L, int rc, const char *fname);
 
 /* Creates and schedules a task running the function at top with nargs
 ** arguments above it (all popped); pushes the Task. [-(nargs+1), +1, e] */

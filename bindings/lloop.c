@@ -217,11 +217,20 @@ static luaio_loop_t *checklloop(lua_State *L) {
   return rt->loop;
 }
 
+static const char LOOPOBJ_KEY = 'l'; /* registry: the running loop's */
+
 static int lloop_get_running_loop(lua_State *L) {
   luaioL_checkloop(L, "get_running_loop");
+  /* One object per loop, so that every task sees the same one. */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPOBJ_KEY) == LUA_TUSERDATA &&
+      ((lloop *)lua_touserdata(L, -1))->gen == loop_gen)
+    return 1;
+  lua_pop(L, 1);
   lloop *l = lua_newuserdatauv(L, sizeof *l, 0);
   l->gen = loop_gen;
   luaL_setmetatable(L, LOOP_MT);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &LOOPOBJ_KEY);
   return 1;
 }
 

@@ -174,6 +174,21 @@ lfuture *luaioL_resumed(lua_State *L) {
   return box;
 }
 
+int luaioL_resumeerr(lua_State *L) {
+  lfuture *box = luaioL_runtime_of(L)->current;
+  int err = box->resume_err;
+  box->resume_err = 0;
+  return err;
+}
+
+int luaioL_raisewait(lua_State *L, int rc, const char *fname) {
+  if (rc == LUAIO_ECANCELLED) {
+    lfuture *box = luaioL_runtime_of(L)->current;
+    return luaioL_raise(L, rc, luaio_task_cancel_message(box->task));
+  }
+  return luaioL_check(L, rc, fname);
+}
+
 /* }====================================================================== */
 
 /* {======================================================================
