@@ -14,6 +14,13 @@
 static const char RUNTIME_KEY = 'r';
 
 luaioL_runtime *luaioL_runtime_of(lua_State *L) {
+  /* Module functions carry the runtime as their first upvalue; other C
+  ** functions of ours never have a light userdata there. */
+  if (lua_islightuserdata(L, lua_upvalueindex(1))) {
+    luaioL_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+    if (rt->magic == LUAIO_RT_MAGIC)
+      return rt;
+  }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY);
   luaioL_runtime *rt = lua_touserdata(L, -1);
   lua_pop(L, 1);
@@ -25,17 +32,30 @@ void luaioL_setfuncs(lua_State *L, const luaL_Reg *funcs) {
   luaL_setfuncs(L, funcs, 1);
 }
 
+void *luaioL_checkself(lua_State *L, const char *tname) {
+  if (lua_getmetatable(L, 1)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (same)
+      return lua_touserdata(L, 1);
+  }
+  return luaL_checkudata(L, 1, tname);
+}
+
 void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                      const luaL_Reg *meta) {
   luaL_newmetatable(L, tname); /* also sets __name */
+  int mt = lua_gettop(L);
   if (meta != NULL) {
     lua_pushvalue(L, lua_upvalueindex(1));
-    luaL_setfuncs(L, meta, 1);
+    lua_pushvalue(L, mt);
+    luaL_setfuncs(L, meta, 2);
   }
   lua_newtable(L);
   if (methods != NULL) {
     lua_pushvalue(L, lua_upvalueindex(1));
-    luaL_setfuncs(L, methods, 1);
+    lua_pushvalue(L, mt);
+    luaL_setfuncs(L, methods, 2); /* upvalues: runtime, metatable */
   }
   lua_setfield(L, -2, "__index"); /* meta.__index = methods */
   lua_pop(L, 1);
@@ -67,6 +87,10 @@ static int openmodule(lua_State *L) {
   luaioL_open_taskgroup(L);
   luaioL_open_queue(L);
   luaioL_open_sync(L);
+  luaioL_open_stream(L);
+  luaioL_open_process(L);
+  luaioL_open_fs(L);
+  luaioL_open_thread(L);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, -2, "_VERSION");
   /* The Lua parts receive the module table. */
@@ -88,6 +112,7 @@ LUAIO_EXTERN int luaopen_asyncio(lua_State *L) {
   } else {
     rt = lua_newuserdatauv(L, sizeof *rt, 0);
     memset(rt, 0, sizeof *rt);
+    rt->magic = LUAIO_RT_MAGIC;
     rt->L = L;
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, runtime__gc);

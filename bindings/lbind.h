@@ -29,7 +29,10 @@ typedef struct lfuture lfuture;
 
 /* The runtime of one Lua state: created by luaopen_asyncio, kept in the
 ** registry and given to every module function as upvalue 1. */
+#define LUAIO_RT_MAGIC 0x6c75616f72746d31ULL /* tells a runtime apart */
+
 typedef struct luaioL_runtime {
+  unsigned long long magic; /* LUAIO_RT_MAGIC */
   lua_State *L;          /* the thread that runs the loop */
   luaio_loop_t *loop;    /* the running loop, or NULL */
   uv_loop_t *host_uv;    /* a host's libuv loop, or NULL */
@@ -49,8 +52,11 @@ typedef struct luaioL_runtime {
 #define UV_SOURCE 5    /* another box whose outcome this one mirrors */
 #define NUV 5
 
+#define LUAIO_BOX_MAGIC 0x6c75616f66757431ULL /* tells a box apart */
+
 /* The Lua side of a core future or task. */
 struct lfuture {
+  unsigned long long magic; /* LUAIO_BOX_MAGIC */
   luaio_future_t *fut;  /* owns one reference */
   luaio_task_t *task;   /* borrowed from fut when a task, else NULL */
   luaioL_runtime *rt;
@@ -65,7 +71,8 @@ struct lfuture {
   unsigned reported : 1;
 };
 
-/* [-0, +0, -] */
+/* The runtime, from the calling C function's first upvalue when it is
+** the runtime (module functions), else from the registry. [-0, +0, -] */
 luaioL_runtime *luaioL_runtime_of(lua_State *L);
 #define luaioL_rt(L) ((luaioL_runtime *)lua_touserdata(L, lua_upvalueindex(1)))
 
@@ -75,6 +82,15 @@ void luaioL_setfuncs(lua_State *L, const luaL_Reg *funcs);
 ** the runtime as upvalue; meta.__index = methods. [-0, +0, m] */
 void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                      const luaL_Reg *meta);
+
+/* The object at 1 when its metatable is the calling method's second
+** upvalue (methods made by luaioL_newclass carry it), which costs one
+** comparison; otherwise as luaL_checkudata(L, 1, tname). [-0, +0, v] */
+void *luaioL_checkself(lua_State *L, const char *tname);
+/* The coroutine object at idx, or NULL. [-0, +0, -] */
+#define luaioL_iscoro(L, idx)                                                  \
+  (lua_type(L, (idx)) == LUA_TUSERDATA &&                                    \
+   luaL_testudata(L, (idx), CORO_MT) != NULL)
 
 /* The running loop, or an error naming fname. [-0, +0, v] */
 luaio_loop_t *luaioL_checkloop(lua_State *L, const char *fname);
@@ -197,6 +213,10 @@ void luaioL_open_timeout(lua_State *L);
 void luaioL_open_taskgroup(lua_State *L);
 void luaioL_open_queue(lua_State *L);
 void luaioL_open_sync(lua_State *L);
+void luaioL_open_stream(lua_State *L);  /* TCP streams, getaddrinfo */
+void luaioL_open_process(lua_State *L); /* subprocesses, signals */
+void luaioL_open_fs(lua_State *L);      /* asyncio.fs */
+void luaioL_open_thread(lua_State *L);  /* to_thread */
 
 /* Lua sources embedded at build time (generated luaio_embedded.c). */
 typedef struct {

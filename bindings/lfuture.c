@@ -8,6 +8,7 @@
 
 lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
   lfuture *box = lua_newuserdatauv(L, sizeof *box, NUV);
+  box->magic = LUAIO_BOX_MAGIC;
   box->fut = fut;
   box->task = luaio_future_task(fut);
   box->rt = luaioL_runtime_of(L);
@@ -26,10 +27,12 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
 }
 
 lfuture *luaioL_tofuture(lua_State *L, int idx) {
-  lfuture *box = luaL_testudata(L, idx, TASK_MT);
-  if (box == NULL)
-    box = luaL_testudata(L, idx, FUTURE_MT);
-  return box;
+  /* Only boxes have this size and begin with this magic (checked on
+  ** every gather element, so cheaper than two luaL_testudata). */
+  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(lfuture))
+    return NULL;
+  lfuture *box = lua_touserdata(L, idx);
+  return box->magic == LUAIO_BOX_MAGIC ? box : NULL;
 }
 
 lfuture *luaioL_checkfuture(lua_State *L, int idx) {

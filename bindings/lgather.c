@@ -38,8 +38,7 @@ static int collect(lua_State *L, int first, const char *fname, int allowfn,
     else
       lua_pushvalue(L, first + i - 1);
     int ok = luaioL_tofuture(L, -1) != NULL ||
-             luaL_testudata(L, -1, "asyncio.Coroutine") != NULL ||
-             (allowfn && lua_isfunction(L, -1));
+             (allowfn && lua_isfunction(L, -1)) || luaioL_iscoro(L, -1);
     if (!ok) {
       const char *what = allowfn ? "coroutine object, function, task or "
                                    "future"

@@ -7,7 +7,10 @@
 
 #define QUEUE_MT "asyncio.Queue"
 
+#define QUEUE_MAGIC 0x6c75616f71756531ULL
+
 typedef struct {
+  unsigned long long magic; /* QUEUE_MAGIC: a cheap check on every call */
   luaio_queue_t *q; /* owns one reference */
   lua_State *L;     /* the caller, while a priority comparison may run */
   int keytype;      /* a PriorityQueue's key type, LUA_TNONE until set */
@@ -16,7 +19,10 @@ typedef struct {
 /* User value 1: slot id -> item. */
 
 static lqueue *checkqueue(lua_State *L) {
-  return luaL_checkudata(L, 1, QUEUE_MT);
+  lqueue *lq = lua_touserdata(L, 1);
+  if (lq != NULL && lua_rawlen(L, 1) == sizeof *lq && lq->magic == QUEUE_MAGIC)
+    return lq;
+  return luaL_checkudata(L, 1, QUEUE_MT); /* raises the usual error */
 }
 
 /* {======================================================================
@@ -278,6 +284,7 @@ static int newqueue(lua_State *L, luaio_queue_kind kind, const char *fname) {
   luaio_loop_t *loop = luaioL_checkloop(L, fname);
   lua_Integer maxsize = luaL_optinteger(L, 1, 0);
   lqueue *lq = lua_newuserdatauv(L, sizeof *lq, 1);
+  lq->magic = QUEUE_MAGIC;
   lq->q = NULL;
   lq->L = L;
   lq->keytype = kind == LUAIO_QUEUE_PRIORITY ? LUA_TNONE : LUA_TNIL;

@@ -24,10 +24,14 @@ typedef struct {
 ** The step: the one door into task coroutines
 ** ======================================================================= */
 
-/* Drops the finished coroutine: the box keeps only the outcome. */
-static void ltask_endthread(lua_State *L, lfuture *box) {
+/* Drops the finished coroutine: the box keeps only the outcome. A
+** coroutine that ended in an error (or was never run) is closed first,
+** which runs its pending to-be-closed variables; one that returned has
+** none left, and the collector takes it as it is. */
+static void ltask_endthread(lua_State *L, lfuture *box, int returned) {
   lua_State *co = box->co;
-  luaioL_closethread(co, L);
+  if (!returned)
+    luaioL_closethread(co, L);
   box->co = NULL;
   luaioL_pushbox(L, box);
   lua_pushnil(L);
@@ -78,7 +82,7 @@ static int ltask_step(luaio_task_t *t, int err) {
     box->started = 1;
     if (err == LUAIO_ECANCELLED) {
       /* Cancelled before it ran: nothing of it runs, as in asyncio. */
-      ltask_endthread(L, box);
+      ltask_endthread(L, box, 0);
       luaioL_unpin(L, box);
       return LUAIO_ECANCELLED;
     }
@@ -117,7 +121,7 @@ static int ltask_step(luaio_task_t *t, int err) {
     break;
   }
   /* The task is done: the loop lets go of its box here, where it ends. */
-  ltask_endthread(L, box);
+  ltask_endthread(L, box, status == LUA_OK);
   luaioL_unpin(L, box);
   return err;
 }
@@ -200,6 +204,7 @@ lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
   int fidx = lua_gettop(L) - nargs;
   lfuture *box = lua_newuserdatauv(L, sizeof *box, NUV);
   memset(box, 0, sizeof *box);
+  box->magic = LUAIO_BOX_MAGIC;
   box->rt = rt;
   box->pin = LUA_NOREF;
   box->is_task = 1;
@@ -244,7 +249,7 @@ lfuture *luaioL_toawaitable(lua_State *L, int idx, const char *fname,
   if (box != NULL)
     return box;
   int nargs;
-  if (luaL_testudata(L, idx, CORO_MT) != NULL)
+  if (luaioL_iscoro(L, idx))
     nargs = pushcoro(L, idx, fname);
   else if (allowfn && lua_isfunction(L, idx)) {
     lua_pushvalue(L, idx);
@@ -280,12 +285,12 @@ static int ltask_create_task(lua_State *L) {
     lua_pop(L, 2);
   }
   int nargs;
-  if (luaL_testudata(L, 1, CORO_MT) != NULL)
-    nargs = pushcoro(L, 1, "create_task");
-  else if (lua_isfunction(L, 1)) {
+  if (lua_isfunction(L, 1)) {
     lua_pushvalue(L, 1);
     nargs = 0;
-  } else
+  } else if (luaioL_iscoro(L, 1))
+    nargs = pushcoro(L, 1, "create_task");
+  else
     return luaL_typeerror(L, 1, "function or coroutine object");
   lfuture *box;
   if (hasname && eager) {
@@ -336,7 +341,7 @@ static int ltask_await_call_k(lua_State *L, int status, lua_KContext ctx) {
 
 int luaioL_awaitvalue(lua_State *L, int idx, const char *fname) {
   idx = lua_absindex(L, idx);
-  if (luaL_testudata(L, idx, CORO_MT) != NULL) {
+  if (luaioL_iscoro(L, idx) && luaioL_tofuture(L, idx) == NULL) {
     /* A coroutine object runs inline, inside the current task. */
     int base = lua_gettop(L);
     int nargs = pushcoro(L, idx, fname);
@@ -355,7 +360,7 @@ int luaioL_awaitvalue(lua_State *L, int idx, const char *fname) {
 static int ltask_await(lua_State *L) {
   luaL_checkany(L, 1);
   lua_settop(L, 1);
-  if (luaL_testudata(L, 1, CORO_MT) != NULL)
+  if (luaioL_tofuture(L, 1) == NULL && luaioL_iscoro(L, 1))
     luaioL_checktask(L, "await");
   return luaioL_awaitvalue(L, 1, "await");
 }
@@ -420,7 +425,7 @@ static int lcoro__tostring(lua_State *L) {
 /* Task methods beyond those of futures. */
 
 static lfuture *checktaskbox(lua_State *L) {
-  return luaL_checkudata(L, 1, TASK_MT);
+  return luaioL_checkself(L, TASK_MT);
 }
 
 static void pushname(lua_State *L, int idx, lfuture *box);
@@ -558,7 +563,8 @@ void luaioL_open_task(lua_State *L) {
   luaL_getmetatable(L, TASK_MT);
   lua_getfield(L, -1, "__index");
   lua_pushvalue(L, lua_upvalueindex(1));
-  luaL_setfuncs(L, ltask_methods, 1);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, ltask_methods, 2); /* upvalues: runtime, metatable */
   lua_pop(L, 2);
   luaioL_newclass(L, CORO_MT, NULL, lcoro_meta);
   lua_newtable(L);

@@ -161,7 +161,8 @@ static int pmain(lua_State *L) {
 int main(int argc, char **argv) {
   if (argv[0] != NULL && argv[0][0] != '\0')
     progname = "luaio";
-  lua_State *L = luaL_newstate();
+  luaio_alloc_t *alloc;
+  lua_State *L = luaio_newstate(&alloc);
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
     return 1;
@@ -172,7 +173,7 @@ int main(int argc, char **argv) {
   int st = lua_pcall(L, 1, 0, 0);
   report(L, st);
   int interrupted = luaio_interrupted(L);
-  lua_close(L);
+  luaio_closestate(L, alloc);
   if (interrupted)
     return 130;
   return st == LUA_OK ? a.status : 1;

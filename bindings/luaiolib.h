@@ -45,6 +45,18 @@ LUAIO_EXTERN int luaio_host_step(lua_State *L);
 ** code. A libuv loop given to luaio_host_open() is left open. */
 LUAIO_EXTERN int luaio_host_close(lua_State *L);
 
+typedef struct luaio_alloc_s luaio_alloc_t;
+
+/* Creates a Lua state whose allocator suits many small objects (tasks):
+** per-size free lists, no header per block. *a receives the allocator,
+** which the caller passes to luaio_closestate(); it is NULL when the
+** system allocator is used instead (under ASan, or when the environment
+** sets LUAIO_ALLOC=system, as valgrind runs do). Returns NULL when out of
+** memory. The state is used from one thread at a time, as any. */
+LUAIO_EXTERN lua_State *luaio_newstate(luaio_alloc_t **a);
+/* Closes L, then frees what its allocator holds. */
+LUAIO_EXTERN void luaio_closestate(lua_State *L, luaio_alloc_t *a);
+
 /* Nonzero when the last asyncio.run was ended by SIGINT (the CLI then
 ** exits with status 130). */
 LUAIO_EXTERN int luaio_interrupted(lua_State *L);

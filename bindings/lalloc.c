@@ -1,0 +1,160 @@
+/*
+** lalloc.c - a lua_Alloc for states that make many small objects: tasks
+** are a thread, a userdata and a few call frames each, all under 1 KiB.
+** Small blocks come from per-size free lists carved out of 64 KiB
+** chunks, with no header per block (Lua always says a block's size when
+** it frees it), so a task touches fewer pages and allocating costs a
+** few instructions. Larger blocks go to realloc/free.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbind.h"
+
+#define GRAIN 16                 /* block sizes are multiples of this */
+#define NCLASSES 64              /* small blocks: up to 1 KiB */
+#define SMALL_MAX (GRAIN * NCLASSES)
+#define CHUNK_SIZE (64 * 1024)
+
+typedef struct freeblock {
+  struct freeblock *next;
+} freeblock;
+
+typedef struct chunk {
+  struct chunk *next;
+} chunk;
+
+struct luaio_alloc_s {
+  freeblock *free[NCLASSES];
+  chunk *chunks;
+  char *bump, *bump_end; /* the unused tail of the newest chunk */
+};
+
+static size_t class_of(size_t size) { return (size - 1) / GRAIN; }
+
+static void *small_alloc(luaio_alloc_t *a, size_t cls) {
+  freeblock *b = a->free[cls];
+  if (b != NULL) {
+    a->free[cls] = b->next;
+    return b;
+  }
+  size_t size = (cls + 1) * GRAIN;
+  if ((size_t)(a->bump_end - a->bump) < size) {
+    /* The tail of the old chunk is too small: give it to its class. */
+    size_t left = (size_t)(a->bump_end - a->bump);
+    if (left >= GRAIN) {
+      freeblock *t = (freeblock *)a->bump;
+      size_t tc = left / GRAIN - 1;
+      t->next = a->free[tc];
+      a->free[tc] = t;
+    }
+    chunk *c = malloc(CHUNK_SIZE);
+    if (c == NULL)
+      return NULL;
+    c->next = a->chunks;
+    a->chunks = c;
+    a->bump = (char *)c + GRAIN; /* blocks stay 16-byte aligned */
+    a->bump_end = (char *)c + CHUNK_SIZE;
+  }
+  void *p = a->bump;
+  a->bump += size;
+  return p;
+}
+
+static void small_free(luaio_alloc_t *a, void *p, size_t cls) {
+  freeblock *b = p;
+  b->next = a->free[cls];
+  a->free[cls] = b;
+}
+
+static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  luaio_alloc_t *a = ud;
+  if (ptr == NULL)
+    osize = 0; /* osize then tells the kind of object, not a size */
+  if (nsize == 0) {
+    if (ptr != NULL) {
+      if (osize <= SMALL_MAX)
+        small_free(a, ptr, class_of(osize));
+      else
+        free(ptr);
+    }
+    return NULL;
+  }
+  if (osize > SMALL_MAX && nsize > SMALL_MAX)
+    return realloc(ptr, nsize);
+  if (ptr != NULL && osize <= SMALL_MAX && nsize <= SMALL_MAX &&
+      class_of(osize) == class_of(nsize))
+    return ptr;
+  void *np = nsize <= SMALL_MAX ? small_alloc(a, class_of(nsize))
+                                : malloc(nsize);
+  if (np == NULL)
+    return NULL;
+  if (ptr != NULL) {
+    memcpy(np, ptr, osize < nsize ? osize : nsize);
+    if (osize <= SMALL_MAX)
+      small_free(a, ptr, class_of(osize));
+    else
+      free(ptr);
+  }
+  return np;
+}
+
+static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+static int use_system_alloc(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 1; /* ASan must see every block on its own */
+#else
+  const char *e = getenv("LUAIO_ALLOC");
+  return e != NULL && strcmp(e, "system") == 0;
+#endif
+}
+
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "luaio: unprotected error in a call to Lua: %s\n",
+          msg != NULL ? msg : "(error object is not a string)");
+  return 0;
+}
+
+lua_State *luaio_newstate(luaio_alloc_t **out) {
+  *out = NULL;
+  if (use_system_alloc()) {
+    lua_State *L = lua_newstate(system_alloc, NULL);
+    if (L != NULL)
+      lua_atpanic(L, panic);
+    return L;
+  }
+  luaio_alloc_t *a = calloc(1, sizeof *a);
+  if (a == NULL)
+    return NULL;
+  lua_State *L = lua_newstate(lalloc, a);
+  if (L == NULL) {
+    free(a);
+    return NULL;
+  }
+  lua_atpanic(L, panic);
+  *out = a;
+  return L;
+}
+
+void luaio_closestate(lua_State *L, luaio_alloc_t *a) {
+  lua_close(L);
+  if (a == NULL)
+    return;
+  chunk *c = a->chunks;
+  while (c != NULL) {
+    chunk *next = c->next;
+    free(c);
+    c = next;
+  }
+  free(a);
+}
