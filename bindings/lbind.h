@@ -41,6 +41,7 @@ typedef struct luaioL_runtime {
   uv_signal_t *sigint;   /* owns; while asyncio.run runs */
   int interrupted;       /* SIGINT arrived during asyncio.run */
   int nunretrieved;      /* failed tasks whose error nobody took */
+  int task_mt, future_mt; /* registry refs to the two hot metatables */
   int ntasks_created;
 } luaioL_runtime;
 
@@ -69,6 +70,7 @@ struct lfuture {
   unsigned has_error : 1; /* UV_VALUES holds the error it failed with */
   unsigned retrieved : 1; /* someone took the error (or the result) */
   unsigned reported : 1;
+  unsigned sourced : 1;   /* UV_SOURCE names the box with the values */
 };
 
 /* The runtime, from the calling C function's first upvalue when it is

@@ -21,7 +21,12 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
   box->has_error = 0;
   box->retrieved = 0;
   box->reported = 0;
-  luaL_setmetatable(L, mt);
+  box->sourced = 0;
+  if (mt == FUTURE_MT && box->rt->future_mt != 0)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->future_mt);
+  else
+    luaL_getmetatable(L, mt);
+  lua_setmetatable(L, -2);
   luaio_future_set_data(fut, box);
   return box;
 }
@@ -133,6 +138,12 @@ int luaioL_pushresult(lua_State *L, int idx) {
 void luaioL_pushfirst(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   lfuture *box = lua_touserdata(L, idx);
+  if (box->nvalues == 1 && !box->sourced &&
+      luaio_future_state(box->fut) == LUAIO_RESOLVED) {
+    box->retrieved = 1; /* the common case: one value of its own */
+    lua_getiuservalue(L, idx, UV_VALUES);
+    return;
+  }
   if (luaio_future_state(box->fut) != LUAIO_RESOLVED) {
     luaioL_pusherror(L, idx);
     return;
@@ -410,6 +421,8 @@ const luaL_Reg luaioL_future_meta[] = {{"__gc", lfuture__gc},
 
 void luaioL_open_future(lua_State *L) {
   luaioL_newclass(L, FUTURE_MT, luaioL_future_methods, luaioL_future_meta);
+  luaL_getmetatable(L, FUTURE_MT);
+  luaioL_rt(L)->future_mt = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushcclosure(L, lfuture_new, 1);
   lua_setfield(L, -2, "Future");

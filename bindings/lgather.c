@@ -76,14 +76,8 @@ static luaio_future_t **futures_of(lua_State *L, int kids, int n) {
 static int gather_finish(lua_State *L, int kids) {
   lfuture *g = lua_touserdata(L, kids + 1);
   int n = (int)lua_rawlen(L, kids);
-  /* Whatever happens now, the children's outcomes count as seen. */
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, kids, i);
-    ((lfuture *)lua_touserdata(L, -1))->retrieved = 1;
-    lua_pop(L, 1);
-  }
-  switch (luaio_future_state(g->fut)) {
-  case LUAIO_RESOLVED:
+  if (luaio_future_state(g->fut) == LUAIO_RESOLVED) {
+    /* The values, in input order; taking them marks them seen. */
     lua_createtable(L, n, 1);
     for (int i = 1; i <= n; i++) {
       lua_rawgeti(L, kids, i);
@@ -94,6 +88,14 @@ static int gather_finish(lua_State *L, int kids) {
     lua_pushinteger(L, n);
     lua_setfield(L, -2, "n");
     return 1;
+  }
+  /* Whatever happens now, the children's outcomes count as seen. */
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, kids, i);
+    ((lfuture *)lua_touserdata(L, -1))->retrieved = 1;
+    lua_pop(L, 1);
+  }
+  switch (luaio_future_state(g->fut)) {
   case LUAIO_FAILED:
     lua_rawgeti(L, kids, (lua_Integer)luaio_gather_failed(g->fut) + 1);
     luaioL_pusherror(L, -1);
@@ -315,6 +317,7 @@ static int lgather_shield(lua_State *L) {
   luaioL_pushfuture(L, outer, FUTURE_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, UV_SOURCE); /* its values are inner's */
+  ((lfuture *)lua_touserdata(L, -1))->sourced = 1;
   inner->retrieved = 1; /* the shield passes the outcome on */
   return 1;
 }

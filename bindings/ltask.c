@@ -30,13 +30,18 @@ typedef struct {
 ** none left, and the collector takes it as it is. */
 static void ltask_endthread(lua_State *L, lfuture *box, int returned) {
   lua_State *co = box->co;
-  if (!returned)
+  if (!returned) {
     luaioL_closethread(co, L);
+    luaioL_pushbox(L, box);
+    lua_pushnil(L);
+    lua_setiuservalue(L, -2, UV_THREAD);
+    lua_pop(L, 1);
+  } else {
+    /* The box still sits at the bottom of the finished coroutine. */
+    lua_pushnil(co);
+    lua_setiuservalue(co, 1, UV_THREAD);
+  }
   box->co = NULL;
-  luaioL_pushbox(L, box);
-  lua_pushnil(L);
-  lua_setiuservalue(L, -2, UV_THREAD);
-  lua_pop(L, 1);
 }
 
 /* Keeps a failed box until someone takes its error or the loop closes. */
@@ -208,7 +213,8 @@ lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
   box->rt = rt;
   box->pin = LUA_NOREF;
   box->is_task = 1;
-  luaL_setmetatable(L, TASK_MT);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->task_mt);
+  lua_setmetatable(L, -2);
   lua_State *co = lua_newthread(L);
   box->co = co;
   lua_setiuservalue(L, -2, UV_THREAD);
@@ -561,6 +567,8 @@ void luaioL_open_task(lua_State *L) {
   /* Task objects: future methods plus their own. */
   luaioL_newclass(L, TASK_MT, luaioL_future_methods, luaioL_future_meta);
   luaL_getmetatable(L, TASK_MT);
+  lua_pushvalue(L, -1);
+  luaioL_rt(L)->task_mt = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getfield(L, -1, "__index");
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, -3);
