@@ -1,0 +1,198 @@
+local asyncio = require "asyncio"
+
+-- The CLI under test, and a bound on how long any one run may take, so a
+-- hanging runtime fails the spec instead of hanging the suite.
+local LUAIO_BIN = os.getenv("LUAIO_BIN")
+local LIMIT = "timeout -k 5 30 "
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function read_file(path)
+  local f = io.open(path, "r")
+  if not f then
+    return nil
+  end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- A temporary script holding source; removed when the spec ends.
+local function script(source)
+  local path = os.tmpname()
+  write_file(path, source)
+  finally(function() os.remove(path) end)
+  return path
+end
+
+-- Runs `luaio <args>` (args already quoted) with optional environment
+-- assignments in front; returns stdout, stderr and the exit status.
+local function luaio(args, env)
+  assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
+  local errfile = os.tmpname()
+  local p = io.popen(("%s%s%s %s 2>%s"):format(env or "", LIMIT,
+    shell_quote(LUAIO_BIN), args, shell_quote(errfile)))
+  local out = p:read("a")
+  local _, _, status = p:close()
+  local err = read_file(errfile)
+  os.remove(errfile)
+  return out, err, status
+end
+
+-- Runs a shell command, returning true once it exits with status 0.
+local function sh(cmd)
+  return os.execute(cmd) == true
+end
+
+describe("luaio CLI", function()
+  it("runs a script with arg and ... set as lua does", function()
+    local path = script([[
+      print(arg[0])
+      print(arg[1], arg[2], #arg)
+      print(select("#", ...), ...)
+      print(arg[-1])
+    ]])
+    local out, err, status = luaio(shell_quote(path) .. " a b")
+    assert.equal(0, status, err)
+    assert.equal(path .. "\na\tb\t2\n2\ta\tb\n" .. LUAIO_BIN .. "\n", out)
+  end)
+
+  it("runs -e CODE", function()
+    local out, err, status = luaio("-e " .. shell_quote('print("hi " .. 1 + 1)'))
+    assert.equal(0, status, err)
+    assert.equal("hi 2\n", out)
+  end)
+
+  it("runs asyncio code given with -e", function()
+    local code = 'local a = require "asyncio" '
+      .. "print(a.run(function() return a.sleep(0, 7) end))"
+    local out, err, status = luaio("-e " .. shell_quote(code))
+    assert.equal(0, status, err)
+    assert.equal("7\n", out)
+  end)
+
+  it("-v prints a version line naming luaio", function()
+    local out, err, status = luaio("-v")
+    assert.equal(0, status)
+    assert.matches("luaio", out .. err, 1, true)
+  end)
+
+  it("--help prints usage", function()
+    local out, err, status = luaio("--help")
+    assert.equal(0, status)
+    assert.matches("usage", (out .. err):lower(), 1, true)
+  end)
+
+  it("exits 0 on success", function()
+    local path = script([[
+      local asyncio = require "asyncio"
+      asyncio.run(function() asyncio.sleep(0.001) end)
+    ]])
+    local out, err, status = luaio(shell_quote(path))
+    assert.equal(0, status, err)
+    assert.equal("", out)
+  end)
+
+  it("exits 1 with the message and a traceback on an uncaught error", function()
+    local path = script([[
+      local function explode() error("kaboom") end
+      explode()
+    ]])
+    local out, err, status = luaio(shell_quote(path))
+    assert.equal(1, status)
+    assert.matches("kaboom", err, 1, true)
+    assert.matches("traceback", err, 1, true)
+    assert.matches("explode", err, 1, true)
+  end)
+
+  it("shows where an error raised inside a task happened", function()
+    local path = script([[
+      local asyncio = require "asyncio"
+      local function deep_in_task()
+        asyncio.sleep(0)
+        error("task kaboom", 0)
+      end
+      asyncio.run(function() deep_in_task(); return 1 end)
+    ]])
+    local out, err, status = luaio(shell_quote(path))
+    assert.equal(1, status)
+    assert.matches("task kaboom", err, 1, true)
+    assert.matches("traceback", err, 1, true)
+    assert.matches("deep_in_task", err, 1, true)
+  end)
+
+  it("exits 1 with a clear message for a missing script", function()
+    local missing = os.tmpname()
+    os.remove(missing)
+    local out, err, status = luaio(shell_quote(missing))
+    assert.equal(1, status)
+    assert.matches(missing, err, 1, true)
+  end)
+
+  it("has asyncio preloaded, so require needs no path setup", function()
+    local path = script([[
+      print(package.loaded.asyncio ~= nil or package.preload.asyncio ~= nil)
+      local asyncio = require "asyncio"
+      print(type(asyncio.run), require "asyncio" == asyncio)
+      print(asyncio.run(function() return asyncio.sleep(0, "ran") end))
+    ]])
+    -- Search paths that find nothing: the module must come from the binary.
+    local env = "LUA_CPATH_5_4='/nonexistent/?.so' LUA_PATH_5_4='/nonexistent/?.lua' "
+    local out, err, status = luaio(shell_quote(path), env)
+    assert.equal(0, status, err)
+    assert.equal("true\nfunction\ttrue\nran\n", out)
+  end)
+
+  it("cancels the main task on SIGINT, runs its cleanup and exits 130", function()
+    local marker = os.tmpname()
+    os.remove(marker)
+    finally(function() os.remove(marker) end)
+    local path = script([[
+      local asyncio = require "asyncio"
+      local marker = ...
+      asyncio.run(function()
+        -- The loop writes the marker once this task is suspended in sleep.
+        asyncio.get_running_loop():call_soon(function()
+          assert(io.open(marker, "w")):close()
+        end)
+        local ok, err = pcall(asyncio.sleep, 10)
+        print("cleanup", asyncio.CancelledError:is(err))
+        io.stdout:flush()
+        error(err, 0)
+      end)
+      print("not reached")
+    ]])
+    assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
+    local errfile = os.tmpname()
+    finally(function() os.remove(errfile) end)
+    -- `exec` makes luaio take over the shell's pid, which `echo $$` printed.
+    -- It runs in the foreground of that shell, so SIGINT is not ignored.
+    local p = io.popen(("echo $$; exec %s %s %s 2>%s"):format(shell_quote(LUAIO_BIN),
+      shell_quote(path), shell_quote(marker), shell_quote(errfile)))
+    local pid = assert(tonumber(p:read("l")))
+    -- Wait up to about 5 s for the script to reach its sleep.
+    local ready = sh(("i=0; while [ ! -e %s ] && [ $i -lt 500 ]; do sleep 0.01; "
+      .. "i=$((i+1)); done; [ -e %s ]"):format(shell_quote(marker), shell_quote(marker)))
+    if not ready then
+      sh("kill -KILL " .. pid)
+      p:close()
+      error("the script never reached its sleep; stderr:\n"
+            .. tostring(read_file(errfile)))
+    end
+    assert.is_true(sh("kill -INT " .. pid))
+    local out = p:read("a")
+    local _, how, status = p:close()
+    local err = read_file(errfile)
+    assert.equal("cleanup\ttrue\n", out)
+    assert.equal("exit", how, err)
+    assert.equal(130, status, err)
+  end)
+end)
