@@ -45,13 +45,18 @@ typedef struct luaioL_runtime {
   int ntasks_created;
 } luaioL_runtime;
 
-/* User values of a Future or Task box. */
-#define UV_VALUES 1    /* result: one value, or a table with .n; or error */
-#define UV_THREAD 2    /* a task's coroutine, while it runs */
-#define UV_NAME 3      /* a task's name */
-#define UV_CALLBACKS 4 /* Lua done callbacks: list of {fn, ref} */
-#define UV_SOURCE 5    /* another box whose outcome this one mirrors */
-#define NUV 5
+/* User values of a Future or Task box. A task's name, Lua done
+** callbacks and a shield's source are rare, so they share one table. */
+#define UV_VALUES 1 /* result: one value, or a table with .n; or error */
+#define UV_THREAD 2 /* a task's coroutine, while it runs */
+#define UV_EXTRA 3  /* nil, or {name =, callbacks =, source =} */
+#define NUV 3
+
+/* Pushes field of the box at idx's extra table, or nil. [-0, +1, -] */
+int luaioL_getextra(lua_State *L, int idx, const char *field);
+/* Sets field of the box at idx's extra table to the value at the top,
+** popped. [-1, +0, m] */
+void luaioL_setextra(lua_State *L, int idx, const char *field);
 
 #define LUAIO_BOX_MAGIC 0x6c75616f66757431ULL /* tells a box apart */
 
@@ -70,7 +75,7 @@ struct lfuture {
   unsigned has_error : 1; /* UV_VALUES holds the error it failed with */
   unsigned retrieved : 1; /* someone took the error (or the result) */
   unsigned reported : 1;
-  unsigned sourced : 1;   /* UV_SOURCE names the box with the values */
+  unsigned sourced : 1;   /* extra.source names the box with the values */
 };
 
 /* The runtime, from the calling C function's first upvalue when it is
@@ -219,6 +224,11 @@ void luaioL_open_stream(lua_State *L);  /* TCP streams, getaddrinfo */
 void luaioL_open_process(lua_State *L); /* subprocesses, signals */
 void luaioL_open_fs(lua_State *L);      /* asyncio.fs */
 void luaioL_open_thread(lua_State *L);  /* to_thread */
+
+/* Closes the subprocess handles, pipes and signal handlers still open on
+** the running loop, leaving the children running (lprocess.c). For
+** loop_close, before the loop is deleted. [-0, +0, -] */
+void luaioL_close_processes(lua_State *L);
 
 /* Lua sources embedded at build time (generated luaio_embedded.c). */
 typedef struct {

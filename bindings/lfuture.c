@@ -63,12 +63,37 @@ void luaioL_pushbox(lua_State *L, lfuture *box) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, box->pin);
 }
 
-/* Follows UV_SOURCE to the box that holds the values. [-0, +1, -] */
+int luaioL_getextra(lua_State *L, int idx, const char *field) {
+  if (lua_getiuservalue(L, idx, UV_EXTRA) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  int t = lua_getfield(L, -1, field);
+  lua_remove(L, -2);
+  return t;
+}
+
+void luaioL_setextra(lua_State *L, int idx, const char *field) {
+  idx = lua_absindex(L, idx);
+  if (lua_getiuservalue(L, idx, UV_EXTRA) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, idx, UV_EXTRA);
+  }
+  lua_insert(L, -2);
+  lua_setfield(L, -2, field);
+  lua_pop(L, 1);
+}
+
+/* Follows extra.source to the box that holds the values. [-0, +1, -] */
 static void pushholder(lua_State *L, int idx) {
   lua_pushvalue(L, idx);
-  while (lua_getiuservalue(L, -1, UV_SOURCE) == LUA_TUSERDATA)
+  while (((lfuture *)lua_touserdata(L, -1))->sourced) {
+    luaioL_getextra(L, -1, "source");
     lua_remove(L, -2);
-  lua_pop(L, 1);
+  }
 }
 
 void luaioL_pusherror(lua_State *L, int idx) {
@@ -230,11 +255,11 @@ static int lfuture_add_done_callback(lua_State *L) {
   }
   if (!luaio_future_done(box->fut)) {
     /* Remember it so that remove_done_callback can find it. */
-    if (lua_getiuservalue(L, 1, UV_CALLBACKS) != LUA_TTABLE) {
+    if (luaioL_getextra(L, 1, "callbacks") != LUA_TTABLE) {
       lua_pop(L, 1);
       lua_newtable(L);
       lua_pushvalue(L, -1);
-      lua_setiuservalue(L, 1, UV_CALLBACKS);
+      luaioL_setextra(L, 1, "callbacks");
     }
     lua_pushlightuserdata(L, cb);
     lua_pushvalue(L, 2);
@@ -247,7 +272,7 @@ static int lfuture_remove_done_callback(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   size_t removed = 0;
-  if (lua_getiuservalue(L, 1, UV_CALLBACKS) == LUA_TTABLE) {
+  if (luaioL_getextra(L, 1, "callbacks") == LUA_TTABLE) {
     int t = lua_gettop(L);
     lua_newtable(L); /* the keys to drop */
     int drop = lua_gettop(L);

@@ -316,7 +316,7 @@ static int lgather_shield(lua_State *L) {
     return luaL_error(L, "not enough memory");
   luaioL_pushfuture(L, outer, FUTURE_MT);
   lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, UV_SOURCE); /* its values are inner's */
+  luaioL_setextra(L, -2, "source"); /* its values are inner's */
   ((lfuture *)lua_touserdata(L, -1))->sourced = 1;
   inner->retrieved = 1; /* the shield passes the outcome on */
   return 1;

@@ -303,12 +303,12 @@ static int ltask_create_task(lua_State *L) {
     /* The name must be there before the first step runs. */
     box = luaioL_spawn(L, nargs, 0);
     lua_getfield(L, 2, "name");
-    lua_setiuservalue(L, -2, UV_NAME);
+    luaioL_setextra(L, -2, "name");
   } else {
     box = luaioL_spawn(L, nargs, eager);
     if (hasname) {
       lua_getfield(L, 2, "name");
-      lua_setiuservalue(L, -2, UV_NAME);
+      luaioL_setextra(L, -2, "name");
     }
   }
   (void)box;
@@ -447,7 +447,7 @@ static int ltask_set_name(lua_State *L) {
   luaL_checkany(L, 2);
   lua_settop(L, 2);
   luaL_tolstring(L, 2, NULL);
-  lua_setiuservalue(L, 1, UV_NAME);
+  luaioL_setextra(L, 1, "name");
   return 0;
 }
 
@@ -500,7 +500,7 @@ static const luaL_Reg lcoro_meta[] = {{"__tostring", lcoro__tostring},
                                       {NULL, NULL}};
 
 static void pushname(lua_State *L, int idx, lfuture *box) {
-  if (lua_getiuservalue(L, idx, UV_NAME) == LUA_TNIL) {
+  if (luaioL_getextra(L, idx, "name") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_pushfstring(L, "Task-%I", (lua_Integer)luaio_task_id(box->task));
   }
