@@ -3,6 +3,7 @@
 ** box that Task objects share.
 */
 #include <stdlib.h>
+#include <string.h>
 
 #include "lbind.h"
 
@@ -22,7 +23,7 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
   box->retrieved = 0;
   box->reported = 0;
   box->sourced = 0;
-  if (mt == FUTURE_MT && box->rt->future_mt != 0)
+  if (box->rt->future_mt != 0 && strcmp(mt, FUTURE_MT) == 0)
     lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->future_mt);
   else
     luaL_getmetatable(L, mt);

@@ -9,6 +9,7 @@
 typedef struct {
   luaio_taskgroup_t *tg; /* owns one reference */
   lfuture *parent;
+  luaio_future_t *exitfut; /* borrowed from tg: what the exit awaits */
 } ltaskgroup;
 
 /* User value 1 of a TaskGroup object: core task (light) -> Task box, so
@@ -112,6 +113,7 @@ static int exit_wait(lua_State *L, int base, luaio_future_t *fut) {
   ltaskgroup *g = lua_touserdata(L, base + 1);
   if (fut == NULL)
     return finish(L, base);
+  g->exitfut = fut; /* the group keeps it alive until exit_step */
   return luaioL_await(L, g->parent, fut, base, exit_k);
 }
 
@@ -122,8 +124,8 @@ static int exit_k(lua_State *L, int status, lua_KContext ctx) {
   /* A cancellation of the parent is taken by the group, not raised. */
   int cancelled = g->parent->resume_err == LUAIO_ECANCELLED;
   g->parent->resume_err = 0;
-  luaio_future_t *waited = luaio_task_waiter(g->parent->task);
-  if (waited != NULL && luaio_future_cancelled(waited))
+  /* Or the cancellation reached the future the exit waited for. */
+  if (luaio_future_cancelled(g->exitfut))
     cancelled = 1;
   return exit_wait(L, base, luaio_taskgroup_exit_step(g->tg, cancelled));
 }
@@ -156,6 +158,7 @@ static int ltaskgroup_run(lua_State *L) { /* asyncio.TaskGroup(fn) */
   ltaskgroup *g = lua_newuserdatauv(L, sizeof *g, 1); /* base + 1 */
   g->tg = NULL;
   g->parent = parent;
+  g->exitfut = NULL;
   luaL_setmetatable(L, TASKGROUP_MT);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);

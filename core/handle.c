@@ -28,6 +28,9 @@ static void handle_finish(luaio_handle_t *h) {
 static void handle_run(luaio__node *node) {
   luaio_handle_t *h = container_of(node, luaio_handle_t, node);
   if (!h->cancelled) {
+    /* Done from now on: a cb that cancels its own handle (as asyncio
+    ** allows) must not run fin early, or a second time below. */
+    h->done = 1;
     h->cb(h->arg);
     handle_finish(h);
   }

@@ -166,6 +166,7 @@ struct luaio_task_s {
   unsigned stepping : 1;
   unsigned scheduled : 1;
   unsigned loop_ref : 1; /* the loop holds a reference until done */
+  unsigned shared_wait : 1; /* waiter is shared: cancel detaches, no more */
 };
 
 /* }====================================================================== */

@@ -294,6 +294,14 @@ LUAIO_EXTERN const char *luaio_task_cancel_message(const luaio_task_t *task);
 ** running one, LUAIO_ENOMEM. */
 LUAIO_EXTERN int luaio_task_await(luaio_task_t *task, luaio_future_t *fut);
 
+/* Like luaio_task_await(), for a future that many tasks wait on (an
+** event that is set for all of them): cancelling the task takes it off
+** fut's callbacks and wakes it to raise the cancellation, and leaves fut
+** alone, where luaio_task_await() would cancel fut. Needs no
+** allocation. */
+LUAIO_EXTERN int luaio_task_await_shared(luaio_task_t *task,
+                                         luaio_future_t *fut);
+
 /* Called from the running step of task: makes it resume after delay
 ** seconds; a delay of 0 yields once. Needs no allocation. Returns 0,
 ** LUAIO_EINVAL for a negative or NaN delay, LUAIO_EINVALSTATE. */
@@ -321,7 +329,9 @@ LUAIO_EXTERN void luaio_loop_foreach_task(luaio_loop_t *loop,
 ** return_errors is set, the first child to fail or be cancelled makes it
 ** fail at once with that child's code (luaio_gather_failed() tells which
 ** child) while the others keep running. Cancelling it cancels every child
-** not done; it is then cancelled once they are. With n == 0 it resolves
+** not done: without return_errors the first child to end cancelled fails
+** it with LUAIO_ECANCELLED, as asyncio.gather does; with return_errors
+** it ends cancelled once every child is done. With n == 0 it resolves
 ** at once. Returns NULL when out of memory. */
 LUAIO_EXTERN luaio_future_t *luaio_gather_new(luaio_loop_t *loop,
                                               luaio_future_t *const *children,
@@ -776,5 +786,11 @@ LUAIO_EXTERN long luaio_barrier_n_waiting(const luaio_barrier_t *b);
 LUAIO_EXTERN int luaio_barrier_broken(const luaio_barrier_t *b);
 
 /* }====================================================================== */
+
+/* The I/O parts of the API, kept in files of their own. */
+#include "luaio_stream.h"  /* TCP streams and name resolution */
+#include "luaio_process.h" /* subprocesses and signals */
+#include "luaio_fs.h"      /* files */
+#include "luaio_thread.h"  /* work on libuv's thread pool */
 
 #endif

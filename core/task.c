@@ -22,6 +22,13 @@ const luaio__future_kind luaio__task_kind = {task_cancel_kind, task_free};
 
 static void task_step(luaio_task_t *t);
 
+/* Takes a task that waits on a shared future off its callbacks, so that
+** a cancellation wakes this task alone. Returns 1 when it was still
+** queued there (it is then woken by nobody: the caller schedules it). */
+static int task_detach(luaio_task_t *t) {
+  return luaio__future_remove_node(t->waiter, &t->node);
+}
+
 static void task_run(luaio__node *node) {
   luaio_task_t *t = container_of(node, luaio_task_t, node);
   t->scheduled = 0;
@@ -84,6 +91,7 @@ static void task_step(luaio_task_t *t) {
     luaio_future_unref(t->waiter);
     t->waiter = NULL;
   }
+  t->shared_wait = 0;
   luaio_task_t *prev = loop->current;
   loop->current = t;
   t->stepping = 1;
@@ -94,9 +102,13 @@ static void task_step(luaio_task_t *t) {
   if (rc == LUAIO_STEP_SUSPENDED) {
     if (t->waiter != NULL) {
       /* A cancellation requested during the step goes to the waiter; if
-      ** the waiter is already done, the next step raises it instead. */
-      if (t->must_cancel &&
-          luaio_future_cancel(t->waiter, t->cancel_msg) == 1)
+      ** the waiter is already done, the next step raises it instead. A
+      ** shared waiter is left alone: this task alone stops waiting. */
+      if (t->must_cancel && t->shared_wait) {
+        if (task_detach(t))
+          task_schedule(t);
+      } else if (t->must_cancel &&
+                 luaio_future_cancel(t->waiter, t->cancel_msg) == 1)
         t->must_cancel = 0;
     } else if (t->sleep.index != LUAIO__NOT_ARMED) {
       if (t->must_cancel) {
@@ -165,13 +177,21 @@ int luaio_task_cancel(luaio_task_t *t, const char *msg) {
     t->cancel_msg = copy;
   }
   t->num_cancels++;
+  if (t->waiter != NULL && t->shared_wait) {
+    if (!t->stepping && task_detach(t))
+      task_schedule(t);
+    t->must_cancel = 1; /* the next step raises it */
+    return 1;
+  }
   if (t->waiter != NULL) {
     int rc = luaio_future_cancel(t->waiter, msg);
     /* The waiter stays: a task may ignore the request and finish. */
     if (rc == 1)
       return 1;
   }
-  if (t->sleep.index != LUAIO__NOT_ARMED) {
+  /* While the task steps, task_step() wakes it once the step returns;
+  ** scheduling it here too would queue its node twice. */
+  if (t->sleep.index != LUAIO__NOT_ARMED && !t->stepping) {
     luaio__timer_disarm(t->base.loop, &t->sleep);
     task_schedule(t);
   }
@@ -203,6 +223,13 @@ int luaio_task_await(luaio_task_t *t, luaio_future_t *fut) {
   t->waiter = fut;
   luaio__future_add_node(fut, &t->node);
   return 0;
+}
+
+int luaio_task_await_shared(luaio_task_t *t, luaio_future_t *fut) {
+  int rc = luaio_task_await(t, fut);
+  if (rc == 0)
+    t->shared_wait = 1;
+  return rc;
 }
 
 int luaio_task_sleep(luaio_task_t *t, double delay) {

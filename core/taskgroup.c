@@ -112,6 +112,15 @@ int luaio_taskgroup_add(luaio_taskgroup_t *tg, luaio_task_t *child) {
   return 0;
 }
 
+/* The group cancelled its parent: take that request back. This waits
+** until the group is finished, because a child failing while the exit
+** waits cancels the parent too (CPython 3.13, gh-116720); taken back at
+** the start of the exit, as in 3.12, that request would stay counted. */
+static void taskgroup_uncancel_parent(luaio_taskgroup_t *tg) {
+  if (tg->parent_cancel_requested && luaio_task_uncancel(tg->parent) == 0)
+    tg->propagate_cancel = 0;
+}
+
 static luaio_future_t *taskgroup_wait_or_finish(luaio_taskgroup_t *tg) {
   if (tg->nlive > 0) {
     tg->on_completed = luaio_future_new(tg->loop);
@@ -120,9 +129,11 @@ static luaio_future_t *taskgroup_wait_or_finish(luaio_taskgroup_t *tg) {
     /* Out of memory: the caller sees no future and an ENOMEM outcome. */
     tg->outcome = LUAIO_ENOMEM;
     tg->finished = 1;
+    taskgroup_uncancel_parent(tg);
     return NULL;
   }
   tg->finished = 1;
+  taskgroup_uncancel_parent(tg);
   /* Cancellation propagates only when nothing failed. */
   if (tg->propagate_cancel && tg->nerrors == 0) {
     tg->outcome = LUAIO_ECANCELLED;
@@ -145,11 +156,6 @@ luaio_future_t *luaio_taskgroup_exit(luaio_taskgroup_t *tg, int err) {
   tg->exiting = 1;
   tg->body_err = err;
   tg->propagate_cancel = err == LUAIO_ECANCELLED;
-  if (tg->parent_cancel_requested) {
-    /* The group cancelled its parent: take that request back. */
-    if (luaio_task_uncancel(tg->parent) == 0)
-      tg->propagate_cancel = 0;
-  }
   if (err != 0 && !tg->aborting)
     taskgroup_abort(tg);
   return taskgroup_wait_or_finish(tg);
