@@ -777,4 +777,62 @@ TEST(oom_sleep) {
 
 /* }====================================================================== */
 
+/* Waits on a shared future (borrowed), then logs how it woke. */
+typedef struct {
+  const char *name;
+  luaio_future_t *fut;
+  int n;
+} sharer;
+
+static int shared_step(luaio_task_t *t, int err) {
+  sharer *w = DATA(t);
+  if (w->n++ == 0) {
+    ASSERT_OK(luaio_task_await_shared(t, w->fut));
+    return LUAIO_STEP_SUSPENDED;
+  }
+  test_logf("%s:%s", w->name, err == LUAIO_ECANCELLED ? "cancelled" : "woken");
+  return err == LUAIO_ECANCELLED ? LUAIO_ECANCELLED : LUAIO_STEP_RETURNED;
+}
+
+TEST(await_shared_cancel_detaches_one_waiter) {
+  luaio_loop_t *loop = loop_open();
+  luaio_future_t *fut = luaio_future_new(loop);
+  ASSERT_NOT_NULL(fut);
+  sharer a = {"a", fut, 0}, b = {"b", fut, 0}, c = {"c", fut, 0};
+  luaio_task_t *ta = spawn(loop, shared_step, &a, 0);
+  luaio_task_t *tb = spawn(loop, shared_step, &b, 0);
+  luaio_task_t *tc = spawn(loop, shared_step, &c, 0);
+  run_once(loop); /* all three wait on fut */
+  test_log_reset();
+  ASSERT_EQ(1, luaio_task_cancel(tb, NULL));
+  run_once(loop);
+  /* b woke alone; the shared future was left pending for the others. */
+  ASSERT_STR_EQ("b:cancelled", test_log);
+  ASSERT_EQ(LUAIO_PENDING, luaio_future_state(fut));
+  ASSERT_EQ(LUAIO_CANCELLED, state_of(tb));
+  ASSERT_OK(luaio_future_set_result(fut));
+  run(loop);
+  ASSERT_STR_EQ("b:cancelled,a:woken,c:woken", test_log);
+  ASSERT_EQ(LUAIO_RESOLVED, state_of(ta));
+  ASSERT_EQ(LUAIO_RESOLVED, state_of(tc));
+  /* Cancelling after the future is done: the wake-up is already queued,
+  ** and the task raises the cancellation when it runs. */
+  luaio_future_t *fut2 = luaio_future_new(loop);
+  sharer d = {"d", fut2, 0};
+  luaio_task_t *td = spawn(loop, shared_step, &d, 0);
+  run_once(loop);
+  test_log_reset();
+  ASSERT_OK(luaio_future_set_result(fut2));
+  ASSERT_EQ(1, luaio_task_cancel(td, NULL));
+  run(loop);
+  ASSERT_STR_EQ("d:cancelled", test_log);
+  luaio_task_unref(ta);
+  luaio_task_unref(tb);
+  luaio_task_unref(tc);
+  luaio_task_unref(td);
+  luaio_future_unref(fut);
+  luaio_future_unref(fut2);
+  test_loop_close(loop);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }
