@@ -94,14 +94,9 @@ valgrind:
 	$(CMAKE) --build build-valgrind -j$(JOBS)
 	cd build-valgrind && $(CTEST) --output-on-failure --no-label-summary -j$(JOBS)
 
+# bench/run builds its own Release luaio in build-bench/.
 bench:
-	@if [ -e bench/run ]; then \
-	  $(SUBMAKE) build && \
-	  LUAIO_BIN=$(CURDIR)/build/luaio LUAIO_BUILD_DIR=$(CURDIR)/build \
-	    ./bench/run; \
-	else \
-	  echo "bench/run is not there yet: nothing to benchmark"; \
-	fi
+	./bench/run
 
 clean:
 	rm -rf build build-asan build-valgrind
