@@ -230,6 +230,10 @@ void luaioL_open_thread(lua_State *L);  /* to_thread */
 ** loop_close, before the loop is deleted. [-0, +0, -] */
 void luaioL_close_processes(lua_State *L);
 
+/* Closes every stream and server still open (lstream.c); called when a
+** loop closes, after its tasks are done. [-0, +0, -] */
+void luaioL_close_streams(lua_State *L);
+
 /* Lua sources embedded at build time (generated luaio_embedded.c). */
 typedef struct {
   const char *name;

@@ -39,7 +39,17 @@ static void cancel_one(luaio_task_t *t, void *arg) {
   luaio_task_cancel(t, NULL);
 }
 
-static void sigint_close_cb(uv_handle_t *h) { free(h); }
+/* The SIGINT and SIGTERM handles, in one block: rt->sigint is h[0]. */
+typedef struct {
+  uv_signal_t h[2];
+  int open;
+} lsigint;
+
+static void sigint_close_cb(uv_handle_t *h) {
+  lsigint *s = h->data;
+  if (--s->open == 0)
+    free(s);
+}
 
 /* Cancels what is left, lets it finish, reports lost errors and deletes
 ** the loop. */
@@ -51,11 +61,17 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
     while (luaio_loop_ntasks(loop) > 0 && luaio_loop_can_progress(loop))
       luaio_loop_run(loop, LUAIO_RUN_ONCE);
   }
+  luaioL_close_processes(L);
   while (luaio_loop_nready(loop) > 0)
     luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  luaioL_close_streams(L); /* what tasks left open; peers see a reset */
   luaioL_report_unretrieved(L);
   if (rt->sigint != NULL) {
-    uv_close((uv_handle_t *)rt->sigint, sigint_close_cb);
+    lsigint *s = (lsigint *)(void *)rt->sigint;
+    for (int i = 0; i < 2; i++) {
+      s->h[i].data = s;
+      uv_close((uv_handle_t *)&s->h[i], sigint_close_cb);
+    }
     rt->sigint = NULL;
   }
   if (luaio_loop_ntasks(loop) > 0) {
@@ -79,23 +95,25 @@ static void sigint_cb(uv_signal_t *h, int signum) {
     raise(signum);
     return;
   }
-  rt->interrupted = 1;
+  rt->interrupted = signum; /* SIGINT or SIGTERM */
   if (rt->main != NULL && rt->main->task != NULL)
     luaio_task_cancel(rt->main->task, "interrupted");
 }
 
 static void sigint_install(luaioL_runtime *rt) {
-  uv_signal_t *h = malloc(sizeof *h);
-  if (h == NULL)
+  static const int signums[2] = {SIGINT, SIGTERM};
+  lsigint *s = malloc(sizeof *s);
+  if (s == NULL)
     return;
-  uv_signal_init(luaio_loop_uv(rt->loop), h);
-  h->data = rt;
-  if (uv_signal_start(h, sigint_cb, SIGINT) != 0) {
-    uv_close((uv_handle_t *)h, sigint_close_cb);
-    return;
+  s->open = 2;
+  for (int i = 0; i < 2; i++) {
+    uv_signal_init(luaio_loop_uv(rt->loop), &s->h[i]);
+    s->h[i].data = rt;
+    /* A handle that fails to start stays inactive until closed. */
+    if (uv_signal_start(&s->h[i], sigint_cb, signums[i]) == 0)
+      uv_unref((uv_handle_t *)&s->h[i]); /* must not keep the loop alive */
   }
-  uv_unref((uv_handle_t *)h); /* it must not keep the loop alive */
-  rt->sigint = h;
+  rt->sigint = &s->h[0];
 }
 
 static void print_deadlock(luaio_task_t *t, void *arg) {

@@ -38,8 +38,7 @@ typedef struct luaio_stream_s luaio_stream_t;
 ** connected stream stops reading while more than twice limit bytes wait
 ** to be read. The caller owns the reference returned. Returns NULL only
 ** when out of memory. */
-LUAIO_EXTERN luaio_stream_t *luaio_stream_new(luaio_loop_t *loop,
-                                              size_t limit);
+LUAIO_EXTERN luaio_stream_t *luaio_stream_new(luaio_loop_t *loop, size_t limit);
 LUAIO_EXTERN void luaio_stream_ref(luaio_stream_t *s);
 /* Drops a reference. The last one frees the stream once its handle is
 ** closed; an open handle keeps the stream alive until then, so a stream
@@ -76,8 +75,9 @@ LUAIO_EXTERN int luaio_stream_readexactly(luaio_stream_t *s, size_t n,
                                           size_t *len);
 /* readuntil(sep): 0 when sep (seplen >= 1 bytes) is found, *len counting
 ** up to and including it; UV_EOF as readexactly; UV_ENOBUFS when sep
-** is not found within limit bytes (or found past them), with *len the
-** bytes buffered, which stay (asyncio's LimitOverrunError); UV_EAGAIN;
+** is not found within limit bytes, with *len the bytes buffered, or is
+** found past them, with *len its offset; the data stays (asyncio's
+** LimitOverrunError and its .consumed); UV_EAGAIN;
 ** the stream's error. */
 LUAIO_EXTERN int luaio_stream_readuntil(luaio_stream_t *s, const char *sep,
                                         size_t seplen, size_t *len);
@@ -102,8 +102,8 @@ LUAIO_EXTERN int luaio_stream_write(luaio_stream_t *s, const char *data,
 /* Bytes queued and not yet handed to the kernel. */
 LUAIO_EXTERN size_t luaio_stream_write_buffer_size(const luaio_stream_t *s);
 /* Sets the water marks of drain; low is clamped to high. */
-LUAIO_EXTERN void luaio_stream_set_write_limits(luaio_stream_t *s,
-                                                size_t high, size_t low);
+LUAIO_EXTERN void luaio_stream_set_write_limits(luaio_stream_t *s, size_t high,
+                                                size_t low);
 /* Sets *out to NULL when writing need not wait (the buffer did not pass
 ** the high-water mark, or has since gone below the low one), else to a
 ** new future (the caller owns the reference) that resolves when it
@@ -152,8 +152,7 @@ LUAIO_EXTERN int luaio_stream_sockname(const luaio_stream_t *s, char *host,
 ** opened. */
 LUAIO_EXTERN luaio_future_t *luaio_stream_connect(luaio_loop_t *loop,
                                                   const char *host, int port,
-                                                  double timeout,
-                                                  size_t limit);
+                                                  double timeout, size_t limit);
 /* After the future was awaited: sets *out to the connected stream (a
 ** new reference the caller owns) and returns 0, or returns the error
 ** (err when the wait was cancelled; the attempt is then stopped). Borrows
@@ -179,8 +178,8 @@ typedef void (*luaio_connection_cb)(luaio_server_t *srv, luaio_stream_t *conn,
 ** told of connections, each with limit as for luaio_stream_new(). The
 ** caller owns the reference returned. Returns NULL when out of memory. */
 LUAIO_EXTERN luaio_server_t *luaio_server_new(luaio_loop_t *loop,
-                                              luaio_connection_cb cb,
-                                              void *arg, size_t limit);
+                                              luaio_connection_cb cb, void *arg,
+                                              size_t limit);
 LUAIO_EXTERN void luaio_server_ref(luaio_server_t *srv);
 /* As luaio_stream_unref(): a listening server lives until closed. */
 LUAIO_EXTERN void luaio_server_unref(luaio_server_t *srv);
@@ -211,8 +210,8 @@ LUAIO_EXTERN int luaio_server_wait_closed(luaio_server_t *srv,
 ** ======================================================================= */
 
 typedef struct {
-  int family;        /* AF_INET or AF_INET6 */
-  char addr[46];     /* numeric, NUL-terminated */
+  int family;    /* AF_INET or AF_INET6 */
+  char addr[46]; /* numeric, NUL-terminated */
   int port;
   struct sockaddr_storage sa; /* ready for connect or bind */
 } luaio_addrinfo_t;
@@ -220,9 +219,8 @@ typedef struct {
 /* Resolves host (NULL with passive: any address) and port for TCP.
 ** Returns a new future (the caller owns the reference), or NULL when out
 ** of memory; cancelling it cancels the request when it has not started. */
-LUAIO_EXTERN luaio_future_t *luaio_getaddrinfo(luaio_loop_t *loop,
-                                               const char *host, int port,
-                                               int passive);
+LUAIO_EXTERN luaio_future_t *
+luaio_getaddrinfo(luaio_loop_t *loop, const char *host, int port, int passive);
 /* After the future was awaited: sets *list to its addresses (borrowed,
 ** valid while fut is), in the resolver's order without duplicates, and
 ** *n to their number; returns 0, or the error (err when cancelled, else

@@ -1,0 +1,862 @@
+/*
+** lstream.c - asyncio.open_connection, start_server, StreamReader,
+** StreamWriter, Server and getaddrinfo: the Lua face of core/stream.c
+** and core/dns.c.
+**
+** For the loop's close path (bindings/lloop.c), declared in lbind.h:
+**
+**   void luaioL_close_streams(lua_State *L);
+**
+** closes every stream and server still open at once (peers of open
+** connections see a reset). loop_close must call it after the remaining
+** tasks have finished and before luaio_loop_delete(), which then runs
+** the close callbacks, so that the loop is left with no handle.
+**
+** A reader and its writer are two boxes on one core stream; each holds
+** the other as its user value, so that neither is collected while the
+** other is in use. Collecting them closes the stream.
+*/
+#include <string.h>
+
+#include "lbind.h"
+
+
+#define READER_MT "asyncio.StreamReader"
+#define WRITER_MT "asyncio.StreamWriter"
+#define SERVER_MT "asyncio.Server"
+
+static const char STREAMS_KEY = 's'; /* registry: weak set of open boxes */
+
+typedef struct {
+  luaio_stream_t *s; /* owns one reference */
+} lstream;
+
+typedef struct {
+  luaio_server_t *srv; /* owns one reference */
+  luaioL_runtime *rt;
+  int pin; /* registry ref to this box while listening */
+} lserver;
+
+/* User value 1 of a reader or writer: the other half (or nil). User
+** value 1 of a server: the handler. */
+
+static luaio_stream_t *checkstream(lua_State *L, const char *mt) {
+  lstream *ls = luaL_checkudata(L, 1, mt);
+  if (ls->s == NULL)
+    luaL_error(L, "attempt to use a collected stream");
+  return ls->s;
+}
+
+#define checkreader(L) checkstream(L, READER_MT)
+#define checkwriter(L) checkstream(L, WRITER_MT)
+
+static lserver *checkserver(lua_State *L) {
+  lserver *ls = luaL_checkudata(L, 1, SERVER_MT);
+  if (ls->srv == NULL)
+    luaL_error(L, "attempt to use a collected server");
+  return ls;
+}
+
+/* Adds the box at top to the weak set that luaioL_close_streams walks.
+** [-0, +0, m] */
+static void track(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STREAMS_KEY);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+/* Pushes a box of type mt with no stream yet. [-0, +1, m] */
+static lstream *newbox(lua_State *L, const char *mt) {
+  lstream *ls = lua_newuserdatauv(L, sizeof *ls, 1);
+  ls->s = NULL;
+  luaL_setmetatable(L, mt);
+  return ls;
+}
+
+/* Pushes a reader and a writer, linked and tracked, with no stream yet;
+** setpair() gives them one. Built first, so that taking a stream cannot
+** fail afterwards and leave it in no box. [-0, +2, m] */
+static void pushpair(lua_State *L) {
+  newbox(L, READER_MT);
+  newbox(L, WRITER_MT);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, -3, 1); /* reader -> writer */
+  lua_pushvalue(L, -2);
+  lua_setiuservalue(L, -2, 1); /* writer -> reader */
+  track(L);
+}
+
+/* Gives the pair at top s, taking the caller's reference. [-0, +0, -] */
+static void setpair(lua_State *L, luaio_stream_t *s) {
+  ((lstream *)lua_touserdata(L, -2))->s = s;
+  luaio_stream_ref(s);
+  ((lstream *)lua_touserdata(L, -1))->s = s;
+}
+
+/* {======================================================================
+** Reading
+** ======================================================================= */
+
+enum { OP_READ, OP_READLINE, OP_EXACTLY, OP_UNTIL };
+
+static const char *const opnames[] = {"read", "readline", "readexactly",
+                                      "readuntil"};
+
+/* Raises IncompleteReadError for the first len bytes, consuming them. */
+static int raise_incomplete(lua_State *L, luaio_stream_t *s, size_t len,
+                            int op) {
+  size_t n;
+  const char *p = luaio_stream_buffer(s, &n);
+  if (op == OP_EXACTLY)
+    lua_pushfstring(L, "%s: %I bytes read on a total of %I expected bytes",
+                    opnames[op], (lua_Integer)len, lua_tointeger(L, 2));
+  else
+    lua_pushfstring(L, "%s: %I bytes read before the end of input", opnames[op],
+                    (lua_Integer)len);
+  luaioL_newerror(L, "IncompleteReadError", lua_tostring(L, -1));
+  lua_pushlstring(L, p, len);
+  lua_setfield(L, -2, "partial");
+  if (op == OP_EXACTLY) {
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "expected");
+  }
+  luaio_stream_consume(s, len);
+  return lua_error(L);
+}
+
+/* Raises LimitOverrunError. readline first drops the overlong line, or
+** the whole buffer when it holds no "\n", as asyncio does. */
+static int raise_overrun(lua_State *L, luaio_stream_t *s, size_t len, int op) {
+  if (op == OP_READLINE) {
+    size_t n;
+    const char *p = luaio_stream_buffer(s, &n);
+    const char *nl = memchr(p, '\n', n);
+    luaio_stream_consume(s, nl != NULL ? (size_t)(nl - p) + 1 : n);
+  }
+  luaioL_newerror(L, "LimitOverrunError",
+                  op == OP_READLINE
+                      ? "readline: line is longer than the limit"
+                      : "readuntil: separator is not found, and chunk "
+                        "exceeds the limit");
+  lua_pushinteger(L, (lua_Integer)len);
+  lua_setfield(L, -2, "consumed");
+  return lua_error(L);
+}
+
+static int read_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Stack: stream arg [waiter box]. Tries the request on the buffer, and
+** waits for input when it cannot be met yet. */
+static int read_try(lua_State *L, int op) {
+  luaio_stream_t *s = ((lstream *)lua_touserdata(L, 1))->s;
+  size_t len = 0, seplen;
+  const char *sep;
+  int rc;
+  lua_settop(L, 2);
+  switch (op) {
+  case OP_READ:
+    rc = luaio_stream_read(s, (long)luaL_optinteger(L, 2, -1), &len);
+    break;
+  case OP_READLINE:
+    rc = luaio_stream_readuntil(s, "\n", 1, &len);
+    break;
+  case OP_EXACTLY:
+    rc = luaio_stream_readexactly(s, (size_t)lua_tointeger(L, 2), &len);
+    break;
+  default:
+    sep = lua_tolstring(L, 2, &seplen);
+    rc = luaio_stream_readuntil(s, sep, seplen, &len);
+    break;
+  }
+  if (rc == UV_EAGAIN) {
+    lfuture *task = luaioL_checktask(L, opnames[op]);
+    luaio_future_t *fut;
+    rc = luaio_stream_wait_read(s, &fut);
+    if (rc == LUAIO_EBUSY)
+      return luaL_error(L,
+                        "%s: another task is already waiting to read "
+                        "from this stream",
+                        opnames[op]);
+    luaioL_check(L, rc, opnames[op]);
+    luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 3 */
+    return luaioL_await(L, task, fut, op, read_k);
+  }
+  if (rc == UV_EOF && op == OP_READLINE)
+    rc = 0; /* the last line, without its "\n", or "" at the end */
+  if (rc == 0) {
+    size_t n;
+    const char *p = luaio_stream_buffer(s, &n);
+    lua_pushlstring(L, p, len);
+    luaio_stream_consume(s, len);
+    return 1;
+  }
+  if (rc == UV_EOF)
+    return raise_incomplete(L, s, len, op);
+  if (rc == UV_ENOBUFS)
+    return raise_overrun(L, s, len, op);
+  return luaioL_check(L, rc, opnames[op]);
+}
+
+static int read_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaio_stream_t *s = ((lstream *)lua_touserdata(L, 1))->s;
+  lfuture *w = lua_touserdata(L, 3);
+  int rc = luaio_stream_wait_read_finish(s, w->fut, luaioL_resumeerr(L));
+  if (rc != 0)
+    return luaioL_raisewait(L, rc, opnames[ctx]);
+  return read_try(L, (int)ctx);
+}
+
+static int lreader_read(lua_State *L) {
+  checkreader(L);
+  luaL_optinteger(L, 2, -1);
+  return read_try(L, OP_READ);
+}
+
+static int lreader_readline(lua_State *L) {
+  checkreader(L);
+  return read_try(L, OP_READLINE);
+}
+
+static int lreader_readexactly(lua_State *L) {
+  checkreader(L);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0, 2, "readexactly size can not be less than zero");
+  return read_try(L, OP_EXACTLY);
+}
+
+static int lreader_readuntil(lua_State *L) {
+  checkreader(L);
+  size_t seplen;
+  luaL_optlstring(L, 2, "\n", &seplen);
+  luaL_argcheck(L, seplen > 0, 2,
+                "separator should be at least one-byte "
+                "string");
+  if (lua_isnoneornil(L, 2)) {
+    lua_settop(L, 1);
+    lua_pushliteral(L, "\n");
+  }
+  return read_try(L, OP_UNTIL);
+}
+
+static int lreader_at_eof(lua_State *L) {
+  lua_pushboolean(L, luaio_stream_at_eof(checkreader(L)));
+  return 1;
+}
+
+static int lreader_feed_data(lua_State *L) {
+  luaio_stream_t *s = checkreader(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  int rc = luaio_stream_feed(s, data, len);
+  if (rc == LUAIO_EINVALSTATE)
+    return luaL_error(L, "feed_data: the input has ended (feed_eof)");
+  luaioL_check(L, rc, "feed_data");
+  return 0;
+}
+
+static int lreader_feed_eof(lua_State *L) {
+  luaio_stream_feed_eof(checkreader(L), 0);
+  return 0;
+}
+
+/* asyncio.StreamReader([limit]): a reader fed by feed_data/feed_eof. */
+static int lreader_new(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "StreamReader");
+  lua_Integer limit = luaL_optinteger(L, 1, 0);
+  luaL_argcheck(L, limit >= 0, 1, "limit must be positive");
+  lstream *ls = newbox(L, READER_MT);
+  ls->s = luaio_stream_new(loop, (size_t)limit);
+  if (ls->s == NULL)
+    return luaL_error(L, "not enough memory");
+  return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Writing
+** ======================================================================= */
+
+static int lwriter_write(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  luaioL_check(L, luaio_stream_write(s, data, len), "write");
+  return 0;
+}
+
+static int lwriter_writelines(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 2);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 2, i);
+    size_t len;
+    const char *data = luaL_checklstring(L, -1, &len);
+    luaioL_check(L, luaio_stream_write(s, data, len), "writelines");
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+static int drain_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  luaio_stream_t *s = ((lstream *)lua_touserdata(L, 1))->s;
+  lfuture *w = lua_touserdata(L, 2);
+  int rc = luaio_stream_drain_finish(s, w->fut, luaioL_resumeerr(L));
+  if (rc != 0)
+    return luaioL_raisewait(L, rc, "drain");
+  return 0;
+}
+
+static int lwriter_drain(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  lua_settop(L, 1);
+  luaio_future_t *fut;
+  luaioL_check(L, luaio_stream_drain(s, &fut), "drain");
+  if (fut == NULL)
+    return 0;
+  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  lfuture *task = luaioL_checktask(L, "drain");
+  return luaioL_await(L, task, fut, 0, drain_k);
+}
+
+static int lwriter_write_eof(lua_State *L) {
+  luaioL_check(L, luaio_stream_write_eof(checkwriter(L)), "write_eof");
+  return 0;
+}
+
+static int lwriter_can_write_eof(lua_State *L) {
+  checkwriter(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int lwriter_close(lua_State *L) {
+  luaio_stream_close(checkwriter(L));
+  return 0;
+}
+
+static int lwriter_abort(lua_State *L) {
+  luaio_stream_abort(checkwriter(L));
+  return 0;
+}
+
+static int lwriter_is_closing(lua_State *L) {
+  lua_pushboolean(L, luaio_stream_is_closing(checkwriter(L)));
+  return 1;
+}
+
+/* Awaits the future at top (the closers' kind), then returns nothing. */
+static int closed_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  lfuture *w = lua_touserdata(L, (int)ctx);
+  int err = luaioL_resumeerr(L);
+  if (err == 0 && !luaio_future_done(w->fut))
+    err = LUAIO_ECANCELLED;
+  if (err == 0)
+    err = luaio_future_error(w->fut);
+  if (err != 0) {
+    luaio_future_cancel(w->fut, NULL);
+    return luaioL_raisewait(L, err, "wait_closed");
+  }
+  return 0;
+}
+
+static int lwriter_wait_closed(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  lua_settop(L, 1);
+  luaio_future_t *fut;
+  luaioL_check(L, luaio_stream_wait_closed(s, &fut), "wait_closed");
+  if (fut == NULL)
+    return 0;
+  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  lfuture *task = luaioL_checktask(L, "wait_closed");
+  return luaioL_await(L, task, fut, 2, closed_k);
+}
+
+static int lwriter_get_write_buffer_size(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  lua_pushinteger(L, (lua_Integer)luaio_stream_write_buffer_size(s));
+  return 1;
+}
+
+/* set_write_buffer_limits([high [, low]]), as asyncio's transport. */
+static int lwriter_set_write_buffer_limits(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  lua_Integer high = luaL_optinteger(L, 2, LUAIO_STREAM_HIGH_WATER);
+  lua_Integer low = luaL_optinteger(L, 3, high / 4);
+  luaL_argcheck(L, high >= 0, 2, "high must be >= 0");
+  luaL_argcheck(L, low >= 0 && low <= high, 3, "low must be in [0, high]");
+  luaio_stream_set_write_limits(s, (size_t)high, (size_t)low);
+  return 0;
+}
+
+/* Pushes {host, port, host=, port=, family=} or nil. [-0, +1, m] */
+static void pushaddr(lua_State *L, int rc, const char *host, int port) {
+  if (rc != 0) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_createtable(L, 2, 3);
+  lua_pushstring(L, host);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, 1);
+  lua_setfield(L, -2, "host");
+  lua_pushinteger(L, port);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, 2);
+  lua_setfield(L, -2, "port");
+  lua_pushstring(L, strchr(host, ':') != NULL ? "inet6" : "inet");
+  lua_setfield(L, -2, "family");
+}
+
+/* get_extra_info(name [, default]): "peername" and "sockname". */
+static int lwriter_get_extra_info(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  const char *name = luaL_checkstring(L, 2);
+  char host[64];
+  int port = 0, rc = LUAIO_EINVAL;
+  if (strcmp(name, "peername") == 0)
+    rc = luaio_stream_peername(s, host, sizeof host, &port);
+  else if (strcmp(name, "sockname") == 0)
+    rc = luaio_stream_sockname(s, host, sizeof host, &port);
+  pushaddr(L, rc, host, port);
+  if (lua_isnil(L, -1))
+    lua_pushvalue(L, 3);
+  return 1;
+}
+
+/* Collected or closed as a to-be-closed variable: a stream with nothing
+** queued closes cleanly, one with data stuck is aborted, so that no
+** handle outlives every Lua reference to it. */
+static int lstream__gc(lua_State *L) {
+  lstream *ls = lua_touserdata(L, 1);
+  if (ls->s != NULL) {
+    if (luaio_stream_write_buffer_size(ls->s) == 0)
+      luaio_stream_close(ls->s);
+    else
+      luaio_stream_abort(ls->s);
+    luaio_stream_unref(ls->s);
+    ls->s = NULL;
+  }
+  return 0;
+}
+
+static int lwriter__close(lua_State *L) {
+  lstream *ls = luaL_checkudata(L, 1, WRITER_MT);
+  if (ls->s != NULL)
+    luaio_stream_close(ls->s);
+  return 0;
+}
+
+static int lreader__tostring(lua_State *L) {
+  lua_pushfstring(L, "%s (%p)", READER_MT, lua_touserdata(L, 1));
+  return 1;
+}
+
+static int lwriter__tostring(lua_State *L) {
+  lua_pushfstring(L, "%s (%p)", WRITER_MT, lua_touserdata(L, 1));
+  return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** open_connection and getaddrinfo
+** ======================================================================= */
+
+/* Reads opts.<name> at idx as a non-negative number, or def. */
+static double optfield(lua_State *L, int idx, const char *name, double def) {
+  if (!lua_istable(L, idx))
+    return def;
+  lua_getfield(L, idx, name);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return def;
+  }
+  int isnum;
+  double v = lua_tonumberx(L, -1, &isnum);
+  lua_pop(L, 1);
+  if (!isnum || !(v >= 0))
+    luaL_argerror(L, idx,
+                  lua_pushfstring(L,
+                                  "opts.%s must be a "
+                                  "non-negative number",
+                                  name));
+  return v;
+}
+
+static int checkport(lua_State *L, int idx) {
+  lua_Integer port = luaL_checkinteger(L, idx);
+  luaL_argcheck(L, port >= 0 && port <= 65535, idx, "port out of range");
+  return (int)port;
+}
+
+static int connect_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  lfuture *w = lua_touserdata(L, (int)ctx);
+  int err = luaioL_resumeerr(L);
+  luaio_stream_t *s;
+  pushpair(L); /* should this fail, the operation still owns the stream */
+  int rc = luaio_stream_connect_finish(w->fut, err, &s);
+  if (rc != 0)
+    return luaioL_raisewait(L, rc, "open_connection");
+  setpair(L, s);
+  return 2;
+}
+
+/* open_connection(host, port [, {timeout=, limit=}]) */
+static int lstream_open_connection(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "open_connection");
+  const char *host = luaL_checkstring(L, 1);
+  int port = checkport(L, 2);
+  if (!lua_isnoneornil(L, 3))
+    luaL_checktype(L, 3, LUA_TTABLE);
+  double timeout = optfield(L, 3, "timeout", 0);
+  double limit = optfield(L, 3, "limit", 0);
+  lfuture *task = luaioL_checktask(L, "open_connection");
+  lua_settop(L, 3);
+  luaio_future_t *fut =
+      luaio_stream_connect(loop, host, port, timeout, (size_t)limit);
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 4 */
+  return luaioL_await(L, task, fut, 4, connect_k);
+}
+
+static int getaddrinfo_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  lfuture *w = lua_touserdata(L, (int)ctx);
+  const luaio_addrinfo_t *list;
+  size_t n;
+  int rc = luaio_getaddrinfo_finish(w->fut, luaioL_resumeerr(L), &list, &n);
+  if (rc != 0)
+    return luaioL_raisewait(L, rc, "getaddrinfo");
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, list[i].family == AF_INET6 ? "inet6" : "inet");
+    lua_setfield(L, -2, "family");
+    lua_pushstring(L, list[i].addr);
+    lua_setfield(L, -2, "addr");
+    lua_pushinteger(L, list[i].port);
+    lua_setfield(L, -2, "port");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+/* getaddrinfo(host, port) */
+static int lstream_getaddrinfo(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "getaddrinfo");
+  const char *host = luaL_checkstring(L, 1);
+  int port = (int)luaL_optinteger(L, 2, 0);
+  luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range");
+  lfuture *task = luaioL_checktask(L, "getaddrinfo");
+  lua_settop(L, 2);
+  luaio_future_t *fut = luaio_getaddrinfo(loop, host, port, 0);
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 3 */
+  return luaioL_await(L, task, fut, 3, getaddrinfo_k);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Servers
+** ======================================================================= */
+
+typedef struct {
+  lserver *ls;
+  luaio_stream_t *conn; /* owned until put in a box */
+} lconn;
+
+/* Starts handler(reader, writer) as a task. [-0, +0, e] */
+static int spawn_handler(lua_State *L) {
+  lconn *c = lua_touserdata(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ls->pin);
+  lua_getiuservalue(L, -1, 1); /* the handler */
+  pushpair(L);
+  setpair(L, c->conn); /* the boxes own it now */
+  c->conn = NULL;
+  luaioL_spawn(L, 2, 0);
+  return 0;
+}
+
+static void on_connection(luaio_server_t *srv, luaio_stream_t *conn,
+                          void *arg) {
+  lconn c = {arg, conn};
+  lua_State *L = c.ls->rt->L;
+  (void)srv;
+  luaL_checkstack(L, LUA_MINSTACK, NULL);
+  lua_pushcfunction(L, spawn_handler);
+  lua_pushlightuserdata(L, &c);
+  luaioL_pcallreport(L, 1, "start_server: cannot start a handler");
+  if (c.conn != NULL) { /* the error came before the boxes owned it */
+    luaio_stream_abort(c.conn);
+    luaio_stream_unref(c.conn);
+  }
+}
+
+static void server_unpin(lua_State *L, lserver *ls) {
+  luaL_unref(L, LUA_REGISTRYINDEX, ls->pin);
+  ls->pin = LUA_NOREF;
+}
+
+/* Stack: handler host port opts server lookup. */
+static int start_server_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  lserver *ls = lua_touserdata(L, 5);
+  lfuture *w = lua_touserdata(L, 6);
+  const luaio_addrinfo_t *list;
+  size_t n;
+  int rc = luaio_getaddrinfo_finish(w->fut, luaioL_resumeerr(L), &list, &n);
+  if (rc != 0)
+    return luaioL_raisewait(L, rc, "start_server");
+  int backlog = (int)optfield(L, 4, "backlog", 100);
+  int serving = 1;
+  if (lua_istable(L, 4) && lua_getfield(L, 4, "start_serving") != LUA_TNIL)
+    serving = lua_toboolean(L, -1);
+  lua_settop(L, 6);
+  rc = luaio_server_listen(ls->srv, (const struct sockaddr *)&list[0].sa,
+                           backlog, serving);
+  if (rc != 0)
+    return luaioL_check(L, rc, "start_server");
+  lua_pushvalue(L, 5);
+  ls->pin = luaL_ref(L, LUA_REGISTRYINDEX); /* while it listens */
+  lua_pushvalue(L, 5);
+  track(L);
+  return 1;
+}
+
+/* start_server(handler, host, port [, {limit=, backlog=,
+** start_serving=}]) */
+static int lstream_start_server(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  luaio_loop_t *loop = luaioL_checkloop(L, "start_server");
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  const char *host = luaL_optstring(L, 2, NULL);
+  int port = checkport(L, 3);
+  if (!lua_isnoneornil(L, 4))
+    luaL_checktype(L, 4, LUA_TTABLE);
+  double limit = optfield(L, 4, "limit", 0);
+  optfield(L, 4, "backlog", 100);
+  lfuture *task = luaioL_checktask(L, "start_server");
+  lua_settop(L, 4);
+  lserver *ls = lua_newuserdatauv(L, sizeof *ls, 1); /* at 5 */
+  ls->srv = NULL;
+  ls->rt = rt;
+  ls->pin = LUA_NOREF;
+  luaL_setmetatable(L, SERVER_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 5, 1);
+  ls->srv = luaio_server_new(loop, on_connection, ls, (size_t)limit);
+  if (ls->srv == NULL)
+    return luaL_error(L, "not enough memory");
+  luaio_future_t *fut = luaio_getaddrinfo(loop, host, port, host == NULL);
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 6 */
+  return luaioL_await(L, task, fut, 0, start_server_k);
+}
+
+static int lserver_port(lua_State *L) {
+  lserver *ls = checkserver(L);
+  int port = luaio_server_port(ls->srv);
+  if (port < 0)
+    lua_pushnil(L);
+  else
+    lua_pushinteger(L, port);
+  return 1;
+}
+
+static int lserver_close(lua_State *L) {
+  lserver *ls = checkserver(L);
+  luaio_server_close(ls->srv);
+  server_unpin(L, ls);
+  return 0;
+}
+
+static int lserver_is_serving(lua_State *L) {
+  lua_pushboolean(L, luaio_server_is_serving(checkserver(L)->srv));
+  return 1;
+}
+
+static int lserver_start_serving(lua_State *L) {
+  luaio_server_start_serving(checkserver(L)->srv);
+  return 0;
+}
+
+static int lserver_wait_closed(lua_State *L) {
+  lserver *ls = checkserver(L);
+  lua_settop(L, 1);
+  luaio_future_t *fut;
+  luaioL_check(L, luaio_server_wait_closed(ls->srv, &fut), "wait_closed");
+  if (fut == NULL)
+    return 0;
+  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  lfuture *task = luaioL_checktask(L, "wait_closed");
+  return luaioL_await(L, task, fut, 2, closed_k);
+}
+
+static int serve_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  lserver *ls = lua_touserdata(L, 1);
+  lfuture *w = lua_touserdata(L, 2);
+  int err = luaioL_resumeerr(L);
+  if (err == 0 && !luaio_future_done(w->fut))
+    err = LUAIO_ECANCELLED;
+  if (err == 0)
+    err = luaio_future_error(w->fut);
+  if (err != 0) {
+    /* As asyncio: a cancelled serve_forever closes the server. */
+    luaio_future_cancel(w->fut, NULL);
+    luaio_server_close(ls->srv);
+    server_unpin(L, ls);
+    return luaioL_raisewait(L, err, "serve_forever");
+  }
+  return 0;
+}
+
+/* Serves until the server is closed, or closes it when cancelled. */
+static int lserver_serve_forever(lua_State *L) {
+  lserver *ls = checkserver(L);
+  lua_settop(L, 1);
+  if (luaio_server_is_closing(ls->srv))
+    return luaL_error(L, "serve_forever: the server is closed");
+  luaio_server_start_serving(ls->srv);
+  luaio_future_t *fut;
+  luaioL_check(L, luaio_server_wait_closed(ls->srv, &fut), "serve_forever");
+  if (fut == NULL)
+    return 0;
+  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  lfuture *task = luaioL_checktask(L, "serve_forever");
+  return luaioL_await(L, task, fut, 0, serve_k);
+}
+
+static int lserver__gc(lua_State *L) {
+  lserver *ls = lua_touserdata(L, 1);
+  if (ls->srv != NULL) {
+    luaio_server_close(ls->srv);
+    luaio_server_unref(ls->srv);
+    ls->srv = NULL;
+  }
+  return 0;
+}
+
+static int lserver__close(lua_State *L) {
+  lserver *ls = luaL_checkudata(L, 1, SERVER_MT);
+  if (ls->srv != NULL) {
+    luaio_server_close(ls->srv);
+    server_unpin(L, ls);
+  }
+  return 0;
+}
+
+static int lserver__tostring(lua_State *L) {
+  lserver *ls = luaL_checkudata(L, 1, SERVER_MT);
+  int port = ls->srv != NULL ? luaio_server_port(ls->srv) : -1;
+  lua_pushfstring(
+      L, "%s (port %d%s)", SERVER_MT, port,
+      ls->srv == NULL || luaio_server_is_closing(ls->srv) ? ", closed" : "");
+  return 1;
+}
+
+/* }====================================================================== */
+
+void luaioL_close_streams(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &STREAMS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (luaL_testudata(L, -1, SERVER_MT) != NULL) {
+      lserver *ls = lua_touserdata(L, -1);
+      if (ls->srv != NULL) {
+        luaio_server_close(ls->srv);
+        server_unpin(L, ls);
+      }
+    } else {
+      lstream *ls = lua_touserdata(L, -1);
+      if (ls->s != NULL)
+        luaio_stream_abort(ls->s);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+static const luaL_Reg lstream_funcs[] = {
+    {"open_connection", lstream_open_connection},
+    {"start_server", lstream_start_server},
+    {"getaddrinfo", lstream_getaddrinfo},
+    {"StreamReader", lreader_new},
+    {NULL, NULL}};
+
+static const luaL_Reg lreader_methods[] = {{"read", lreader_read},
+                                           {"readline", lreader_readline},
+                                           {"readexactly", lreader_readexactly},
+                                           {"readuntil", lreader_readuntil},
+                                           {"at_eof", lreader_at_eof},
+                                           {"feed_data", lreader_feed_data},
+                                           {"feed_eof", lreader_feed_eof},
+                                           {NULL, NULL}};
+
+static const luaL_Reg lreader_meta[] = {
+    {"__gc", lstream__gc}, {"__tostring", lreader__tostring}, {NULL, NULL}};
+
+static const luaL_Reg lwriter_methods[] = {
+    {"write", lwriter_write},
+    {"writelines", lwriter_writelines},
+    {"drain", lwriter_drain},
+    {"write_eof", lwriter_write_eof},
+    {"can_write_eof", lwriter_can_write_eof},
+    {"close", lwriter_close},
+    {"abort", lwriter_abort},
+    {"is_closing", lwriter_is_closing},
+    {"wait_closed", lwriter_wait_closed},
+    {"get_extra_info", lwriter_get_extra_info},
+    {"get_write_buffer_size", lwriter_get_write_buffer_size},
+    {"set_write_buffer_limits", lwriter_set_write_buffer_limits},
+    {NULL, NULL}};
+
+static const luaL_Reg lwriter_meta[] = {{"__gc", lstream__gc},
+                                        {"__close", lwriter__close},
+                                        {"__tostring", lwriter__tostring},
+                                        {NULL, NULL}};
+
+static const luaL_Reg lserver_methods[] = {
+    {"port", lserver_port},
+    {"close", lserver_close},
+    {"wait_closed", lserver_wait_closed},
+    {"serve_forever", lserver_serve_forever},
+    {"start_serving", lserver_start_serving},
+    {"is_serving", lserver_is_serving},
+    {NULL, NULL}};
+
+static const luaL_Reg lserver_meta[] = {{"__gc", lserver__gc},
+                                        {"__close", lserver__close},
+                                        {"__tostring", lserver__tostring},
+                                        {NULL, NULL}};
+
+void luaioL_open_stream(lua_State *L) {
+  luaioL_setfuncs(L, lstream_funcs);
+  luaioL_newclass(L, READER_MT, lreader_methods, lreader_meta);
+  luaioL_newclass(L, WRITER_MT, lwriter_methods, lwriter_meta);
+  luaioL_newclass(L, SERVER_MT, lserver_methods, lserver_meta);
+  lua_newtable(L); /* weak set of open stream and server boxes */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &STREAMS_KEY);
+}

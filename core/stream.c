@@ -1,0 +1,1023 @@
+/*
+** stream.c - buffered TCP streams (asyncio's StreamReader and
+** StreamWriter over one libuv handle), connecting, and servers.
+*/
+#include <string.h>
+
+#include "internal.h"
+
+/* {======================================================================
+** Waiters: futures in an intrusive list, as in queue.c (XXX: queue.c
+** and sync.c repeat these lines; they could move to internal.h). A list
+** owns one reference to each future in it.
+** ======================================================================= */
+
+typedef struct waiter waiter;
+
+typedef struct {
+  waiter *head, *tail;
+} waitlist;
+
+struct waiter {
+  luaio_future_t base; /* first: a waiter is a future */
+  waiter *prev, *next;
+  waitlist *list; /* the list holding it, or NULL */
+};
+
+static void waiter_free(luaio_future_t *fut) {
+  luaio__free(fut, sizeof(waiter));
+}
+
+static const luaio__future_kind waiter_kind = {luaio__future_cancel_plain,
+                                               waiter_free};
+
+/* Returns a new waiter at the tail of list (the caller owns the
+** reference returned, the list another), or NULL when out of memory. */
+static waiter *waiter_push(waitlist *list, luaio_loop_t *loop) {
+  waiter *w = (waiter *)luaio__future_alloc(loop, &waiter_kind, sizeof *w);
+  if (w == NULL)
+    return NULL;
+  luaio_future_ref(&w->base);
+  w->list = list;
+  w->prev = list->tail;
+  if (list->tail != NULL)
+    list->tail->next = w;
+  else
+    list->head = w;
+  list->tail = w;
+  return w;
+}
+
+/* Takes w out of its list, dropping the list's reference. */
+static void waiter_unlink(waiter *w) {
+  waitlist *list = w->list;
+  if (list == NULL)
+    return;
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    list->head = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  else
+    list->tail = w->prev;
+  w->prev = w->next = NULL;
+  w->list = NULL;
+  luaio_future_unref(&w->base);
+}
+
+/* Resolves every waiter still pending and empties the list. */
+static void waitlist_wake_all(waitlist *list) {
+  while (list->head != NULL) {
+    waiter *w = list->head;
+    if (!luaio_future_done(&w->base))
+      luaio_future_set_result(&w->base);
+    waiter_unlink(w);
+  }
+}
+
+static void waitlist_clear(waitlist *list) {
+  while (list->head != NULL)
+    waiter_unlink(list->head);
+}
+
+/* What a wait ended with: the step's error, else cancellation when the
+** future is still pending (the wait is abandoned). */
+static int wait_outcome(const luaio_future_t *fut, int err) {
+  if (err != 0)
+    return err;
+  if (!luaio_future_done(fut))
+    return LUAIO_ECANCELLED;
+  return luaio_future_error(fut);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Streams
+** ======================================================================= */
+
+enum { H_NONE, H_OPEN, H_CLOSING, H_CLOSED }; /* the handle's life */
+
+#define READ_CHUNK 65536
+
+struct luaio_stream_s {
+  luaio_loop_t *loop;
+  int refs; /* an open handle holds one */
+  int hstate;
+  uv_tcp_t tcp;
+  char *buf; /* owns; the input is buf[start .. start + len) */
+  size_t start, len, cap;
+  size_t limit;
+  int rerr;              /* the error the input ended with, or 0 */
+  luaio_future_t *rwait; /* owns: the reader's wait, or NULL */
+  size_t wqueued;        /* bytes in write requests not yet done */
+  size_t high, low;
+  int werr;               /* the first write error */
+  unsigned eof : 1;       /* no more input will come */
+  unsigned reading : 1;   /* uv_read_start is in effect */
+  unsigned connected : 1; /* peer and local hold addresses */
+  unsigned wpaused : 1;   /* wqueued passed high, not yet below low */
+  unsigned eof_written : 1;
+  unsigned closing : 1; /* close or abort was called */
+  waitlist drainers, closers;
+  struct sockaddr_storage peer, local;
+  luaio_stream_t *next_conn; /* a server's queue of accepted streams */
+};
+
+luaio_stream_t *luaio_stream_new(luaio_loop_t *loop, size_t limit) {
+  luaio_stream_t *s = luaio__alloc(sizeof *s);
+  if (s == NULL)
+    return NULL;
+  memset(s, 0, sizeof *s);
+  s->loop = loop;
+  s->refs = 1;
+  s->hstate = H_NONE;
+  s->limit = limit > 0 ? limit : LUAIO_STREAM_LIMIT;
+  s->high = LUAIO_STREAM_HIGH_WATER;
+  s->low = LUAIO_STREAM_LOW_WATER;
+  return s;
+}
+
+void luaio_stream_ref(luaio_stream_t *s) {
+  s->refs++;
+}
+
+void luaio_stream_unref(luaio_stream_t *s) {
+  assert(s->refs > 0);
+  if (--s->refs > 0)
+    return;
+  assert(s->hstate == H_NONE || s->hstate == H_CLOSED);
+  waitlist_clear(&s->drainers);
+  waitlist_clear(&s->closers);
+  if (s->rwait != NULL)
+    luaio_future_unref(s->rwait);
+  luaio__free(s->buf, s->cap);
+  luaio__free(s, sizeof *s);
+}
+
+static void wake_reader(luaio_stream_t *s) {
+  luaio_future_t *fut = s->rwait;
+  if (fut == NULL)
+    return;
+  s->rwait = NULL;
+  if (!luaio_future_done(fut))
+    luaio_future_set_result(fut);
+  luaio_future_unref(fut);
+}
+
+/* {======================================================================
+** Reading from libuv. The buffer grows so that libuv can read up to
+** READ_CHUNK bytes in place. Reading stops while more than twice limit
+** bytes are buffered and nobody waits for more (asyncio's pause_reading).
+** ======================================================================= */
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  luaio_stream_t *s = h->data;
+  (void)suggested;
+  if (s->cap - (s->start + s->len) < READ_CHUNK && s->start > 0) {
+    memmove(s->buf, s->buf + s->start, s->len);
+    s->start = 0;
+  }
+  if (s->cap - s->len < READ_CHUNK) {
+    size_t ncap = s->cap * 2;
+    if (ncap < s->len + READ_CHUNK)
+      ncap = s->len + READ_CHUNK;
+    char *nbuf = luaio__realloc(s->buf, s->cap, ncap);
+    if (nbuf == NULL) {
+      *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+      return;
+    }
+    s->buf = nbuf;
+    s->cap = ncap;
+  }
+  size_t end = s->start + s->len;
+  *buf = uv_buf_init(s->buf + end, (unsigned)(s->cap - end));
+}
+
+static void read_resume(luaio_stream_t *s) {
+  if (s->hstate != H_OPEN || !s->connected || s->reading || s->eof ||
+      s->closing)
+    return;
+  if (s->len > s->limit && s->rwait == NULL)
+    return;
+  if (uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb) == 0)
+    s->reading = 1;
+}
+
+static void read_pause(luaio_stream_t *s) {
+  if (s->reading) {
+    uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+  }
+}
+
+/* The input ended, cleanly (err 0) or not. */
+static void input_end(luaio_stream_t *s, int err) {
+  read_pause(s);
+  if (!s->eof) {
+    s->eof = 1;
+    s->rerr = err;
+  }
+  if (err != 0 && s->werr == 0) {
+    s->werr = err; /* a reset connection cannot be written either */
+    waitlist_wake_all(&s->drainers);
+  }
+  wake_reader(s);
+}
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
+  luaio_stream_t *s = h->data;
+  (void)buf; /* it points into s->buf */
+  if (nread > 0) {
+    s->len += (size_t)nread;
+    if (s->len > 2 * s->limit && s->rwait == NULL)
+      read_pause(s);
+    wake_reader(s);
+  } else if (nread < 0) {
+    input_end(s, nread == UV_EOF ? 0 : (int)nread);
+  }
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** The input buffer and the read requests
+** ======================================================================= */
+
+int luaio_stream_feed(luaio_stream_t *s, const char *data, size_t len) {
+  if (s->eof)
+    return LUAIO_EINVALSTATE;
+  if (s->cap - (s->start + s->len) < len) {
+    if (s->start > 0) {
+      memmove(s->buf, s->buf + s->start, s->len);
+      s->start = 0;
+    }
+    if (s->cap - s->len < len) {
+      size_t ncap = s->cap > 0 ? s->cap : 64;
+      while (ncap - s->len < len)
+        ncap *= 2;
+      char *nbuf = luaio__realloc(s->buf, s->cap, ncap);
+      if (nbuf == NULL)
+        return LUAIO_ENOMEM;
+      s->buf = nbuf;
+      s->cap = ncap;
+    }
+  }
+  memcpy(s->buf + s->start + s->len, data, len);
+  s->len += len;
+  wake_reader(s);
+  return 0;
+}
+
+void luaio_stream_feed_eof(luaio_stream_t *s, int err) {
+  input_end(s, err);
+}
+
+const char *luaio_stream_buffer(const luaio_stream_t *s, size_t *len) {
+  *len = s->len;
+  return s->buf != NULL ? s->buf + s->start : "";
+}
+
+void luaio_stream_consume(luaio_stream_t *s, size_t n) {
+  assert(n <= s->len);
+  s->start += n;
+  s->len -= n;
+  if (s->len == 0)
+    s->start = 0;
+  read_resume(s);
+}
+
+int luaio_stream_at_eof(const luaio_stream_t *s) {
+  return s->eof && s->len == 0;
+}
+
+int luaio_stream_read(luaio_stream_t *s, long n, size_t *len) {
+  *len = 0;
+  if (n == 0)
+    return 0;
+  if (n > 0 && s->len > 0) {
+    *len = s->len < (size_t)n ? s->len : (size_t)n;
+    return 0;
+  }
+  if (!s->eof)
+    return UV_EAGAIN;
+  if (s->rerr != 0)
+    return s->rerr;
+  *len = s->len;
+  return 0;
+}
+
+int luaio_stream_readexactly(luaio_stream_t *s, size_t n, size_t *len) {
+  *len = 0;
+  if (s->len >= n) {
+    *len = n;
+    return 0;
+  }
+  if (!s->eof)
+    return UV_EAGAIN;
+  if (s->rerr != 0)
+    return s->rerr;
+  *len = s->len;
+  return UV_EOF;
+}
+
+/* The offset of the first sep in the buffer, or -1. */
+static long find_sep(const luaio_stream_t *s, const char *sep, size_t seplen) {
+  const char *p = s->buf + s->start;
+  if (s->len < seplen)
+    return -1;
+  for (size_t i = 0; i + seplen <= s->len; i++) {
+    const char *q = memchr(p + i, sep[0], s->len - seplen + 1 - i);
+    if (q == NULL)
+      return -1;
+    i = (size_t)(q - p);
+    if (memcmp(q, sep, seplen) == 0)
+      return (long)i;
+  }
+  return -1;
+}
+
+int luaio_stream_readuntil(luaio_stream_t *s, const char *sep, size_t seplen,
+                           size_t *len) {
+  assert(seplen >= 1);
+  *len = 0;
+  long isep = find_sep(s, sep, seplen);
+  if (isep >= 0) {
+    /* As asyncio: a separator found past the limit is an overrun too. */
+    if ((size_t)isep > s->limit) {
+      *len = (size_t)isep;
+      return UV_ENOBUFS;
+    }
+    *len = (size_t)isep + seplen;
+    return 0;
+  }
+  if (s->len + 1 > s->limit + seplen) {
+    *len = s->len;
+    return UV_ENOBUFS;
+  }
+  if (!s->eof)
+    return UV_EAGAIN;
+  if (s->rerr != 0)
+    return s->rerr;
+  *len = s->len;
+  return UV_EOF;
+}
+
+int luaio_stream_wait_read(luaio_stream_t *s, luaio_future_t **out) {
+  *out = NULL;
+  if (s->rwait != NULL)
+    return LUAIO_EBUSY;
+  luaio_future_t *fut = luaio_future_new(s->loop);
+  if (fut == NULL)
+    return LUAIO_ENOMEM;
+  luaio_future_ref(fut); /* the stream's, until woken */
+  s->rwait = fut;
+  if (s->eof)
+    wake_reader(s); /* nothing more will come: try again at once */
+  else
+    read_resume(s); /* someone waits: read even past the limit */
+  *out = fut;
+  return 0;
+}
+
+int luaio_stream_wait_read_finish(luaio_stream_t *s, luaio_future_t *fut,
+                                  int err) {
+  int rc = wait_outcome(fut, err);
+  if (s->rwait == fut) {
+    s->rwait = NULL;
+    luaio_future_unref(fut);
+  }
+  if (s->len > 2 * s->limit && s->rwait == NULL)
+    read_pause(s);
+  return rc;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Writing
+** ======================================================================= */
+
+typedef struct {
+  uv_write_t req;
+  luaio_stream_t *s;
+  size_t len;
+  char data[];
+} wreq;
+
+static void handle_close(luaio_stream_t *s);
+
+static void write_cb(uv_write_t *req, int status) {
+  wreq *w = container_of(req, wreq, req);
+  luaio_stream_t *s = w->s;
+  s->wqueued -= w->len;
+  luaio__free(w, sizeof *w + w->len);
+  if (status < 0 && status != UV_ECANCELED && s->werr == 0) {
+    s->werr = status;
+    waitlist_wake_all(&s->drainers);
+  }
+  if (s->wpaused && s->wqueued <= s->low) {
+    s->wpaused = 0;
+    waitlist_wake_all(&s->drainers);
+  }
+  if (s->closing && s->wqueued == 0)
+    handle_close(s);
+}
+
+int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
+  if (s->hstate == H_NONE)
+    return LUAIO_EINVALSTATE;
+  if (s->werr != 0)
+    return s->werr;
+  if (s->closing || s->hstate != H_OPEN || s->eof_written)
+    return UV_EPIPE;
+  if (len == 0)
+    return 0;
+  wreq *w = luaio__alloc(sizeof *w + len);
+  if (w == NULL)
+    return LUAIO_ENOMEM;
+  w->s = s;
+  w->len = len;
+  memcpy(w->data, data, len);
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
+  if (rc != 0) {
+    luaio__free(w, sizeof *w + len);
+    return rc;
+  }
+  s->wqueued += len;
+  if (s->wqueued > s->high)
+    s->wpaused = 1;
+  return 0;
+}
+
+size_t luaio_stream_write_buffer_size(const luaio_stream_t *s) {
+  return s->wqueued;
+}
+
+void luaio_stream_set_write_limits(luaio_stream_t *s, size_t high, size_t low) {
+  s->high = high;
+  s->low = low < high ? low : high;
+  if (s->wqueued > s->high)
+    s->wpaused = 1;
+  else if (s->wpaused && s->wqueued <= s->low) {
+    s->wpaused = 0;
+    waitlist_wake_all(&s->drainers);
+  }
+}
+
+int luaio_stream_drain(luaio_stream_t *s, luaio_future_t **out) {
+  *out = NULL;
+  if (s->werr != 0)
+    return s->werr;
+  if (!s->wpaused)
+    return 0;
+  waiter *w = waiter_push(&s->drainers, s->loop);
+  if (w == NULL)
+    return LUAIO_ENOMEM;
+  *out = &w->base;
+  return 0;
+}
+
+int luaio_stream_drain_finish(luaio_stream_t *s, luaio_future_t *fut, int err) {
+  assert(fut->kind == &waiter_kind);
+  int rc = wait_outcome(fut, err);
+  waiter_unlink((waiter *)fut);
+  if (rc == 0)
+    rc = s->werr;
+  return rc;
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status) {
+  (void)status; /* a failed shutdown shows in later reads and writes */
+  luaio__free(req, sizeof *req);
+}
+
+int luaio_stream_write_eof(luaio_stream_t *s) {
+  if (s->hstate == H_NONE)
+    return LUAIO_EINVALSTATE;
+  if (s->closing || s->hstate != H_OPEN)
+    return UV_EPIPE;
+  if (s->eof_written)
+    return 0;
+  uv_shutdown_t *req = luaio__alloc(sizeof *req);
+  if (req == NULL)
+    return LUAIO_ENOMEM;
+  int rc = uv_shutdown(req, (uv_stream_t *)&s->tcp, shutdown_cb);
+  if (rc != 0) {
+    luaio__free(req, sizeof *req);
+    return rc;
+  }
+  s->eof_written = 1;
+  return 0;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** The handle's life
+** ======================================================================= */
+
+/* Gives s an open TCP handle, which holds a reference to s. */
+static int stream_open(luaio_stream_t *s) {
+  assert(s->hstate == H_NONE);
+  int rc = uv_tcp_init(luaio_loop_uv(s->loop), &s->tcp);
+  if (rc != 0)
+    return rc;
+  s->tcp.data = s;
+  s->hstate = H_OPEN;
+  s->refs++;
+  return 0;
+}
+
+/* The handle is connected: remember the addresses and start reading. */
+static void stream_connected(luaio_stream_t *s) {
+  int len = sizeof s->peer;
+  uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&s->peer, &len);
+  len = sizeof s->local;
+  uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&s->local, &len);
+  s->connected = 1;
+  uv_tcp_nodelay(&s->tcp, 1); /* as asyncio does for TCP */
+  read_resume(s);
+}
+
+static void close_cb(uv_handle_t *h) {
+  luaio_stream_t *s = h->data;
+  s->hstate = H_CLOSED;
+  input_end(s, 0);
+  waitlist_wake_all(&s->drainers);
+  waitlist_wake_all(&s->closers);
+  luaio_stream_unref(s); /* the handle's reference */
+}
+
+static void handle_close(luaio_stream_t *s) {
+  if (s->hstate != H_OPEN)
+    return;
+  s->hstate = H_CLOSING;
+  read_pause(s);
+  uv_close((uv_handle_t *)&s->tcp, close_cb);
+}
+
+void luaio_stream_close(luaio_stream_t *s) {
+  if (s->closing)
+    return;
+  s->closing = 1;
+  /* The reader sees the end of input now; what is buffered stays. */
+  input_end(s, 0);
+  if (s->wqueued == 0)
+    handle_close(s);
+}
+
+void luaio_stream_abort(luaio_stream_t *s) {
+  s->closing = 1;
+  input_end(s, 0);
+  if (s->hstate != H_OPEN)
+    return;
+  if (s->connected) {
+    s->hstate = H_CLOSING;
+    read_pause(s);
+    if (uv_tcp_close_reset(&s->tcp, close_cb) == 0)
+      return;
+    s->hstate = H_OPEN; /* a shutdown in progress: close plainly */
+  }
+  handle_close(s);
+}
+
+int luaio_stream_is_closing(const luaio_stream_t *s) {
+  return s->closing;
+}
+
+int luaio_stream_wait_closed(luaio_stream_t *s, luaio_future_t **out) {
+  *out = NULL;
+  if (s->hstate == H_NONE || s->hstate == H_CLOSED)
+    return 0;
+  waiter *w = waiter_push(&s->closers, s->loop);
+  if (w == NULL)
+    return LUAIO_ENOMEM;
+  *out = &w->base;
+  return 0;
+}
+
+static int name_of(const struct sockaddr_storage *sa, char *host, size_t size,
+                   int *port) {
+  if (sa->ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const void *)sa;
+    uv_ip4_name(in, host, size);
+    *port = ntohs(in->sin_port);
+  } else if (sa->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const void *)sa;
+    uv_ip6_name(in6, host, size);
+    *port = ntohs(in6->sin6_port);
+  } else {
+    return LUAIO_EINVALSTATE;
+  }
+  return 0;
+}
+
+int luaio_stream_peername(const luaio_stream_t *s, char *host, size_t size,
+                          int *port) {
+  if (!s->connected)
+    return LUAIO_EINVALSTATE;
+  return name_of(&s->peer, host, size, port);
+}
+
+int luaio_stream_sockname(const luaio_stream_t *s, char *host, size_t size,
+                          int *port) {
+  if (!s->connected)
+    return LUAIO_EINVALSTATE;
+  return name_of(&s->local, host, size, port);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Connecting: resolve, then try each address in turn, under an optional
+** deadline. The operation is a future; the pending libuv request, the
+** lookup's callback and the timer each hold a reference to it.
+** ======================================================================= */
+
+typedef struct {
+  luaio_future_t base;           /* first: the operation is a future */
+  luaio_future_t *gai;           /* owns: the lookup */
+  const luaio_addrinfo_t *addrs; /* borrowed from gai */
+  size_t naddrs, next;
+  luaio_stream_t *s; /* owns: the attempt in progress, then the result */
+  uv_connect_t req;
+  int connecting; /* req is in flight */
+  int lasterr;
+  luaio_handle_t *timer; /* owns, while armed */
+  size_t limit;
+} connect_op;
+
+static void op_stop(connect_op *op);
+
+static void op_free(luaio_future_t *fut) {
+  connect_op *op = (connect_op *)fut;
+  assert(!op->connecting && op->timer == NULL);
+  if (op->s != NULL) { /* connected, and nobody took it */
+    luaio_stream_abort(op->s);
+    luaio_stream_unref(op->s);
+  }
+  if (op->gai != NULL)
+    luaio_future_unref(op->gai);
+  luaio__free(op, sizeof *op);
+}
+
+static int op_cancel(luaio_future_t *fut, const char *msg) {
+  int rc = luaio__future_cancel_plain(fut, msg);
+  if (rc == 1)
+    op_stop((connect_op *)fut);
+  return rc;
+}
+
+static const luaio__future_kind connect_kind = {op_cancel, op_free};
+
+/* The operation is done: let go of the timer, the lookup and the
+** attempt in progress (its callback will find the operation done). */
+static void op_stop(connect_op *op) {
+  if (op->timer != NULL) {
+    luaio_handle_t *h = op->timer;
+    op->timer = NULL;
+    luaio_handle_cancel(h);
+    luaio_handle_unref(h);
+  }
+  if (op->gai != NULL && !luaio_future_done(op->gai))
+    luaio_future_cancel(op->gai, NULL);
+  if (op->connecting)
+    luaio_stream_abort(op->s); /* connect_cb comes with UV_ECANCELED */
+}
+
+static void op_fail(connect_op *op, int err) {
+  if (luaio_future_done(&op->base))
+    return;
+  luaio_future_set_error(&op->base, err);
+  op_stop(op);
+}
+
+static void connect_cb(uv_connect_t *req, int status);
+
+static void op_try_next(connect_op *op) {
+  while (op->next < op->naddrs) {
+    const luaio_addrinfo_t *a = &op->addrs[op->next++];
+    luaio_stream_t *s = luaio_stream_new(op->base.loop, op->limit);
+    if (s == NULL) {
+      op_fail(op, LUAIO_ENOMEM);
+      return;
+    }
+    int rc = stream_open(s);
+    if (rc == 0)
+      rc = uv_tcp_connect(&op->req, &s->tcp, (const struct sockaddr *)&a->sa,
+                          connect_cb);
+    if (rc == 0) {
+      op->s = s;
+      op->connecting = 1;
+      luaio_future_ref(&op->base); /* the request's */
+      return;
+    }
+    op->lasterr = rc;
+    luaio_stream_abort(s);
+    luaio_stream_unref(s);
+  }
+  op_fail(op, op->lasterr != 0 ? op->lasterr : UV_EAI_NONAME);
+}
+
+static void connect_cb(uv_connect_t *req, int status) {
+  connect_op *op = container_of(req, connect_op, req);
+  luaio_stream_t *s = op->s;
+  op->connecting = 0;
+  if (luaio_future_done(&op->base) || status < 0) {
+    op->s = NULL;
+    luaio_stream_abort(s);
+    luaio_stream_unref(s);
+    if (!luaio_future_done(&op->base)) {
+      op->lasterr = status;
+      op_try_next(op);
+    }
+  } else {
+    stream_connected(s);
+    luaio_future_set_result(&op->base);
+    op_stop(op);
+  }
+  luaio_future_unref(&op->base); /* the request's */
+}
+
+static void resolved_cb(luaio_future_t *gai, void *arg) {
+  connect_op *op = arg;
+  if (luaio_future_done(&op->base))
+    return;
+  int rc = luaio_getaddrinfo_finish(gai, 0, &op->addrs, &op->naddrs);
+  if (rc != 0)
+    op_fail(op, rc);
+  else
+    op_try_next(op);
+}
+
+static void timeout_cb(void *arg) {
+  op_fail(arg, LUAIO_ETIMEOUT);
+}
+
+static void op_unref(void *arg) {
+  luaio_future_unref(arg);
+}
+
+luaio_future_t *luaio_stream_connect(luaio_loop_t *loop, const char *host,
+                                     int port, double timeout, size_t limit) {
+  connect_op *op =
+      (connect_op *)luaio__future_alloc(loop, &connect_kind, sizeof *op);
+  if (op == NULL)
+    return NULL;
+  op->limit = limit;
+  op->gai = luaio_getaddrinfo(loop, host, port, 0);
+  if (op->gai == NULL)
+    goto fail;
+  luaio_future_ref(&op->base);
+  if (luaio_future_add_done_cb(op->gai, resolved_cb, op, op_unref) != 0) {
+    luaio_future_unref(&op->base);
+    goto fail;
+  }
+  if (timeout > 0) {
+    luaio_future_ref(&op->base);
+    if (luaio_call_later(loop, timeout, timeout_cb, op, op_unref, &op->timer) !=
+        0) {
+      luaio_future_unref(&op->base);
+      goto fail;
+    }
+  }
+  return &op->base;
+fail:
+  op_stop(op);
+  luaio_future_unref(&op->base);
+  return NULL;
+}
+
+int luaio_stream_connect_finish(luaio_future_t *fut, int err,
+                                luaio_stream_t **out) {
+  connect_op *op = (connect_op *)fut;
+  assert(fut->kind == &connect_kind);
+  *out = NULL;
+  int rc = wait_outcome(fut, err);
+  if (rc != 0) {
+    luaio_future_cancel(fut, NULL); /* stops it, when still pending */
+    return rc;
+  }
+  assert(op->s != NULL);
+  *out = op->s; /* moves ownership */
+  op->s = NULL;
+  return 0;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Servers. libuv accepts one connection at a time: while the server is
+** not serving, a connection waits in libuv (not accepted) and libuv
+** stops polling, so the others wait in the kernel's queue.
+** ======================================================================= */
+
+struct luaio_server_s {
+  luaio_loop_t *loop;
+  int refs; /* an open handle holds one; so does a scheduled delivery */
+  int hstate;
+  uv_tcp_t tcp;
+  luaio_connection_cb cb;
+  void *arg; /* borrowed */
+  size_t limit;
+  int port;
+  unsigned serving : 1;
+  unsigned pending : 1; /* libuv holds a connection not yet accepted */
+  unsigned closing : 1;
+  luaio_stream_t *qhead, *qtail; /* owns: accepted, not yet delivered */
+  luaio_handle_t *deliver;       /* owns, while scheduled */
+  waitlist closers;
+};
+
+luaio_server_t *luaio_server_new(luaio_loop_t *loop, luaio_connection_cb cb,
+                                 void *arg, size_t limit) {
+  luaio_server_t *srv = luaio__alloc(sizeof *srv);
+  if (srv == NULL)
+    return NULL;
+  memset(srv, 0, sizeof *srv);
+  srv->loop = loop;
+  srv->refs = 1;
+  srv->hstate = H_NONE;
+  srv->cb = cb;
+  srv->arg = arg;
+  srv->limit = limit;
+  srv->port = -1;
+  return srv;
+}
+
+void luaio_server_ref(luaio_server_t *srv) {
+  srv->refs++;
+}
+
+void luaio_server_unref(luaio_server_t *srv) {
+  assert(srv->refs > 0);
+  if (--srv->refs > 0)
+    return;
+  assert(srv->hstate == H_NONE || srv->hstate == H_CLOSED);
+  assert(srv->qhead == NULL && srv->deliver == NULL);
+  waitlist_clear(&srv->closers);
+  luaio__free(srv, sizeof *srv);
+}
+
+/* Closes the connections accepted and not delivered. */
+static void server_drop_queue(luaio_server_t *srv) {
+  while (srv->qhead != NULL) {
+    luaio_stream_t *s = srv->qhead;
+    srv->qhead = s->next_conn;
+    s->next_conn = NULL;
+    luaio_stream_abort(s);
+    luaio_stream_unref(s);
+  }
+  srv->qtail = NULL;
+}
+
+static void deliver_cb(void *arg) {
+  luaio_server_t *srv = arg;
+  luaio_handle_unref(srv->deliver);
+  srv->deliver = NULL;
+  /* cb may close the server: then the rest is dropped by the close. */
+  while (srv->qhead != NULL && !srv->closing) {
+    luaio_stream_t *s = srv->qhead;
+    srv->qhead = s->next_conn;
+    if (srv->qhead == NULL)
+      srv->qtail = NULL;
+    s->next_conn = NULL;
+    srv->cb(srv, s, srv->arg);
+  }
+}
+
+static void server_unref_cb(void *arg) {
+  luaio_server_unref(arg);
+}
+
+static void server_accept(luaio_server_t *srv) {
+  srv->pending = 0;
+  luaio_stream_t *s = luaio_stream_new(srv->loop, srv->limit);
+  if (s == NULL) {
+    srv->pending = 1; /* it stays in libuv; the next accept takes it */
+    return;
+  }
+  int rc = stream_open(s);
+  if (rc == 0)
+    rc = uv_accept((uv_stream_t *)&srv->tcp, (uv_stream_t *)&s->tcp);
+  if (rc != 0) {
+    luaio_stream_abort(s);
+    luaio_stream_unref(s);
+    return;
+  }
+  stream_connected(s);
+  if (srv->qtail != NULL)
+    srv->qtail->next_conn = s;
+  else
+    srv->qhead = s;
+  srv->qtail = s;
+  if (srv->deliver == NULL) {
+    srv->refs++;
+    if (luaio_call_soon(srv->loop, deliver_cb, srv, server_unref_cb,
+                        &srv->deliver) != 0) {
+      srv->refs--;
+      server_drop_queue(srv);
+    }
+  }
+}
+
+static void connection_cb(uv_stream_t *h, int status) {
+  luaio_server_t *srv = h->data;
+  if (status < 0 || srv->closing)
+    return; /* XXX: accept errors (EMFILE) are dropped silently */
+  if (!srv->serving) {
+    srv->pending = 1;
+    return;
+  }
+  server_accept(srv);
+}
+
+int luaio_server_listen(luaio_server_t *srv, const struct sockaddr *addr,
+                        int backlog, int serving) {
+  if (srv->hstate != H_NONE || srv->closing)
+    return LUAIO_EINVALSTATE;
+  int rc = uv_tcp_init(luaio_loop_uv(srv->loop), &srv->tcp);
+  if (rc != 0)
+    return rc;
+  srv->tcp.data = srv;
+  srv->hstate = H_OPEN;
+  srv->refs++; /* the handle's */
+  srv->serving = serving != 0;
+  rc = uv_tcp_bind(&srv->tcp, addr, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&srv->tcp, backlog > 0 ? backlog : 100,
+                   connection_cb);
+  if (rc != 0) {
+    luaio_server_close(srv);
+    return rc;
+  }
+  struct sockaddr_storage local;
+  int len = sizeof local;
+  char host[64];
+  if (uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&local, &len) == 0)
+    name_of(&local, host, sizeof host, &srv->port);
+  return 0;
+}
+
+void luaio_server_start_serving(luaio_server_t *srv) {
+  if (srv->serving || srv->closing)
+    return;
+  srv->serving = 1;
+  if (srv->pending && srv->hstate == H_OPEN)
+    server_accept(srv);
+}
+
+int luaio_server_is_serving(const luaio_server_t *srv) {
+  return srv->serving && srv->hstate == H_OPEN && !srv->closing;
+}
+
+int luaio_server_port(const luaio_server_t *srv) {
+  return srv->port;
+}
+
+static void server_close_cb(uv_handle_t *h) {
+  luaio_server_t *srv = h->data;
+  srv->hstate = H_CLOSED;
+  waitlist_wake_all(&srv->closers);
+  luaio_server_unref(srv); /* the handle's reference */
+}
+
+void luaio_server_close(luaio_server_t *srv) {
+  if (srv->closing)
+    return;
+  srv->closing = 1;
+  server_drop_queue(srv);
+  if (srv->deliver != NULL) {
+    luaio_handle_t *h = srv->deliver;
+    srv->deliver = NULL;
+    luaio_handle_cancel(h); /* its fin drops the server's reference */
+    luaio_handle_unref(h);
+  }
+  if (srv->hstate == H_OPEN) {
+    srv->hstate = H_CLOSING;
+    /* libuv closes the connection it held back too. */
+    uv_close((uv_handle_t *)&srv->tcp, server_close_cb);
+  }
+}
+
+int luaio_server_is_closing(const luaio_server_t *srv) {
+  return srv->closing;
+}
+
+int luaio_server_wait_closed(luaio_server_t *srv, luaio_future_t **out) {
+  *out = NULL;
+  if (srv->hstate == H_NONE || srv->hstate == H_CLOSED)
+    return 0;
+  waiter *w = waiter_push(&srv->closers, srv->loop);
+  if (w == NULL)
+    return LUAIO_ENOMEM;
+  *out = &w->base;
+  return 0;
+}
+
+/* }====================================================================== */

@@ -1,0 +1,545 @@
+/*
+** test-stream.c - luaio_stream_t and luaio_server_t: the input buffer's
+** read, readexactly and readuntil on fed data, waiting readers and their
+** cancellation, and loopback TCP connections (echo, refused, reset,
+** back-pressure, cancelled connect, timeout).
+**
+** Tasks are driven from C as a binding drives them: a step tries an
+** operation, and when it must wait it awaits the future the core returns,
+** then finishes it in its next step.
+*/
+#include "luaio.h"
+#include "test.h"
+
+static luaio_loop_t *loop_open(void) {
+  test_alloc_install();
+  luaio_loop_t *loop = luaio_loop_new(NULL);
+  ASSERT_NOT_NULL(loop);
+  return loop;
+}
+
+static size_t buffered(const luaio_stream_t *s) {
+  size_t n;
+  luaio_stream_buffer(s, &n);
+  return n;
+}
+
+/* Takes the first len bytes of the buffer as a string (static storage). */
+static const char *take(luaio_stream_t *s, size_t len) {
+  static char out[1024];
+  size_t n;
+  const char *p = luaio_stream_buffer(s, &n);
+  ASSERT(len <= n && len < sizeof out);
+  memcpy(out, p, len);
+  out[len] = '\0';
+  luaio_stream_consume(s, len);
+  return out;
+}
+
+/* {======================================================================
+** The buffer, fed by hand
+** ======================================================================= */
+
+TEST(read_some_and_all) {
+  luaio_loop_t *loop = loop_open();
+  luaio_stream_t *s = luaio_stream_new(loop, 0);
+  ASSERT_NOT_NULL(s);
+  size_t len;
+  ASSERT_EQ(UV_EAGAIN, luaio_stream_read(s, 10, &len));
+  ASSERT_OK(luaio_stream_read(s, 0, &len));
+  ASSERT_EQ(0, len);
+  ASSERT_OK(luaio_stream_feed(s, "hello world", 11));
+  ASSERT_OK(luaio_stream_read(s, 5, &len));
+  ASSERT_STR_EQ("hello", take(s, len));
+  ASSERT_EQ(UV_EAGAIN, luaio_stream_read(s, -1, &len)); /* until EOF */
+  ASSERT_OK(luaio_stream_feed(s, "!", 1));
+  luaio_stream_feed_eof(s, 0);
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_stream_feed(s, "x", 1));
+  ASSERT(!luaio_stream_at_eof(s));
+  ASSERT_OK(luaio_stream_read(s, -1, &len));
+  ASSERT_STR_EQ(" world!", take(s, len));
+  ASSERT(luaio_stream_at_eof(s));
+  ASSERT_OK(luaio_stream_read(s, 10, &len)); /* "" at the end */
+  ASSERT_EQ(0, len);
+  luaio_stream_unref(s);
+  test_loop_close(loop);
+}
+
+TEST(readexactly_partial) {
+  luaio_loop_t *loop = loop_open();
+  luaio_stream_t *s = luaio_stream_new(loop, 0);
+  size_t len;
+  ASSERT_OK(luaio_stream_feed(s, "abcdef", 6));
+  ASSERT_OK(luaio_stream_readexactly(s, 4, &len));
+  ASSERT_STR_EQ("abcd", take(s, len));
+  ASSERT_EQ(UV_EAGAIN, luaio_stream_readexactly(s, 4, &len));
+  luaio_stream_feed_eof(s, 0);
+  ASSERT_EQ(UV_EOF, luaio_stream_readexactly(s, 4, &len));
+  ASSERT_STR_EQ("ef", take(s, len)); /* the partial result */
+  luaio_stream_unref(s);
+  test_loop_close(loop);
+}
+
+TEST(readuntil_lines_and_limit) {
+  luaio_loop_t *loop = loop_open();
+  luaio_stream_t *s = luaio_stream_new(loop, 8);
+  size_t len;
+  ASSERT_OK(luaio_stream_feed(s, "one\ntw", 6));
+  ASSERT_OK(luaio_stream_readuntil(s, "\n", 1, &len));
+  ASSERT_STR_EQ("one\n", take(s, len));
+  ASSERT_EQ(UV_EAGAIN, luaio_stream_readuntil(s, "\n", 1, &len));
+  ASSERT_OK(luaio_stream_feed(s, "o\r", 2));
+  ASSERT_EQ(UV_EAGAIN, luaio_stream_readuntil(s, "\r\n", 2, &len));
+  ASSERT_OK(luaio_stream_feed(s, "\nxyz", 4)); /* a split separator */
+  ASSERT_OK(luaio_stream_readuntil(s, "\r\n", 2, &len));
+  ASSERT_STR_EQ("two\r\n", take(s, len));
+  /* Past the limit with no separator: an overrun; the data stays. */
+  ASSERT_OK(luaio_stream_feed(s, "0123456789", 10));
+  ASSERT_EQ(UV_ENOBUFS, luaio_stream_readuntil(s, "\n", 1, &len));
+  ASSERT_EQ(13, len);
+  ASSERT_OK(luaio_stream_read(s, 3, &len));
+  ASSERT_STR_EQ("xyz", take(s, len));
+  ASSERT_OK(luaio_stream_feed(s, "\n", 1)); /* found, but past the limit */
+  ASSERT_EQ(UV_ENOBUFS, luaio_stream_readuntil(s, "\n", 1, &len));
+  luaio_stream_consume(s, 11);
+  ASSERT_OK(luaio_stream_feed(s, "tail", 4));
+  luaio_stream_feed_eof(s, 0);
+  ASSERT_EQ(UV_EOF, luaio_stream_readuntil(s, "\n", 1, &len));
+  ASSERT_STR_EQ("tail", take(s, len));
+  luaio_stream_unref(s);
+  test_loop_close(loop);
+}
+
+TEST(error_after_buffered_data) {
+  luaio_loop_t *loop = loop_open();
+  luaio_stream_t *s = luaio_stream_new(loop, 0);
+  size_t len;
+  ASSERT_OK(luaio_stream_feed(s, "ab", 2));
+  luaio_stream_feed_eof(s, UV_ECONNRESET);
+  ASSERT_EQ(UV_ECONNRESET, luaio_stream_readexactly(s, 3, &len));
+  ASSERT_OK(luaio_stream_read(s, 5, &len)); /* buffered data first */
+  ASSERT_STR_EQ("ab", take(s, len));
+  ASSERT_EQ(UV_ECONNRESET, luaio_stream_read(s, 5, &len));
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_stream_write(s, "x", 1));
+  luaio_stream_unref(s);
+  test_loop_close(loop);
+}
+
+TEST(oom_new_and_feed) {
+  luaio_loop_t *loop = loop_open();
+  long before = test_alloc_live();
+  for (long n = 1;; n++) {
+    test_alloc_fail_after(n);
+    luaio_stream_t *s = luaio_stream_new(loop, 0);
+    int rc = s != NULL ? luaio_stream_feed(s, "data", 4) : LUAIO_ENOMEM;
+    if (!test_alloc_failed()) {
+      ASSERT_OK(rc);
+      luaio_stream_unref(s);
+      break;
+    }
+    ASSERT_EQ(LUAIO_ENOMEM, rc);
+    if (s != NULL)
+      luaio_stream_unref(s);
+    ASSERT_EQ(before, test_alloc_live());
+  }
+  test_alloc_fail_after(0);
+  test_loop_close(loop);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** A reader task: readuntil("\n") in a loop, logging each line.
+** ======================================================================= */
+
+typedef struct {
+  luaio_stream_t *s;
+  luaio_future_t *fut; /* owns: the wait in progress */
+  int lines;
+} reader;
+
+static int reader_step(luaio_task_t *t, int err) {
+  reader *r = luaio_future_data(luaio_task_future(t));
+  if (r->fut != NULL) {
+    int rc = luaio_stream_wait_read_finish(r->s, r->fut, err);
+    luaio_future_unref(r->fut);
+    r->fut = NULL;
+    if (rc != 0) {
+      test_logf("read!%s", luaio_err_name(rc));
+      return rc;
+    }
+  }
+  for (;;) {
+    size_t len;
+    int rc = luaio_stream_readuntil(r->s, "\n", 1, &len);
+    if (rc == 0) {
+      const char *line = take(r->s, len);
+      test_logf("line:%.*s", (int)len - 1, line);
+      r->lines++;
+      continue;
+    }
+    if (rc == UV_EAGAIN) {
+      ASSERT_OK(luaio_stream_wait_read(r->s, &r->fut));
+      luaio_future_t *again;
+      ASSERT_EQ(LUAIO_EBUSY, luaio_stream_wait_read(r->s, &again));
+      ASSERT_OK(luaio_task_await(t, r->fut));
+      return LUAIO_STEP_SUSPENDED;
+    }
+    test_logf("end:%s", luaio_err_name(rc));
+    if (rc == UV_EOF)
+      luaio_stream_consume(r->s, len);
+    return LUAIO_STEP_RETURNED;
+  }
+}
+
+TEST(waiting_reader_is_woken_by_feed) {
+  luaio_loop_t *loop = loop_open();
+  reader r = {luaio_stream_new(loop, 0), NULL, 0};
+  luaio_task_t *t = luaio_task_new(loop, reader_step, &r, 0);
+  luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  ASSERT_NOT_NULL(r.fut);
+  ASSERT_OK(luaio_stream_feed(r.s, "a\nb", 3));
+  luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  ASSERT_OK(luaio_stream_feed(r.s, "\nc", 2));
+  luaio_stream_feed_eof(r.s, 0);
+  luaio_loop_run(loop, LUAIO_RUN_DEFAULT);
+  ASSERT_STR_EQ("line:a,line:b,end:EOF", test_log);
+  ASSERT(luaio_future_done(luaio_task_future(t)));
+  luaio_task_unref(t);
+  luaio_stream_unref(r.s);
+  test_loop_close(loop);
+}
+
+/* Cancelled mid-read, the reader loses nothing: a new one finds it all. */
+TEST(cancelled_reader_loses_nothing) {
+  luaio_loop_t *loop = loop_open();
+  reader r = {luaio_stream_new(loop, 0), NULL, 0};
+  luaio_task_t *t = luaio_task_new(loop, reader_step, &r, 0);
+  luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  ASSERT_OK(luaio_stream_feed(r.s, "partial", 7));
+  ASSERT_EQ(1, luaio_task_cancel(t, NULL));
+  luaio_loop_run(loop, LUAIO_RUN_DEFAULT);
+  ASSERT(luaio_future_cancelled(luaio_task_future(t)));
+  luaio_task_unref(t);
+  ASSERT_STR_EQ("read!ECANCELLED", test_log);
+  test_log_reset();
+  t = luaio_task_new(loop, reader_step, &r, 0);
+  ASSERT_OK(luaio_stream_feed(r.s, " line\n", 6));
+  luaio_stream_feed_eof(r.s, 0);
+  luaio_loop_run(loop, LUAIO_RUN_DEFAULT);
+  ASSERT_STR_EQ("line:partial line,end:EOF", test_log);
+  luaio_task_unref(t);
+  luaio_stream_unref(r.s);
+  test_loop_close(loop);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Loopback connections
+** ======================================================================= */
+
+typedef struct {
+  luaio_loop_t *loop;
+  luaio_server_t *srv;
+  luaio_stream_t *conn; /* owns: the last accepted connection */
+  int naccepted;
+} server_ctx;
+
+static void on_conn(luaio_server_t *srv, luaio_stream_t *conn, void *arg) {
+  server_ctx *sc = arg;
+  (void)srv;
+  sc->naccepted++; /* not logged: it races with the client's connect */
+  if (sc->conn != NULL) {
+    luaio_stream_close(sc->conn);
+    luaio_stream_unref(sc->conn);
+  }
+  sc->conn = conn;
+}
+
+static void server_open(server_ctx *sc, luaio_loop_t *loop, int serving,
+                        int backlog) {
+  memset(sc, 0, sizeof *sc);
+  sc->loop = loop;
+  sc->srv = luaio_server_new(loop, on_conn, sc, 0);
+  ASSERT_NOT_NULL(sc->srv);
+  struct sockaddr_in addr;
+  ASSERT_OK(uv_ip4_addr("127.0.0.1", 0, &addr));
+  ASSERT_OK(luaio_server_listen(sc->srv, (const struct sockaddr *)&addr,
+                                backlog, serving));
+  ASSERT(luaio_server_port(sc->srv) > 0);
+}
+
+static void server_shut(server_ctx *sc) {
+  if (sc->conn != NULL) {
+    luaio_stream_abort(sc->conn);
+    luaio_stream_unref(sc->conn);
+    sc->conn = NULL;
+  }
+  luaio_server_close(sc->srv);
+  luaio_server_unref(sc->srv);
+}
+
+/* A client task: connects, then runs a script of steps. */
+typedef struct {
+  luaio_loop_t *loop;
+  int port;
+  double timeout;
+  luaio_future_t *fut; /* owns: the wait in progress */
+  int state;
+  luaio_stream_t *s; /* owns */
+  int (*script)(luaio_task_t *t, void *c);
+  const char *send;
+} client;
+
+static int client_step(luaio_task_t *t, int err) {
+  client *c = luaio_future_data(luaio_task_future(t));
+  if (c->state == 0) {
+    c->fut = luaio_stream_connect(c->loop, "127.0.0.1", c->port, c->timeout, 0);
+    ASSERT_NOT_NULL(c->fut);
+    ASSERT_OK(luaio_task_await(t, c->fut));
+    c->state = 1;
+    return LUAIO_STEP_SUSPENDED;
+  }
+  if (c->state == 1) {
+    int rc = luaio_stream_connect_finish(c->fut, err, &c->s);
+    luaio_future_unref(c->fut);
+    c->fut = NULL;
+    if (rc != 0) {
+      test_logf("connect!%s", luaio_err_name(rc));
+      return rc;
+    }
+    test_logf("connected");
+    c->state = 2;
+    err = 0;
+  }
+  return c->script(t, c);
+}
+
+/* Sends c->send, then waits for the reply line and closes. */
+static int echo_script(luaio_task_t *t, void *arg) {
+  client *c = arg;
+  if (c->state == 2) {
+    ASSERT_OK(luaio_stream_write(c->s, c->send, strlen(c->send)));
+    char host[64];
+    int port;
+    ASSERT_OK(luaio_stream_peername(c->s, host, sizeof host, &port));
+    ASSERT_STR_EQ("127.0.0.1", host);
+    ASSERT_EQ(c->port, port);
+    c->state = 3;
+  } else {
+    ASSERT_OK(luaio_stream_wait_read_finish(c->s, c->fut, 0));
+    luaio_future_unref(c->fut);
+    c->fut = NULL;
+  }
+  size_t len;
+  int rc = luaio_stream_readuntil(c->s, "\n", 1, &len);
+  if (rc == UV_EAGAIN) {
+    ASSERT_OK(luaio_stream_wait_read(c->s, &c->fut));
+    ASSERT_OK(luaio_task_await(t, c->fut));
+    return LUAIO_STEP_SUSPENDED;
+  }
+  if (rc == 0)
+    test_logf("reply:%s", take(c->s, len));
+  else
+    test_logf("reply!%s", luaio_err_name(rc));
+  luaio_stream_close(c->s);
+  return rc == 0 ? LUAIO_STEP_RETURNED : rc;
+}
+
+static void client_start(client *c, luaio_loop_t *loop, int port,
+                         int (*script)(luaio_task_t *, void *),
+                         luaio_task_t **t) {
+  memset(c, 0, sizeof *c);
+  c->loop = loop;
+  c->port = port;
+  c->script = script;
+  *t = luaio_task_new(loop, client_step, c, 0);
+  ASSERT_NOT_NULL(*t);
+}
+
+static void client_done(client *c, luaio_task_t *t) {
+  ASSERT(luaio_future_done(luaio_task_future(t)));
+  luaio_task_unref(t);
+  if (c->s != NULL) {
+    luaio_stream_abort(c->s);
+    luaio_stream_unref(c->s);
+  }
+  ASSERT_NULL(c->fut);
+}
+
+/* Runs the loop until cond holds (with a bound, so a bug fails fast). */
+#define RUN_UNTIL(loop, cond)                                                  \
+  do {                                                                         \
+    for (int i_ = 0; i_ < 10000 && !(cond); i_++)                              \
+      luaio_loop_run(loop, LUAIO_RUN_ONCE);                                    \
+    ASSERT(cond);                                                              \
+  } while (0)
+
+TEST(loopback_echo) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, luaio_server_port(sc.srv), echo_script, &t);
+  c.send = "ping\n";
+  RUN_UNTIL(loop, sc.conn != NULL && buffered(sc.conn) == 5);
+  size_t len;
+  ASSERT_OK(luaio_stream_readuntil(sc.conn, "\n", 1, &len));
+  ASSERT_STR_EQ("ping\n", take(sc.conn, len));
+  ASSERT_OK(luaio_stream_write(sc.conn, "pong\n", 5));
+  char host[64];
+  int port;
+  ASSERT_OK(luaio_stream_sockname(sc.conn, host, sizeof host, &port));
+  ASSERT_EQ(luaio_server_port(sc.srv), port);
+  RUN_UNTIL(loop, luaio_future_done(luaio_task_future(t)));
+  /* The client closed: the server's side reads the end of input. */
+  RUN_UNTIL(loop, luaio_stream_at_eof(sc.conn));
+  ASSERT_STR_EQ("connected,reply:pong\n", test_log);
+  client_done(&c, t);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
+static int nop_script(luaio_task_t *t, void *arg) {
+  (void)t;
+  (void)arg;
+  return LUAIO_STEP_RETURNED;
+}
+
+TEST(connection_refused) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  int port = luaio_server_port(sc.srv);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT); /* the port is closed now */
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, port, nop_script, &t);
+  luaio_loop_run(loop, LUAIO_RUN_DEFAULT);
+  ASSERT_STR_EQ("connect!ECONNREFUSED", test_log);
+  client_done(&c, t);
+  test_loop_close(loop);
+}
+
+/* The server aborts: the client reads a reset. */
+TEST(peer_reset) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, luaio_server_port(sc.srv), echo_script, &t);
+  c.send = "x";
+  RUN_UNTIL(loop, sc.conn != NULL && c.fut != NULL);
+  luaio_stream_abort(sc.conn);
+  RUN_UNTIL(loop, luaio_future_done(luaio_task_future(t)));
+  ASSERT_STR_EQ("connected,reply!ECONNRESET", test_log);
+  client_done(&c, t);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
+/* Writes until drain must wait, then drains while the server reads. */
+static int flood_script(luaio_task_t *t, void *arg) {
+  client *c = arg;
+  static char chunk[65536];
+  if (c->state == 2) {
+    luaio_stream_set_write_limits(c->s, 1 << 16, 1 << 12);
+    for (int i = 0; i < 256; i++) /* 16 MiB: more than the kernel holds */
+      ASSERT_OK(luaio_stream_write(c->s, chunk, sizeof chunk));
+    ASSERT_OK(luaio_stream_drain(c->s, &c->fut));
+    ASSERT_NOT_NULL(c->fut);
+    test_logf("drain-waits");
+    ASSERT_OK(luaio_task_await(t, c->fut));
+    c->state = 3;
+    return LUAIO_STEP_SUSPENDED;
+  }
+  ASSERT_OK(luaio_stream_drain_finish(c->s, c->fut, 0));
+  luaio_future_unref(c->fut);
+  c->fut = NULL;
+  ASSERT(luaio_stream_write_buffer_size(c->s) <= 1 << 12);
+  test_logf("drained");
+  luaio_stream_close(c->s);
+  return LUAIO_STEP_RETURNED;
+}
+
+TEST(drain_waits_for_a_slow_reader) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, luaio_server_port(sc.srv), flood_script, &t);
+  RUN_UNTIL(loop, sc.conn != NULL && c.fut != NULL);
+  for (int i = 0; i < 20; i++)
+    luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  /* Nobody reads the server's side: its buffer stops at twice the limit,
+  ** and the writer still waits. */
+  size_t n;
+  luaio_stream_buffer(sc.conn, &n);
+  ASSERT(n <= 2 * LUAIO_STREAM_LIMIT + 65536);
+  ASSERT(!luaio_future_done(luaio_task_future(t)));
+  test_logf("reading");
+  size_t total = 0;
+  while (!luaio_stream_at_eof(sc.conn)) {
+    luaio_stream_buffer(sc.conn, &n);
+    luaio_stream_consume(sc.conn, n);
+    total += n;
+    if (!luaio_stream_at_eof(sc.conn))
+      luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  }
+  ASSERT_EQ(256 * 65536, total);
+  ASSERT_STR_EQ("connected,drain-waits,reading,drained", test_log);
+  client_done(&c, t);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
+/* A server that accepts nothing, with a backlog of 1: once the kernel's
+** queue is full a connect hangs, and the timeout ends it; a cancelled
+** connect closes its socket too. */
+TEST(connect_timeout_and_cancel) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 0, 1);
+  client c[8];
+  luaio_task_t *t[8];
+  int timedout = -1;
+  for (int i = 0; i < 8 && timedout < 0; i++) {
+    client_start(&c[i], loop, luaio_server_port(sc.srv), nop_script, &t[i]);
+    c[i].timeout = 0.05;
+    RUN_UNTIL(loop, luaio_future_done(luaio_task_future(t[i])));
+    if (luaio_future_error(luaio_task_future(t[i])) == LUAIO_ETIMEOUT)
+      timedout = i;
+  }
+  ASSERT(timedout > 0);
+  /* The same hanging connect, cancelled. */
+  client cc;
+  luaio_task_t *ct;
+  client_start(&cc, loop, luaio_server_port(sc.srv), nop_script, &ct);
+  RUN_UNTIL(loop, cc.fut != NULL && cc.state == 1);
+  for (int i = 0; i < 5; i++)
+    luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  ASSERT_EQ(1, luaio_task_cancel(ct, NULL));
+  RUN_UNTIL(loop, luaio_future_done(luaio_task_future(ct)));
+  ASSERT(luaio_future_cancelled(luaio_task_future(ct)));
+  client_done(&cc, ct);
+  for (int i = 0; i <= timedout; i++)
+    client_done(&c[i], t[i]);
+  ASSERT_EQ(0, sc.naccepted);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
+/* }====================================================================== */
+
+int main(int argc, char **argv) {
+  return test_main(argc, argv);
+}
