@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
   report(L, st);
   int interrupted = luaio_interrupted(L);
   luaio_closestate(L, alloc);
-  if (interrupted)
-    return 130;
+  if (interrupted) /* the signal's number: 130 for SIGINT, 143 for SIGTERM */
+    return 128 + interrupted;
   return st == LUA_OK ? a.status : 1;
 }

@@ -57,8 +57,9 @@ LUAIO_EXTERN lua_State *luaio_newstate(luaio_alloc_t **a);
 /* Closes L, then frees what its allocator holds. */
 LUAIO_EXTERN void luaio_closestate(lua_State *L, luaio_alloc_t *a);
 
-/* Nonzero when the last asyncio.run was ended by SIGINT (the CLI then
-** exits with status 130). */
+/* The number of the signal, SIGINT or SIGTERM, that ended the last
+** asyncio.run, or 0 (the CLI then exits with status 128 + that number:
+** 130 or 143). */
 LUAIO_EXTERN int luaio_interrupted(lua_State *L);
 
 #endif

@@ -39,15 +39,14 @@ LUAIO_EXTERN int luaio_fs_write_file(luaio_loop_t *loop, const char *path,
                                      luaio_future_t **out);
 
 /* Opens path with open(2) flags and mode; result: luaio_fs_result_file(). */
-LUAIO_EXTERN int luaio_fs_open(luaio_loop_t *loop, const char *path,
-                               int flags, int mode, luaio_future_t **out);
+LUAIO_EXTERN int luaio_fs_open(luaio_loop_t *loop, const char *path, int flags,
+                               int mode, luaio_future_t **out);
 
 /* Reads up to n bytes at offset (negative: at the descriptor's position);
 ** result: luaio_fs_result_data(), empty at end of file. The request takes
 ** a reference to f. Returns LUAIO_EINVALSTATE when f is closed. */
-LUAIO_EXTERN int luaio_fs_read(luaio_loop_t *loop, luaio_file_t *f,
-                               size_t n, int64_t offset,
-                               luaio_future_t **out);
+LUAIO_EXTERN int luaio_fs_read(luaio_loop_t *loop, luaio_file_t *f, size_t n,
+                               int64_t offset, luaio_future_t **out);
 
 /* Writes all len bytes of data (copied) at offset (negative: at the
 ** descriptor's position); result: luaio_fs_result() is len. */
@@ -74,8 +73,8 @@ LUAIO_EXTERN int luaio_fs_listdir(luaio_loop_t *loop, const char *path,
 /* Makes directory path with mode (less the umask). With LUAIO_FS_PARENTS
 ** it makes the missing parents too and succeeds when path is already a
 ** directory, as mkdir -p does. */
-LUAIO_EXTERN int luaio_fs_mkdir(luaio_loop_t *loop, const char *path,
-                                int mode, int flags, luaio_future_t **out);
+LUAIO_EXTERN int luaio_fs_mkdir(luaio_loop_t *loop, const char *path, int mode,
+                                int flags, luaio_future_t **out);
 
 /* Removes a file, or an empty directory, as C's remove(). */
 LUAIO_EXTERN int luaio_fs_remove(luaio_loop_t *loop, const char *path,

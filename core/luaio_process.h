@@ -89,12 +89,12 @@ typedef struct luaio_process_s luaio_process_t;
 #define LUAIO_STDIO_DEVNULL 2 /* /dev/null */
 
 typedef struct {
-  const char *file;        /* the program, searched in PATH */
-  char **args;             /* argv: args[0] and the rest, NULL-terminated */
-  char **env;              /* "NAME=value" strings, NULL-terminated, or NULL
-                              to inherit the parent's environment */
-  const char *cwd;         /* or NULL */
-  int stdio[3];            /* LUAIO_STDIO_* for fds 0, 1 and 2 */
+  const char *file; /* the program, searched in PATH */
+  char **args;      /* argv: args[0] and the rest, NULL-terminated */
+  char **env;       /* "NAME=value" strings, NULL-terminated, or NULL
+                       to inherit the parent's environment */
+  const char *cwd;  /* or NULL */
+  int stdio[3];     /* LUAIO_STDIO_* for fds 0, 1 and 2 */
 } luaio_process_options_t;
 
 /* Starts a child as described by opts (borrowed: libuv copies what it
@@ -123,8 +123,7 @@ LUAIO_EXTERN int luaio_process_wait(luaio_process_t *p, luaio_future_t **out);
 
 /* Nonzero once the child has exited; *code then receives Python's
 ** returncode: the exit status, or -signum when a signal ended it. */
-LUAIO_EXTERN int luaio_process_returncode(const luaio_process_t *p,
-                                          int *code);
+LUAIO_EXTERN int luaio_process_returncode(const luaio_process_t *p, int *code);
 
 /* Sends signum to the child. Returns 0 (also when the child has already
 ** exited: nothing is sent) or a UV_E* code. */
