@@ -16,13 +16,38 @@ typedef struct {
   int keytype;      /* a PriorityQueue's key type, LUA_TNONE until set */
 } lqueue;
 
-/* User value 1: slot id -> item. */
+/* User value 1: slot id -> item. User value 2: the loop object
+** (asyncio.get_running_loop()) of the loop the queue was made on, where
+** its waiters' futures live. */
+
+static const char GETLOOP_KEY = 'g'; /* registry: get_running_loop */
 
 static lqueue *checkqueue(lua_State *L) {
   lqueue *lq = lua_touserdata(L, 1);
   if (lq != NULL && lua_rawlen(L, 1) == sizeof *lq && lq->magic == QUEUE_MAGIC)
     return lq;
   return luaL_checkudata(L, 1, QUEUE_MT); /* raises the usual error */
+}
+
+/* Pushes the running loop's object, or raises naming fname. [-0, +1, e] */
+static void pushloop(lua_State *L, const char *fname) {
+  luaioL_checkloop(L, fname);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &GETLOOP_KEY);
+  lua_call(L, 0, 1);
+}
+
+/* Before a wait: the queue's loop must be the running one, not a closed
+** one (whose address a new loop may even have taken). [-0, +0, e] */
+static void checkowner(lua_State *L, const char *fname) {
+  pushloop(L, fname);
+  lua_getiuservalue(L, 1, 2);
+  if (!lua_rawequal(L, -1, -2))
+    luaL_error(L,
+               "%s: this queue belongs to an event loop that is no "
+               "longer running; create it inside the asyncio.run that "
+               "uses it",
+               fname);
+  lua_pop(L, 2);
 }
 
 /* {======================================================================
@@ -107,6 +132,7 @@ static int put_try(lua_State *L, lqueue *lq) {
   if (rc != LUAIO_EQUEUEFULL)
     return luaioL_check(L, rc, "put");
   lfuture *task = luaioL_checktask(L, "put");
+  checkowner(L, "put");
   luaio_future_t *fut = luaio_queue_putter(lq->q);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
@@ -162,6 +188,7 @@ static int get_try(lua_State *L, lqueue *lq) {
   if (rc != LUAIO_EQUEUEEMPTY)
     return luaioL_check(L, rc, "get");
   lfuture *task = luaioL_checktask(L, "get");
+  checkowner(L, "get");
   luaio_future_t *fut = luaio_queue_getter(lq->q);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
@@ -239,12 +266,15 @@ static int join_k(lua_State *L, int status, lua_KContext ctx) {
 static int lqueue_join(lua_State *L) {
   lqueue *lq = checkqueue(L);
   lua_settop(L, 1);
+  if (luaio_queue_unfinished(lq->q) == 0)
+    return 0;
+  lfuture *task = luaioL_checktask(L, "join"); /* before a joiner exists */
+  checkowner(L, "join");
   luaio_future_t *fut;
   luaioL_check(L, luaio_queue_join(lq->q, &fut), "join");
   if (fut == NULL)
     return 0;
   luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
-  lfuture *task = luaioL_checktask(L, "join");
   return luaioL_await(L, task, fut, 2, join_k);
 }
 
@@ -283,7 +313,8 @@ static int lqueue__tostring(lua_State *L) {
 static int newqueue(lua_State *L, luaio_queue_kind kind, const char *fname) {
   luaio_loop_t *loop = luaioL_checkloop(L, fname);
   lua_Integer maxsize = luaL_optinteger(L, 1, 0);
-  lqueue *lq = lua_newuserdatauv(L, sizeof *lq, 1);
+  pushloop(L, fname);
+  lqueue *lq = lua_newuserdatauv(L, sizeof *lq, 2);
   lq->magic = QUEUE_MAGIC;
   lq->q = NULL;
   lq->L = L;
@@ -291,6 +322,8 @@ static int newqueue(lua_State *L, luaio_queue_kind kind, const char *fname) {
   luaL_setmetatable(L, QUEUE_MT);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 2);
   lq->q = luaio_queue_new(loop, kind, (long)maxsize,
                           kind == LUAIO_QUEUE_PRIORITY ? priority_less : NULL,
                           lq);
@@ -335,5 +368,7 @@ static const luaL_Reg lqueue_meta[] = {{"__gc", lqueue__gc},
 
 void luaioL_open_queue(lua_State *L) {
   luaioL_setfuncs(L, lqueue_funcs);
+  lua_getfield(L, -1, "get_running_loop"); /* lloop.c opened before */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &GETLOOP_KEY);
   luaioL_newclass(L, QUEUE_MT, lqueue_methods, lqueue_meta);
 }
