@@ -42,6 +42,7 @@ typedef struct luaioL_runtime {
   int interrupted;       /* SIGINT arrived during asyncio.run */
   int nunretrieved;      /* failed tasks whose error nobody took */
   int task_mt, future_mt; /* registry refs to the two hot metatables */
+  unsigned gen;          /* which loop: a new number for every loop */
   int ntasks_created;
 } luaioL_runtime;
 
@@ -70,6 +71,7 @@ struct lfuture {
   int nvalues;          /* values in UV_VALUES: 0, 1, or -1 for a table */
   int pin;              /* registry ref to the box while C needs it */
   int resume_err;       /* the err of the step that resumes the task */
+  unsigned gen;         /* the runtime's gen when the box was made */
   unsigned is_task : 1;
   unsigned started : 1;
   unsigned has_error : 1; /* UV_VALUES holds the error it failed with */
@@ -134,6 +136,10 @@ void luaioL_fail(lua_State *L, int idx);
 /* Methods and metamethods of Future boxes, which Task objects share. */
 extern const luaL_Reg luaioL_future_methods[];
 extern const luaL_Reg luaioL_future_meta[];
+
+/* Raises, naming fname, when box belongs to a loop that is closed: its
+** core future would wake that loop. [-0, +0, v] */
+void luaioL_checkalive(lua_State *L, lfuture *box, const char *fname);
 
 /* Turns the awaitable at idx into a future box in place: a Future or Task
 ** stays; a coroutine object or (when allowfn) a function becomes a new

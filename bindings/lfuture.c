@@ -23,6 +23,7 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
   box->retrieved = 0;
   box->reported = 0;
   box->sourced = 0;
+  box->gen = box->rt->gen;
   if (box->rt->future_mt != 0 && strcmp(mt, FUTURE_MT) == 0)
     lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->future_mt);
   else
@@ -39,6 +40,14 @@ lfuture *luaioL_tofuture(lua_State *L, int idx) {
     return NULL;
   lfuture *box = lua_touserdata(L, idx);
   return box->magic == LUAIO_BOX_MAGIC ? box : NULL;
+}
+
+void luaioL_checkalive(lua_State *L, lfuture *box, const char *fname) {
+  luaioL_runtime *rt = box->rt;
+  if (rt->loop == NULL || box->gen != rt->gen)
+    luaL_error(L, "%s: this %s belongs to an event loop that is closed; "
+                  "create it inside the asyncio.run that uses it",
+               fname, box->is_task ? "task" : "future");
 }
 
 lfuture *luaioL_checkfuture(lua_State *L, int idx) {
@@ -239,6 +248,7 @@ static void luacb_free(void *arg) {
 static int lfuture_add_done_callback(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaioL_checkalive(L, box, "add_done_callback");
   luacb *cb = malloc(sizeof *cb);
   if (cb == NULL)
     return luaL_error(L, "not enough memory");
@@ -319,6 +329,7 @@ static int lfuture_new(lua_State *L) { /* asyncio.Future() */
 static int lfuture_set_result(lua_State *L) {
   lfuture *box = checkplain(L, "set_result");
   int n = lua_gettop(L) - 1;
+  luaioL_checkalive(L, box, "set_result");
   if (luaio_future_done(box->fut))
     return luaioL_raise(L, LUAIO_EINVALSTATE,
                         "set_result: the future is already done");
@@ -330,6 +341,7 @@ static int lfuture_set_result(lua_State *L) {
 static int lfuture_set_exception(lua_State *L) {
   lfuture *box = checkplain(L, "set_exception");
   luaL_checkany(L, 2);
+  luaioL_checkalive(L, box, "set_exception");
   if (luaio_future_done(box->fut))
     return luaioL_raise(L, LUAIO_EINVALSTATE,
                         "set_exception: the future is already done");
@@ -379,6 +391,11 @@ static int lfuture_cancelled(lua_State *L) {
 static int lfuture_cancel(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   const char *msg = luaL_optstring(L, 2, NULL);
+  if (luaio_future_done(box->fut)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  luaioL_checkalive(L, box, "cancel");
   int rc = luaio_future_cancel(box->fut, msg);
   luaioL_check(L, rc, "cancel");
   lua_pushboolean(L, rc == 1);

@@ -30,7 +30,7 @@ static int loop_open(luaioL_runtime *rt, lua_State *L, uv_loop_t *uv) {
   rt->L = L;
   rt->current = NULL;
   rt->interrupted = 0;
-  loop_gen++;
+  rt->gen = ++loop_gen;
   return 0;
 }
 

@@ -211,6 +211,7 @@ lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
   memset(box, 0, sizeof *box);
   box->magic = LUAIO_BOX_MAGIC;
   box->rt = rt;
+  box->gen = rt->gen;
   box->pin = LUA_NOREF;
   box->is_task = 1;
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->task_mt);
@@ -252,8 +253,11 @@ lfuture *luaioL_toawaitable(lua_State *L, int idx, const char *fname,
                             int allowfn) {
   idx = lua_absindex(L, idx);
   lfuture *box = luaioL_tofuture(L, idx);
-  if (box != NULL)
+  if (box != NULL) {
+    if (!luaio_future_done(box->fut))
+      luaioL_checkalive(L, box, fname);
     return box;
+  }
   int nargs;
   if (luaioL_iscoro(L, idx))
     nargs = pushcoro(L, idx, fname);
@@ -359,6 +363,7 @@ int luaioL_awaitvalue(lua_State *L, int idx, const char *fname) {
     return luaL_typeerror(L, idx, "coroutine object, task or future");
   if (luaio_future_done(box->fut))
     return luaioL_pushresult(L, idx);
+  luaioL_checkalive(L, box, fname);
   lfuture *task = luaioL_checktask(L, fname);
   return luaioL_await(L, task, box->fut, idx, ltask_await_k);
 }
