@@ -161,6 +161,11 @@ lfuture *luaioL_checktask(lua_State *L, const char *fname);
 ** (which must begin with luaioL_resumed). Never returns. */
 int luaioL_await(lua_State *L, lfuture *task, luaio_future_t *fut,
                  lua_KContext ctx, lua_KFunction k);
+/* As luaioL_await, for a future shared by many waiters (an event):
+** cancelling the task leaves fut alone. Takes the caller's reference to
+** fut (the task holds its own while it waits). Never returns. */
+int luaioL_await_shared(lua_State *L, lfuture *task, luaio_future_t *fut,
+                        lua_KContext ctx, lua_KFunction k);
 /* Suspends the running task for delay seconds (0: one loop turn). */
 int luaioL_sleep(lua_State *L, lfuture *task, double delay, lua_KContext ctx,
                  lua_KFunction k);

@@ -16,11 +16,9 @@ typedef struct {
   int keytype;      /* a PriorityQueue's key type, LUA_TNONE until set */
 } lqueue;
 
-/* User value 1: slot id -> item. User value 2: the loop object
-** (asyncio.get_running_loop()) of the loop the queue was made on, where
-** its waiters' futures live. */
+/* User value 1: slot id -> item. User value 2: the number of the loop
+** the queue was made on, where its waiters' futures live. */
 
-static const char GETLOOP_KEY = 'g'; /* registry: get_running_loop */
 
 static lqueue *checkqueue(lua_State *L) {
   lqueue *lq = lua_touserdata(L, 1);
@@ -29,11 +27,11 @@ static lqueue *checkqueue(lua_State *L) {
   return luaL_checkudata(L, 1, QUEUE_MT); /* raises the usual error */
 }
 
-/* Pushes the running loop's object, or raises naming fname. [-0, +1, e] */
+/* Pushes the running loop's number (a new one for every loop, where a
+** loop's address may be reused), or raises naming fname. [-0, +1, e] */
 static void pushloop(lua_State *L, const char *fname) {
   luaioL_checkloop(L, fname);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &GETLOOP_KEY);
-  lua_call(L, 0, 1);
+  lua_pushinteger(L, (lua_Integer)luaioL_runtime_of(L)->gen);
 }
 
 /* Before a wait: the queue's loop must be the running one, not a closed
@@ -368,7 +366,5 @@ static const luaL_Reg lqueue_meta[] = {{"__gc", lqueue__gc},
 
 void luaioL_open_queue(lua_State *L) {
   luaioL_setfuncs(L, lqueue_funcs);
-  lua_getfield(L, -1, "get_running_loop"); /* lloop.c opened before */
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &GETLOOP_KEY);
   luaioL_newclass(L, QUEUE_MT, lqueue_methods, lqueue_meta);
 }

@@ -18,9 +18,9 @@
 #define GUARD_MT "asyncio.Guard"
 
 /* Each box owns one reference to its core object. Its user value 1 is
-** the loop object (asyncio.get_running_loop()) of the loop it was made
-** on: waits allocate futures on that loop, so they must run on it. A
-** loop's address may be reused by the next one, its object is not. */
+** the number of the loop it was made on: waits allocate futures on that
+** loop, so they must run on it. A loop's address may be reused by the
+** next one, its number is not. */
 typedef struct {
   luaio_event_t *ev;
 } levent;
@@ -75,13 +75,12 @@ static lbarrier *checkbarrier(lua_State *L) {
 ** Waiting
 ** ======================================================================= */
 
-static const char GETLOOP_KEY = 'g'; /* registry: get_running_loop */
 
-/* Pushes the running loop's object, or raises naming fname. [-0, +1, e] */
+/* Pushes the running loop's number (a new one for every loop, where a
+** loop's address may be reused), or raises naming fname. [-0, +1, e] */
 static void pushloop(lua_State *L, const char *fname) {
   luaioL_checkloop(L, fname);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &GETLOOP_KEY);
-  lua_call(L, 0, 1);
+  lua_pushinteger(L, (lua_Integer)luaioL_runtime_of(L)->gen);
 }
 
 /* The class of the object at 1 without "asyncio.", as "Lock". */
@@ -153,9 +152,9 @@ static int levent_is_set(lua_State *L) {
 
 static int levent_wait_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
+  (void)ctx;
   levent *e = lua_touserdata(L, 1);
-  lfuture *w = lua_touserdata(L, (int)ctx);
-  int rc = luaio_event_wait_finish(e->ev, w->fut, luaioL_resumeerr(L));
+  int rc = luaio_event_wait_finish(e->ev, NULL, luaioL_resumeerr(L));
   if (rc != 0)
     return luaioL_raisewait(L, rc, "wait");
   return waited(L);
@@ -169,12 +168,10 @@ static int levent_wait(lua_State *L) {
   luaioL_check(L, luaio_event_wait(e->ev, &fut), "wait");
   if (fut == NULL)
     return waited(L);
-  if (task == NULL) {
-    luaio_event_wait_finish(e->ev, fut, LUAIO_ECANCELLED);
+  if (task == NULL)
     return cannotwait(L, fut, "wait");
-  }
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
-  return luaioL_await(L, task, fut, 2, levent_wait_k);
+  /* Every waiter shares fut; nothing is made per waiter. */
+  return luaioL_await_shared(L, task, fut, 0, levent_wait_k);
 }
 
 static int levent__tostring(lua_State *L) {
@@ -678,7 +675,7 @@ static int lcondition_guard(lua_State *L) {
 ** ======================================================================= */
 
 /* Pushes a new box of size bytes with metatable tname, made on the
-** running loop, whose object it keeps. [-0, +1, e] */
+** running loop, whose number it keeps. [-0, +1, e] */
 static void *newbox(lua_State *L, size_t size, const char *tname,
                     const char *fname) {
   pushloop(L, fname);
@@ -825,8 +822,6 @@ static const luaL_Reg lguard_meta[] = {
 
 void luaioL_open_sync(lua_State *L) {
   luaioL_setfuncs(L, lsync_funcs);
-  lua_getfield(L, -1, "get_running_loop"); /* lloop.c opened before */
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &GETLOOP_KEY);
   luaioL_newclass(L, EVENT_MT, levent_methods, levent_meta);
   luaioL_newclass(L, LOCK_MT, llock_methods, llock_meta);
   luaioL_newclass(L, SEMAPHORE_MT, lsemaphore_methods, lsemaphore_meta);

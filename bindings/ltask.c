@@ -167,6 +167,15 @@ int luaioL_await(lua_State *L, lfuture *task, luaio_future_t *fut,
   return lua_yieldk(L, 1, ctx, k);
 }
 
+int luaioL_await_shared(lua_State *L, lfuture *task, luaio_future_t *fut,
+                        lua_KContext ctx, lua_KFunction k) {
+  int rc = luaio_task_await_shared(task->task, fut);
+  luaio_future_unref(fut); /* the task holds its own while it waits */
+  luaioL_check(L, rc, "wait");
+  lua_pushlightuserdata(L, (void *)&SUSPEND);
+  return lua_yieldk(L, 1, ctx, k);
+}
+
 int luaioL_sleep(lua_State *L, lfuture *task, double delay, lua_KContext ctx,
                  lua_KFunction k) {
   luaioL_check(L, luaio_task_sleep(task->task, delay), "sleep");

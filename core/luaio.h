@@ -608,10 +608,12 @@ LUAIO_EXTERN void luaio_event_set(luaio_event_t *ev);
 LUAIO_EXTERN void luaio_event_clear(luaio_event_t *ev);
 LUAIO_EXTERN int luaio_event_is_set(const luaio_event_t *ev);
 
-/* Sets *out to NULL when the flag is set, else to a new future (the
-** caller owns the reference) that resolves when it is. Returns 0 or
-** LUAIO_ENOMEM. wait_finish returns 0 (the flag was set, though it may
-** be clear again) or the error to raise. */
+/* Sets *out to NULL when the flag is set, else to a future that
+** resolves when it is; the caller owns the new reference returned. The
+** future is shared by every waiter: await it with
+** luaio_task_await_shared(), so that cancelling one waiter leaves the
+** others waiting. Returns 0 or LUAIO_ENOMEM. wait_finish returns 0 (the
+** flag was set, though it may be clear again) or the error to raise. */
 LUAIO_EXTERN int luaio_event_wait(luaio_event_t *ev, luaio_future_t **out);
 LUAIO_EXTERN int luaio_event_wait_finish(luaio_event_t *ev,
                                          luaio_future_t *fut, int err);

@@ -143,7 +143,7 @@ struct luaio_event_s {
   luaio_loop_t *loop;
   int refs;
   int value;
-  waitlist waiters;
+  luaio_future_t *setfut; /* owns; shared by every waiter, while clear */
 };
 
 luaio_event_t *luaio_event_new(luaio_loop_t *loop) {
@@ -162,17 +162,23 @@ void luaio_event_unref(luaio_event_t *ev) {
   assert(ev->refs > 0);
   if (--ev->refs > 0)
     return;
-  waitlist_clear(&ev->waiters);
+  if (ev->setfut != NULL)
+    luaio_future_unref(ev->setfut);
   luaio__free(ev, sizeof *ev);
 }
 
-/* CPython leaves woken waiters queued until they run; popping them now is
-** the same, since set() skips waiters that are done. */
+/* Every waiter waits on one future, so a waiter costs nothing here; its
+** done callbacks run in the order the waiters came, as CPython wakes its
+** list of futures. */
 void luaio_event_set(luaio_event_t *ev) {
   if (ev->value)
     return;
   ev->value = 1;
-  waitlist_wake(&ev->waiters, SIZE_MAX);
+  if (ev->setfut != NULL) {
+    luaio_future_set_result(ev->setfut);
+    luaio_future_unref(ev->setfut);
+    ev->setfut = NULL;
+  }
 }
 
 void luaio_event_clear(luaio_event_t *ev) { ev->value = 0; }
@@ -183,16 +189,18 @@ int luaio_event_wait(luaio_event_t *ev, luaio_future_t **out) {
   *out = NULL;
   if (ev->value)
     return 0;
-  waiter *w = waiter_push(&ev->waiters, ev->loop);
-  if (w == NULL)
+  if (ev->setfut == NULL && (ev->setfut = luaio_future_new(ev->loop)) == NULL)
     return LUAIO_ENOMEM;
-  *out = &w->base;
+  luaio_future_ref(ev->setfut);
+  *out = ev->setfut;
   return 0;
 }
 
 int luaio_event_wait_finish(luaio_event_t *ev, luaio_future_t *fut,
                             int err) {
-  return waiter_finish(&ev->waiters, fut, err);
+  (void)ev;
+  (void)fut; /* a cancelled waiter was taken off it by the core */
+  return err;
 }
 
 /* }====================================================================== */

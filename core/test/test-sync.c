@@ -77,6 +77,13 @@ static int await_fut(luaio_task_t *t, actor *a, luaio_future_t *fut) {
   return LUAIO_STEP_SUSPENDED;
 }
 
+/* An event's future is shared by every waiter (see luaio_event_wait). */
+static int await_shared(luaio_task_t *t, actor *a, luaio_future_t *fut) {
+  a->fut = fut;
+  ASSERT_OK(luaio_task_await_shared(t, fut));
+  return LUAIO_STEP_SUSPENDED;
+}
+
 /* Re-acquires the lock at the end of Condition.wait. Returns 1 once it
 ** is held, 0 when the lock is to be awaited. */
 static int cv_relock(luaio_task_t *t, actor *a) {
@@ -190,7 +197,7 @@ static int actor_step(luaio_task_t *t, int err) {
     case EV_WAIT:
       ASSERT_OK(luaio_event_wait(S.ev, &f));
       if (f != NULL)
-        return await_fut(t, a, f);
+        return await_shared(t, a, f);
       test_logf("%s:woke", a->name);
       break;
     case EV_SET:
@@ -315,6 +322,24 @@ TEST(event_fifo) {
   ASSERT_STR_EQ("s:set,s:woke,w1:woke,w2:woke,w3:woke", test_log);
   ASSERT(!luaio_event_is_set(S.ev));
   ctx_close(a, 4);
+}
+
+/* Waiters share one future: hundreds of waiting tasks cost the event one
+** allocation, whatever their number. */
+TEST(event_waiters_share_one_future) {
+  ctx_open(1, 0, 3);
+  static const op_t w[] = {{EV_WAIT, 0}, {END, 0}};
+  enum { N = 300 }; /* their wake-ups still fit in the event log */
+  static actor a[N];
+  for (int i = 0; i < N; i++)
+    spawn(&a[i], "w", w);
+  long before = test_alloc_live();
+  run_once(); /* every task now waits */
+  ASSERT_EQ(before + 1, test_alloc_live());
+  luaio_event_set(S.ev);
+  test_log_reset();
+  run();
+  ctx_close(a, N);
 }
 
 TEST(event_cancel_waiting) {
