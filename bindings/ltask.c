@@ -56,10 +56,18 @@ static void ltask_remember_failure(lua_State *L, lfuture *box) {
 
 /* The error at the top of L ended the task: store it in the box, with
 ** the traceback of its coroutine (still intact). Returns the step's code. */
+static void pushname(lua_State *L, int idx, lfuture *box);
+
 static int ltask_failed(lua_State *L, lfuture *box) {
   int err = luaioL_iscancelled(L, -1) ? LUAIO_ECANCELLED : LUAIO_EFAILED;
   if (err == LUAIO_EFAILED) {
-    luaL_traceback(L, box->co, NULL, 0);
+    luaioL_pushbox(L, box);
+    pushname(L, -1, box);
+    lua_pushfstring(L, "in task '%s':", lua_tostring(L, -1));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    luaL_traceback(L, box->co, lua_tostring(L, -1), 0);
+    lua_remove(L, -2);
     const char *tb = lua_tostring(L, -1);
     lua_insert(L, -2);
     luaioL_carryerror(L, tb);
@@ -448,7 +456,6 @@ static lfuture *checktaskbox(lua_State *L) {
   return luaioL_checkself(L, TASK_MT);
 }
 
-static void pushname(lua_State *L, int idx, lfuture *box);
 
 static int ltask_get_name(lua_State *L) {
   lfuture *box = checktaskbox(L);
