@@ -713,6 +713,29 @@ describe("suspending inside Lua constructs", function()
     assert.equal("handled: boom", err)
   end))
 
+  it("says what to do when a C function stands between the wait and the task",
+    asyncio.spec(function()
+      local ok, err = pcall(table.sort, { 3, 1, 2 }, function(a, b)
+        asyncio.sleep(0)
+        return a < b
+      end)
+      assert.is_false(ok)
+      assert.matches("sleep cannot wait here: a C function", tostring(err), 1,
+                     true)
+      -- The task is unharmed and can still wait.
+      assert.equal("after", asyncio.sleep(0, "after"))
+    end))
+
+  it("refuses to wait inside the task's own coroutine.wrap", asyncio.spec(function()
+    local gen = coroutine.wrap(function()
+      local ok, err = pcall(asyncio.sleep, 0)
+      coroutine.yield(ok, tostring(err))
+    end)
+    local ok, err = gen()
+    assert.is_false(ok)
+    assert.matches("only the task's own coroutine can wait", err, 1, true)
+  end))
+
   it("keeps errors inside a coroutine.wrap local to it", asyncio.spec(function()
     local gen = coroutine.wrap(function()
       coroutine.yield(1)
