@@ -121,8 +121,8 @@ LUAIO_EXTERN int luaopen_asyncio(lua_State *L) {
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &RUNTIME_KEY);
     const char *pause = getenv("LUAIO_GCPAUSE");
-    if (pause != NULL) /* make the collector run all the time (tests) */
-      lua_gc(L, LUA_GCINC, atoi(pause), 0, 0);
+    if (pause != NULL) /* 0 makes the collector run all the time (tests) */
+      lua_gc(L, LUA_GCSETPAUSE, atoi(pause)); /* LUA_GCINC ignores a 0 */
   }
   lua_pop(L, 1);
   lua_pushlightuserdata(L, rt);

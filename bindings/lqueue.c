@@ -106,13 +106,13 @@ static void store(lua_State *L, lqueue *lq, uint32_t slot) {
   luaio_queue_commit(lq->q, slot);
 }
 
-/* Pushes the item under slot and recycles the slot. */
+/* Pushes the item table, then the item under slot, and recycles the
+** slot; callers return the item alone (return 1). */
 static void take(lua_State *L, lqueue *lq, uint32_t slot) {
   lua_getiuservalue(L, 1, 1);
   lua_rawgeti(L, -1, slot);
   lua_pushnil(L);
   lua_rawseti(L, -3, slot);
-  lua_remove(L, -2);
   luaio_queue_release(lq->q, slot);
 }
 
@@ -121,7 +121,6 @@ static int put_k(lua_State *L, int status, lua_KContext ctx);
 /* Stack: queue item [waiter box]. */
 static int put_try(lua_State *L, lqueue *lq) {
   uint32_t slot;
-  lua_settop(L, 2);
   int rc = luaio_queue_put_nowait(lq->q, &slot);
   if (rc == 0) {
     store(L, lq, slot);
@@ -129,6 +128,7 @@ static int put_try(lua_State *L, lqueue *lq) {
   }
   if (rc != LUAIO_EQUEUEFULL)
     return luaioL_check(L, rc, "put");
+  lua_settop(L, 2); /* the waiter's box goes at 3 */
   lfuture *task = luaioL_checktask(L, "put");
   checkowner(L, "put");
   luaio_future_t *fut = luaio_queue_putter(lq->q);
@@ -150,7 +150,8 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int lqueue_put(lua_State *L) {
   lqueue *lq = checkqueue(L);
-  luaL_checkany(L, 2); /* nil is an item like any other */
+  if (lua_gettop(L) < 2) /* nil is an item like any other, none is not */
+    luaL_checkany(L, 2);
   if (luaio_queue_full(lq->q))
     luaioL_checktask(L, "put"); /* say so before anything changes */
   if (lq->keytype != LUA_TNIL)
@@ -176,7 +177,6 @@ static int get_k(lua_State *L, int status, lua_KContext ctx);
 
 static int get_try(lua_State *L, lqueue *lq) {
   uint32_t slot;
-  lua_settop(L, 1);
   lq->L = L;
   int rc = luaio_queue_get_nowait(lq->q, &slot);
   if (rc == 0) {
@@ -185,6 +185,7 @@ static int get_try(lua_State *L, lqueue *lq) {
   }
   if (rc != LUAIO_EQUEUEEMPTY)
     return luaioL_check(L, rc, "get");
+  lua_settop(L, 1); /* the waiter's box goes at 2 */
   lfuture *task = luaioL_checktask(L, "get");
   checkowner(L, "get");
   luaio_future_t *fut = luaio_queue_getter(lq->q);
