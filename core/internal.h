@@ -171,4 +171,41 @@ struct luaio_task_s {
 
 /* }====================================================================== */
 
+/* {======================================================================
+** Waiters (waiter.c): futures in an intrusive FIFO, for the objects that
+** tasks wait on. A list owns one reference to each future in it.
+** ======================================================================= */
+
+typedef struct luaio__waiter luaio__waiter;
+
+typedef struct {
+  luaio__waiter *head, *tail;
+} luaio__waitlist;
+
+struct luaio__waiter {
+  luaio_future_t base; /* first: a waiter is a future */
+  luaio__waiter *prev, *next;
+  luaio__waitlist *list; /* the list holding it, or NULL */
+  int phase;             /* barrier: blocked while draining, or waiting */
+  long index;            /* barrier: the arrival index, while waiting */
+};
+
+/* Returns a new waiter at the tail of list, or NULL when out of memory.
+** The caller owns the reference returned; the list owns another. */
+luaio__waiter *luaio__waiter_push(luaio__waitlist *list, luaio_loop_t *loop);
+/* Takes w out of its list, if it is in one, dropping the list's
+** reference: w may be freed. */
+void luaio__waiter_unlink(luaio__waiter *w);
+/* The waiter fut is (asserted), borrowed. */
+luaio__waiter *luaio__waiter_of(luaio_future_t *fut,
+                                const luaio__waitlist *list);
+/* Resolves up to n waiters not done yet, in FIFO order, popping them and
+** the done ones met on the way (CPython's _wakeup_next for n == 1).
+** Returns how many it woke. */
+size_t luaio__waitlist_wake(luaio__waitlist *list, size_t n);
+/* Lets go of every waiter; those still pending stay so. */
+void luaio__waitlist_clear(luaio__waitlist *list);
+
+/* }====================================================================== */
+
 #endif

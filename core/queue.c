@@ -7,102 +7,19 @@
 #include "internal.h"
 
 /* {======================================================================
-** Waiters: futures in an intrusive FIFO, so that a cancelled one leaves
-** its list in O(1). A list owns one reference to each future in it.
-** XXX: sync.c repeats these few lines; they could move to internal.h.
+** Waiting: the waiter lists of waiter.c, and how a wait ends here.
 ** ======================================================================= */
 
-typedef struct waiter waiter;
+typedef luaio__waiter waiter;
+typedef luaio__waitlist waitlist;
 
-typedef struct {
-  waiter *head, *tail;
-} waitlist;
-
-struct waiter {
-  luaio_future_t base; /* first: a waiter is a future */
-  waiter *prev, *next;
-  waitlist *list; /* the list holding it, or NULL */
-};
-
-static void waiter_free(luaio_future_t *fut) {
-  assert(((waiter *)fut)->list == NULL); /* a list holds a reference */
-  luaio__free(fut, sizeof(waiter));
-}
-
-static const luaio__future_kind waiter_kind = {
-    .cancel = luaio__future_cancel_plain,
-    .free = waiter_free,
-};
-
-/* Returns a new waiter at the tail of list, or NULL when out of memory.
-** The caller owns the reference returned; the list owns another. */
-static waiter *waiter_push(waitlist *list, luaio_loop_t *loop) {
-  waiter *w = (waiter *)luaio__future_alloc(loop, &waiter_kind, sizeof *w);
-  if (w == NULL)
-    return NULL;
-  luaio_future_ref(&w->base);
-  w->list = list;
-  w->prev = list->tail;
-  w->next = NULL;
-  if (list->tail != NULL)
-    list->tail->next = w;
-  else
-    list->head = w;
-  list->tail = w;
-  return w;
-}
-
-/* Takes w out of its list, if it is in one, dropping the list's
-** reference: w may be freed. */
-static void waiter_unlink(waiter *w) {
-  waitlist *list = w->list;
-  if (list == NULL)
-    return;
-  if (w->prev != NULL)
-    w->prev->next = w->next;
-  else
-    list->head = w->next;
-  if (w->next != NULL)
-    w->next->prev = w->prev;
-  else
-    list->tail = w->prev;
-  w->prev = w->next = NULL;
-  w->list = NULL;
-  luaio_future_unref(&w->base);
-}
-
-static waiter *waiter_check(luaio_future_t *fut, const waitlist *list) {
-  waiter *w = (waiter *)fut;
-  assert(fut->kind == &waiter_kind);
-  assert(w->list == NULL || w->list == list);
-  (void)list;
-  return w;
-}
-
-/* CPython's _wakeup_next: pops waiters until one is not done yet, and
-** resolves that one. Returns 1 when it woke one. */
+/* CPython's _wakeup_next: wakes the first waiter not done yet. */
 static int waitlist_wake_next(waitlist *list) {
-  while (list->head != NULL) {
-    waiter *w = list->head;
-    int pending = !luaio_future_done(&w->base);
-    if (pending)
-      luaio_future_set_result(&w->base);
-    waiter_unlink(w);
-    if (pending)
-      return 1;
-  }
-  return 0;
+  return luaio__waitlist_wake(list, 1) == 1;
 }
 
 static void waitlist_wake_all(waitlist *list) {
-  while (waitlist_wake_next(list))
-    ;
-}
-
-/* Lets go of every waiter; those still pending stay so. */
-static void waitlist_clear(waitlist *list) {
-  while (list->head != NULL)
-    waiter_unlink(list->head);
+  luaio__waitlist_wake(list, SIZE_MAX);
 }
 
 /* What a wait ended with, for the *_finish functions: the step's error,
@@ -176,9 +93,9 @@ void luaio_queue_unref(luaio_queue_t *q) {
   assert(q->refs > 0);
   if (--q->refs > 0)
     return;
-  waitlist_clear(&q->getters);
-  waitlist_clear(&q->putters);
-  waitlist_clear(&q->joiners);
+  luaio__waitlist_clear(&q->getters);
+  luaio__waitlist_clear(&q->putters);
+  luaio__waitlist_clear(&q->joiners);
   luaio__free(q->slots, (size_t)q->capslots * sizeof *q->slots);
   luaio__free(q->order, (size_t)q->caporder * sizeof *q->order);
   luaio__free(q, sizeof *q);
@@ -394,12 +311,12 @@ void luaio_queue_release(luaio_queue_t *q, uint32_t id) {
 }
 
 luaio_future_t *luaio_queue_getter(luaio_queue_t *q) {
-  waiter *w = waiter_push(&q->getters, q->loop);
+  waiter *w = luaio__waiter_push(&q->getters, q->loop);
   return w != NULL ? &w->base : NULL;
 }
 
 luaio_future_t *luaio_queue_putter(luaio_queue_t *q) {
-  waiter *w = waiter_push(&q->putters, q->loop);
+  waiter *w = luaio__waiter_push(&q->putters, q->loop);
   return w != NULL ? &w->base : NULL;
 }
 
@@ -408,7 +325,7 @@ luaio_future_t *luaio_queue_putter(luaio_queue_t *q) {
 ** turn is still there to take. */
 static int queue_waiter_finish(waitlist *list, luaio_future_t *fut, int err,
                                int turn_left) {
-  waiter *w = waiter_check(fut, list);
+  waiter *w = luaio__waiter_of(fut, list);
   int rc = wait_outcome(fut, err);
   if (rc == 0) {
     assert(w->list == NULL); /* only a wake-up resolves it, and pops it */
@@ -416,7 +333,7 @@ static int queue_waiter_finish(waitlist *list, luaio_future_t *fut, int err,
   }
   if (!luaio_future_done(fut))
     luaio_future_cancel(fut, NULL);
-  waiter_unlink(w);
+  luaio__waiter_unlink(w);
   if (turn_left && !luaio_future_cancelled(fut))
     waitlist_wake_next(list);
   return rc;
@@ -444,7 +361,7 @@ int luaio_queue_join(luaio_queue_t *q, luaio_future_t **out) {
   *out = NULL;
   if (q->unfinished == 0)
     return 0;
-  waiter *w = waiter_push(&q->joiners, q->loop);
+  waiter *w = luaio__waiter_push(&q->joiners, q->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   *out = &w->base;
@@ -452,11 +369,11 @@ int luaio_queue_join(luaio_queue_t *q, luaio_future_t **out) {
 }
 
 int luaio_queue_join_finish(luaio_queue_t *q, luaio_future_t *fut, int err) {
-  waiter *w = waiter_check(fut, &q->joiners);
+  waiter *w = luaio__waiter_of(fut, &q->joiners);
   int rc = wait_outcome(fut, err);
   if (!luaio_future_done(fut))
     luaio_future_cancel(fut, NULL);
-  waiter_unlink(w);
+  luaio__waiter_unlink(w);
   return rc;
 }
 

@@ -7,78 +7,15 @@
 #include "internal.h"
 
 /* {======================================================================
-** Waiters: futures in an intrusive list, as in queue.c (XXX: queue.c
-** and sync.c repeat these lines; they could move to internal.h). A list
-** owns one reference to each future in it.
+** Waiting: the waiter lists of waiter.c, and how a wait ends here.
 ** ======================================================================= */
 
-typedef struct waiter waiter;
-
-typedef struct {
-  waiter *head, *tail;
-} waitlist;
-
-struct waiter {
-  luaio_future_t base; /* first: a waiter is a future */
-  waiter *prev, *next;
-  waitlist *list; /* the list holding it, or NULL */
-};
-
-static void waiter_free(luaio_future_t *fut) {
-  luaio__free(fut, sizeof(waiter));
-}
-
-static const luaio__future_kind waiter_kind = {luaio__future_cancel_plain,
-                                               waiter_free};
-
-/* Returns a new waiter at the tail of list (the caller owns the
-** reference returned, the list another), or NULL when out of memory. */
-static waiter *waiter_push(waitlist *list, luaio_loop_t *loop) {
-  waiter *w = (waiter *)luaio__future_alloc(loop, &waiter_kind, sizeof *w);
-  if (w == NULL)
-    return NULL;
-  luaio_future_ref(&w->base);
-  w->list = list;
-  w->prev = list->tail;
-  if (list->tail != NULL)
-    list->tail->next = w;
-  else
-    list->head = w;
-  list->tail = w;
-  return w;
-}
-
-/* Takes w out of its list, dropping the list's reference. */
-static void waiter_unlink(waiter *w) {
-  waitlist *list = w->list;
-  if (list == NULL)
-    return;
-  if (w->prev != NULL)
-    w->prev->next = w->next;
-  else
-    list->head = w->next;
-  if (w->next != NULL)
-    w->next->prev = w->prev;
-  else
-    list->tail = w->prev;
-  w->prev = w->next = NULL;
-  w->list = NULL;
-  luaio_future_unref(&w->base);
-}
+typedef luaio__waiter waiter;
+typedef luaio__waitlist waitlist;
 
 /* Resolves every waiter still pending and empties the list. */
 static void waitlist_wake_all(waitlist *list) {
-  while (list->head != NULL) {
-    waiter *w = list->head;
-    if (!luaio_future_done(&w->base))
-      luaio_future_set_result(&w->base);
-    waiter_unlink(w);
-  }
-}
-
-static void waitlist_clear(waitlist *list) {
-  while (list->head != NULL)
-    waiter_unlink(list->head);
+  luaio__waitlist_wake(list, SIZE_MAX);
 }
 
 /* What a wait ended with: the step's error, else cancellation when the
@@ -148,8 +85,8 @@ void luaio_stream_unref(luaio_stream_t *s) {
   if (--s->refs > 0)
     return;
   assert(s->hstate == H_NONE || s->hstate == H_CLOSED);
-  waitlist_clear(&s->drainers);
-  waitlist_clear(&s->closers);
+  luaio__waitlist_clear(&s->drainers);
+  luaio__waitlist_clear(&s->closers);
   if (s->rwait != NULL)
     luaio_future_unref(s->rwait);
   luaio__free(s->buf, s->cap);
@@ -475,7 +412,7 @@ int luaio_stream_drain(luaio_stream_t *s, luaio_future_t **out) {
     return s->werr;
   if (!s->wpaused)
     return 0;
-  waiter *w = waiter_push(&s->drainers, s->loop);
+  waiter *w = luaio__waiter_push(&s->drainers, s->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   *out = &w->base;
@@ -485,7 +422,7 @@ int luaio_stream_drain(luaio_stream_t *s, luaio_future_t **out) {
 int luaio_stream_drain_finish(luaio_stream_t *s, luaio_future_t *fut, int err) {
   assert(fut->kind == &waiter_kind);
   int rc = wait_outcome(fut, err);
-  waiter_unlink((waiter *)fut);
+  luaio__waiter_unlink((waiter *)fut);
   if (rc == 0)
     rc = s->werr;
   return rc;
@@ -594,7 +531,7 @@ int luaio_stream_wait_closed(luaio_stream_t *s, luaio_future_t **out) {
   *out = NULL;
   if (s->hstate == H_NONE || s->hstate == H_CLOSED)
     return 0;
-  waiter *w = waiter_push(&s->closers, s->loop);
+  waiter *w = luaio__waiter_push(&s->closers, s->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   *out = &w->base;
@@ -860,7 +797,7 @@ void luaio_server_unref(luaio_server_t *srv) {
     return;
   assert(srv->hstate == H_NONE || srv->hstate == H_CLOSED);
   assert(srv->qhead == NULL && srv->deliver == NULL);
-  waitlist_clear(&srv->closers);
+  luaio__waitlist_clear(&srv->closers);
   luaio__free(srv, sizeof *srv);
 }
 
@@ -929,7 +866,7 @@ static void server_accept(luaio_server_t *srv) {
 static void connection_cb(uv_stream_t *h, int status) {
   luaio_server_t *srv = h->data;
   if (status < 0 || srv->closing)
-    return; /* XXX: accept errors (EMFILE) are dropped silently */
+    return; /* XXX(#4): accept errors (EMFILE) are dropped silently */
   if (!srv->serving) {
     srv->pending = 1;
     return;
@@ -1013,7 +950,7 @@ int luaio_server_wait_closed(luaio_server_t *srv, luaio_future_t **out) {
   *out = NULL;
   if (srv->hstate == H_NONE || srv->hstate == H_CLOSED)
     return 0;
-  waiter *w = waiter_push(&srv->closers, srv->loop);
+  waiter *w = luaio__waiter_push(&srv->closers, srv->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   *out = &w->base;

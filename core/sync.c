@@ -10,102 +10,13 @@
 #include "internal.h"
 
 /* {======================================================================
-** Waiters: futures in an intrusive FIFO, so that a cancelled one leaves
-** its list in O(1). A list owns one reference to each future in it.
-** XXX: queue.c repeats these few lines; they could move to internal.h.
+** Waiting: the waiter lists of waiter.c, and how a wait ends here.
 ** ======================================================================= */
 
-typedef struct waiter waiter;
-
-typedef struct {
-  waiter *head, *tail;
-} waitlist;
+typedef luaio__waiter waiter;
+typedef luaio__waitlist waitlist;
 
 enum { PHASE_BLOCKED, PHASE_WAITING }; /* barrier waiters */
-
-struct waiter {
-  luaio_future_t base; /* first: a waiter is a future */
-  waiter *prev, *next;
-  waitlist *list; /* the list holding it, or NULL */
-  int phase;      /* barrier: blocked while draining, or waiting */
-  long index;     /* barrier: the arrival index, while waiting */
-};
-
-static void waiter_free(luaio_future_t *fut) {
-  assert(((waiter *)fut)->list == NULL); /* a list holds a reference */
-  luaio__free(fut, sizeof(waiter));
-}
-
-static const luaio__future_kind waiter_kind = {
-    .cancel = luaio__future_cancel_plain,
-    .free = waiter_free,
-};
-
-/* Returns a new waiter at the tail of list, or NULL when out of memory.
-** The caller owns the reference returned; the list owns another. */
-static waiter *waiter_push(waitlist *list, luaio_loop_t *loop) {
-  waiter *w = (waiter *)luaio__future_alloc(loop, &waiter_kind, sizeof *w);
-  if (w == NULL)
-    return NULL;
-  luaio_future_ref(&w->base);
-  w->list = list;
-  w->prev = list->tail;
-  w->next = NULL;
-  if (list->tail != NULL)
-    list->tail->next = w;
-  else
-    list->head = w;
-  list->tail = w;
-  return w;
-}
-
-/* Takes w out of its list, if it is in one, dropping the list's
-** reference: w may be freed. */
-static void waiter_unlink(waiter *w) {
-  waitlist *list = w->list;
-  if (list == NULL)
-    return;
-  if (w->prev != NULL)
-    w->prev->next = w->next;
-  else
-    list->head = w->next;
-  if (w->next != NULL)
-    w->next->prev = w->prev;
-  else
-    list->tail = w->prev;
-  w->prev = w->next = NULL;
-  w->list = NULL;
-  luaio_future_unref(&w->base);
-}
-
-static waiter *waiter_check(luaio_future_t *fut, const waitlist *list) {
-  waiter *w = (waiter *)fut;
-  assert(fut->kind == &waiter_kind);
-  assert(w->list == NULL || w->list == list);
-  (void)list;
-  return w;
-}
-
-/* Resolves up to n waiters not done yet, popping them and the done ones
-** met on the way, in FIFO order. Returns how many it woke. */
-static size_t waitlist_wake(waitlist *list, size_t n) {
-  size_t woken = 0;
-  while (woken < n && list->head != NULL) {
-    waiter *w = list->head;
-    if (!luaio_future_done(&w->base)) {
-      luaio_future_set_result(&w->base);
-      woken++;
-    }
-    waiter_unlink(w);
-  }
-  return woken;
-}
-
-/* Lets go of every waiter; those still pending stay so. */
-static void waitlist_clear(waitlist *list) {
-  while (list->head != NULL)
-    waiter_unlink(list->head);
-}
 
 /* What a wait ended with: the step's error, else the future's. A future
 ** still pending means the wait is abandoned: it is cancelled, and the
@@ -122,9 +33,9 @@ static int wait_end(luaio_future_t *fut, int err) {
 /* Ends a wait whose waiter stays queued until then (CPython's finally:
 ** waiters.remove(fut)). */
 static int waiter_finish(waitlist *list, luaio_future_t *fut, int err) {
-  waiter *w = waiter_check(fut, list);
+  waiter *w = luaio__waiter_of(fut, list);
   int rc = wait_end(fut, err);
-  waiter_unlink(w);
+  luaio__waiter_unlink(w);
   return rc;
 }
 
@@ -234,7 +145,7 @@ void luaio_lock_unref(luaio_lock_t *lock) {
   assert(lock->refs > 0);
   if (--lock->refs > 0)
     return;
-  waitlist_clear(&lock->waiters);
+  luaio__waitlist_clear(&lock->waiters);
   luaio__free(lock, sizeof *lock);
 }
 
@@ -260,7 +171,7 @@ int luaio_lock_acquire(luaio_lock_t *lock, luaio_future_t **out) {
       return 0;
     }
   }
-  waiter *w = waiter_push(&lock->waiters, lock->loop);
+  waiter *w = luaio__waiter_push(&lock->waiters, lock->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   *out = &w->base;
@@ -326,7 +237,7 @@ void luaio_semaphore_unref(luaio_semaphore_t *sem) {
   assert(sem->refs > 0);
   if (--sem->refs > 0)
     return;
-  waitlist_clear(&sem->waiters);
+  luaio__waitlist_clear(&sem->waiters);
   luaio__free(sem, sizeof *sem);
 }
 
@@ -363,7 +274,7 @@ int luaio_semaphore_acquire(luaio_semaphore_t *sem, luaio_future_t **out) {
     sem->value--;
     return 0;
   }
-  waiter *w = waiter_push(&sem->waiters, sem->loop);
+  waiter *w = luaio__waiter_push(&sem->waiters, sem->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   *out = &w->base;
@@ -426,7 +337,7 @@ void luaio_condition_unref(luaio_condition_t *cond) {
   assert(cond->refs > 0);
   if (--cond->refs > 0)
     return;
-  waitlist_clear(&cond->waiters);
+  luaio__waitlist_clear(&cond->waiters);
   luaio_lock_unref(cond->lock);
   luaio__free(cond, sizeof *cond);
 }
@@ -441,7 +352,7 @@ int luaio_condition_wait_begin(luaio_condition_t *cond,
   if (!cond->lock->locked)
     return LUAIO_EINVALSTATE;
   /* The future comes first: out of memory, the lock is still held. */
-  waiter *w = waiter_push(&cond->waiters, cond->loop);
+  waiter *w = luaio__waiter_push(&cond->waiters, cond->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   luaio_lock_release(cond->lock);
@@ -459,7 +370,7 @@ int luaio_condition_wait_finish(luaio_condition_t *cond, luaio_future_t *fut,
 int luaio_condition_notify(luaio_condition_t *cond, size_t n) {
   if (!cond->lock->locked)
     return LUAIO_EINVALSTATE;
-  waitlist_wake(&cond->waiters, n);
+  luaio__waitlist_wake(&cond->waiters, n);
   return 0;
 }
 
@@ -508,7 +419,7 @@ void luaio_barrier_unref(luaio_barrier_t *b) {
   assert(b->refs > 0);
   if (--b->refs > 0)
     return;
-  waitlist_clear(&b->waiters);
+  luaio__waitlist_clear(&b->waiters);
   luaio__free(b, sizeof *b);
 }
 
@@ -523,7 +434,7 @@ int luaio_barrier_broken(const luaio_barrier_t *b) {
 }
 
 static void barrier_notify_all(luaio_barrier_t *b) {
-  waitlist_wake(&b->waiters, SIZE_MAX);
+  luaio__waitlist_wake(&b->waiters, SIZE_MAX);
 }
 
 /* A task leaves the barrier (CPython's finally: count -= 1; _exit()).
@@ -538,7 +449,7 @@ static void barrier_leave(luaio_barrier_t *b) {
 
 static int barrier_wait_as(luaio_barrier_t *b, int phase, long index,
                            luaio_future_t **out) {
-  waiter *w = waiter_push(&b->waiters, b->loop);
+  waiter *w = luaio__waiter_push(&b->waiters, b->loop);
   if (w == NULL)
     return LUAIO_ENOMEM;
   w->phase = phase;
@@ -579,9 +490,9 @@ int luaio_barrier_wait(luaio_barrier_t *b, luaio_future_t **out,
 
 int luaio_barrier_wait_finish(luaio_barrier_t *b, luaio_future_t *fut,
                               int err, luaio_future_t **out, long *index) {
-  waiter *w = waiter_check(fut, &b->waiters);
+  waiter *w = luaio__waiter_of(fut, &b->waiters);
   int rc = wait_end(fut, err);
-  waiter_unlink(w);
+  luaio__waiter_unlink(w);
   *out = NULL;
   if (w->phase == PHASE_BLOCKED)
     return rc != 0 ? rc : barrier_enter(b, out, index);
