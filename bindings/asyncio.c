@@ -73,6 +73,9 @@ static int runtime__gc(lua_State *L) {
   luaioL_runtime *rt = lua_touserdata(L, 1);
   /* A host that never closed its loop: nothing can run any more. */
   rt->loop = NULL;
+  free(rt->freepins);
+  rt->freepins = NULL;
+  rt->nfreepins = rt->capfreepins = 0;
   return 0;
 }
 
@@ -114,6 +117,8 @@ LUAIO_EXTERN int luaopen_asyncio(lua_State *L) {
     memset(rt, 0, sizeof *rt);
     rt->magic = LUAIO_RT_MAGIC;
     rt->L = L;
+    lua_newtable(L); /* pinned boxes, see luaioL_pin */
+    rt->pins = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, runtime__gc);
     lua_setfield(L, -2, "__gc");

@@ -43,6 +43,10 @@ typedef struct luaioL_runtime {
   int nunretrieved;      /* failed tasks whose error nobody took */
   int task_mt, future_mt; /* registry refs to the two hot metatables */
   unsigned gen;          /* which loop: a new number for every loop */
+  int pins;              /* registry ref to the table of pinned boxes */
+  int npins;             /* slots of that table ever used */
+  int *freepins;         /* owns; slots free again, a stack */
+  int nfreepins, capfreepins;
   int ntasks_created;
 } luaioL_runtime;
 

@@ -57,20 +57,48 @@ lfuture *luaioL_checkfuture(lua_State *L, int idx) {
   return box;
 }
 
+/* Pinned boxes live in one table, in its array part, under slots that a
+** stack in C recycles: a task is pinned and unpinned once each, and this
+** costs half what luaL_ref and luaL_unref do. */
 void luaioL_pin(lua_State *L, int idx, lfuture *box) {
-  if (box->pin == LUA_NOREF) {
-    lua_pushvalue(L, idx);
-    box->pin = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+  if (box->pin != LUA_NOREF)
+    return;
+  luaioL_runtime *rt = box->rt;
+  idx = lua_absindex(L, idx);
+  int slot = rt->nfreepins > 0 ? rt->freepins[--rt->nfreepins] : ++rt->npins;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pins);
+  lua_pushvalue(L, idx);
+  lua_rawseti(L, -2, slot);
+  lua_pop(L, 1);
+  box->pin = slot;
 }
 
 void luaioL_unpin(lua_State *L, lfuture *box) {
-  luaL_unref(L, LUA_REGISTRYINDEX, box->pin);
+  if (box->pin == LUA_NOREF)
+    return;
+  luaioL_runtime *rt = box->rt;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pins);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, box->pin);
+  lua_pop(L, 1);
+  if (rt->nfreepins == rt->capfreepins) {
+    int cap = rt->capfreepins ? rt->capfreepins * 2 : 64;
+    int *v = realloc(rt->freepins, (size_t)cap * sizeof *v);
+    if (v == NULL) { /* the slot is not reused: harmless */
+      box->pin = LUA_NOREF;
+      return;
+    }
+    rt->freepins = v;
+    rt->capfreepins = cap;
+  }
+  rt->freepins[rt->nfreepins++] = box->pin;
   box->pin = LUA_NOREF;
 }
 
 void luaioL_pushbox(lua_State *L, lfuture *box) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, box->pin);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->pins);
+  lua_rawgeti(L, -1, box->pin);
+  lua_remove(L, -2);
 }
 
 int luaioL_getextra(lua_State *L, int idx, const char *field) {
