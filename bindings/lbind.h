@@ -76,13 +76,28 @@ struct lfuture {
   int pin;              /* registry ref to the box while C needs it */
   int resume_err;       /* the err of the step that resumes the task */
   unsigned gen;         /* the runtime's gen when the box was made */
+  uint64_t id;          /* a task's id */
+  int ncancels;         /* a finished task's cancellation count */
+  int final_err;        /* a finished task's error code */
+  unsigned char final;  /* a finished task's luaio_state */
   unsigned is_task : 1;
   unsigned started : 1;
   unsigned has_error : 1; /* UV_VALUES holds the error it failed with */
   unsigned retrieved : 1; /* someone took the error (or the result) */
   unsigned reported : 1;
   unsigned sourced : 1;   /* extra.source names the box with the values */
+  unsigned done_early : 1; /* the task ended inside luaio_task_new */
 };
+
+/* A Task box lets go of its core task when the task is done (it keeps
+** the outcome itself), so that Task objects need no finalizer: fut and
+** task are then NULL. These read a box's state either way. */
+luaio_state luaioL_state(const lfuture *box);
+#define luaioL_isdone(box) (luaioL_state(box) != LUAIO_PENDING)
+/* Returns a new reference to a core future with the box's outcome: its
+** own, or, for a finished task, a new one already done; NULL when out of
+** memory. */
+luaio_future_t *luaioL_corefuture(lua_State *L, lfuture *box);
 
 /* The runtime, from the calling C function's first upvalue when it is
 ** the runtime (module functions), else from the registry. [-0, +0, -] */
@@ -137,6 +152,8 @@ void luaioL_resolve(lua_State *L, int idx, int n);
 /* Sets the box at idx failed with the error object on top (popped). */
 void luaioL_fail(lua_State *L, int idx);
 
+/* __tostring of Future and Task boxes. */
+int luaioL_future_tostring(lua_State *L);
 /* Methods and metamethods of Future boxes, which Task objects share. */
 extern const luaL_Reg luaioL_future_methods[];
 extern const luaL_Reg luaioL_future_meta[];

@@ -24,6 +24,10 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
   box->reported = 0;
   box->sourced = 0;
   box->gen = box->rt->gen;
+  box->id = 0;
+  box->ncancels = 0;
+  box->final_err = 0;
+  box->final = LUAIO_PENDING;
   if (box->rt->future_mt != 0 && strcmp(mt, FUTURE_MT) == 0)
     lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->future_mt);
   else
@@ -31,6 +35,51 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
   lua_setmetatable(L, -2);
   luaio_future_set_data(fut, box);
   return box;
+}
+
+luaio_state luaioL_state(const lfuture *box) {
+  return box->fut != NULL ? luaio_future_state(box->fut)
+                          : (luaio_state)box->final;
+}
+
+static int box_error(const lfuture *box) {
+  return box->fut != NULL ? luaio_future_error(box->fut) : box->final_err;
+}
+
+/* Pushes the message a cancelled box was cancelled with, or nil. */
+static void pushcancelmsg(lua_State *L, int idx, lfuture *box) {
+  const char *msg = NULL;
+  if (box->fut != NULL)
+    msg = luaio_future_cancel_message(box->fut);
+  if (msg != NULL)
+    lua_pushstring(L, msg);
+  else if (box->fut == NULL)
+    luaioL_getextra(L, idx, "cancel_msg");
+  else
+    lua_pushnil(L);
+}
+
+luaio_future_t *luaioL_corefuture(lua_State *L, lfuture *box) {
+  if (box->fut != NULL) {
+    luaio_future_ref(box->fut);
+    return box->fut;
+  }
+  luaio_future_t *f = luaio_future_new(box->rt->loop);
+  if (f == NULL)
+    return NULL;
+  switch ((luaio_state)box->final) {
+  case LUAIO_RESOLVED:
+    luaio_future_set_result(f);
+    break;
+  case LUAIO_FAILED:
+    luaio_future_set_error(f, box->final_err);
+    break;
+  default:
+    luaio_future_cancel(f, NULL);
+    break;
+  }
+  (void)L;
+  return f;
 }
 
 lfuture *luaioL_tofuture(lua_State *L, int idx) {
@@ -138,13 +187,15 @@ void luaioL_pusherror(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   lfuture *box = lua_touserdata(L, idx);
   box->retrieved = 1;
-  switch (luaio_future_state(box->fut)) {
+  switch (luaioL_state(box)) {
   case LUAIO_CANCELLED:
-    if (box->has_error) /* the CancelledError its task raised */
+    if (box->has_error) { /* the CancelledError its task raised */
       lua_getiuservalue(L, idx, UV_VALUES);
-    else
-      luaioL_newerror(L, "CancelledError",
-                      luaio_future_cancel_message(box->fut));
+    } else {
+      pushcancelmsg(L, idx, box);
+      luaioL_newerror(L, "CancelledError", lua_tostring(L, -1));
+      lua_remove(L, -2);
+    }
     break;
   case LUAIO_FAILED: {
     pushholder(L, idx); /* a shield's error is its inner future's */
@@ -153,7 +204,7 @@ void luaioL_pusherror(lua_State *L, int idx) {
     if (holder->has_error)
       lua_getiuservalue(L, -1, UV_VALUES);
     else
-      luaioL_newerror(L, "Error", luaio_strerror(luaio_future_error(box->fut)));
+      luaioL_newerror(L, "Error", luaio_strerror(box_error(box)));
     lua_remove(L, -2);
     break;
   }
@@ -166,7 +217,7 @@ void luaioL_pusherror(lua_State *L, int idx) {
 int luaioL_pushresult(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   lfuture *outer = lua_touserdata(L, idx);
-  luaio_state state = luaio_future_state(outer->fut);
+  luaio_state state = luaioL_state(outer);
   if (state == LUAIO_PENDING)
     return luaL_error(L, "the result is not ready: await the %s first",
                       outer->is_task ? "task" : "future");
@@ -202,12 +253,12 @@ void luaioL_pushfirst(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   lfuture *box = lua_touserdata(L, idx);
   if (box->nvalues == 1 && !box->sourced &&
-      luaio_future_state(box->fut) == LUAIO_RESOLVED) {
+      luaioL_state(box) == LUAIO_RESOLVED) {
     box->retrieved = 1; /* the common case: one value of its own */
     lua_getiuservalue(L, idx, UV_VALUES);
     return;
   }
-  if (luaio_future_state(box->fut) != LUAIO_RESOLVED) {
+  if (luaioL_state(box) != LUAIO_RESOLVED) {
     luaioL_pusherror(L, idx);
     return;
   }
@@ -287,12 +338,19 @@ static int lfuture_add_done_callback(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, 2);
   cb->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  int rc = luaio_future_add_done_cb(box->fut, luacb_run, cb, luacb_free);
+  /* A finished task has let go of its core future: a done one stands in
+  ** for it, and the callback is scheduled at once, as on any done one. */
+  luaio_future_t *fut = luaioL_corefuture(L, box);
+  int rc = fut != NULL ? luaio_future_add_done_cb(fut, luacb_run, cb,
+                                                  luacb_free)
+                       : LUAIO_ENOMEM;
+  if (fut != NULL)
+    luaio_future_unref(fut);
   if (rc != 0) {
     luacb_free(cb);
     return luaioL_check(L, rc, "add_done_callback");
   }
-  if (!luaio_future_done(box->fut)) {
+  if (!luaioL_isdone(box)) {
     /* Remember it so that remove_done_callback can find it. */
     if (luaioL_getextra(L, 1, "callbacks") != LUA_TTABLE) {
       lua_pop(L, 1);
@@ -311,7 +369,7 @@ static int lfuture_remove_done_callback(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   size_t removed = 0;
-  if (luaioL_getextra(L, 1, "callbacks") == LUA_TTABLE) {
+  if (box->fut != NULL && luaioL_getextra(L, 1, "callbacks") == LUA_TTABLE) {
     int t = lua_gettop(L);
     lua_newtable(L); /* the keys to drop */
     int drop = lua_gettop(L);
@@ -385,7 +443,7 @@ static int lfuture_set_exception(lua_State *L) {
 
 static int lfuture_result(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
-  if (!luaio_future_done(box->fut))
+  if (!luaioL_isdone(box))
     return luaioL_raise(L, LUAIO_EINVALSTATE,
                         box->is_task ? "result: the task is not done yet"
                                      : "result: the future is not done yet");
@@ -395,7 +453,7 @@ static int lfuture_result(lua_State *L) {
 
 static int lfuture_exception(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
-  luaio_state state = luaio_future_state(box->fut);
+  luaio_state state = luaioL_state(box);
   if (state == LUAIO_PENDING)
     return luaioL_raise(L, LUAIO_EINVALSTATE,
                         box->is_task ? "exception: the task is not done yet"
@@ -407,19 +465,20 @@ static int lfuture_exception(lua_State *L) {
 }
 
 static int lfuture_done(lua_State *L) {
-  lua_pushboolean(L, luaio_future_done(luaioL_checkfuture(L, 1)->fut));
+  lua_pushboolean(L, luaioL_isdone(luaioL_checkfuture(L, 1)));
   return 1;
 }
 
 static int lfuture_cancelled(lua_State *L) {
-  lua_pushboolean(L, luaio_future_cancelled(luaioL_checkfuture(L, 1)->fut));
+  lua_pushboolean(L, luaioL_state(luaioL_checkfuture(L, 1)) ==
+                         LUAIO_CANCELLED);
   return 1;
 }
 
 static int lfuture_cancel(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   const char *msg = luaL_optstring(L, 2, NULL);
-  if (luaio_future_done(box->fut)) {
+  if (luaioL_isdone(box)) {
     lua_pushboolean(L, 0);
     return 1;
   }
@@ -439,17 +498,16 @@ static const char *statename(luaio_state s) {
   }
 }
 
-static int lfuture__tostring(lua_State *L) {
+int luaioL_future_tostring(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   if (box->is_task) {
     lua_getfield(L, 1, "get_name");
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);
     lua_pushfstring(L, "asyncio.Task<%s> (%s)", lua_tostring(L, -1),
-                    statename(luaio_future_state(box->fut)));
+                    statename(luaioL_state(box)));
   } else {
-    lua_pushfstring(L, "asyncio.Future (%s)",
-                    statename(luaio_future_state(box->fut)));
+    lua_pushfstring(L, "asyncio.Future (%s)", statename(luaioL_state(box)));
   }
   return 1;
 }
@@ -487,7 +545,7 @@ const luaL_Reg luaioL_future_methods[] = {
     {NULL, NULL}};
 
 const luaL_Reg luaioL_future_meta[] = {{"__gc", lfuture__gc},
-                                       {"__tostring", lfuture__tostring},
+                                       {"__tostring", luaioL_future_tostring},
                                        {NULL, NULL}};
 
 void luaioL_open_future(lua_State *L) {

@@ -56,16 +56,27 @@ static int collect(lua_State *L, int first, const char *fname, int allowfn,
   return n;
 }
 
-/* Pushes an array of the core futures of the boxes in kids. */
+/* Pushes an array of new references to the core futures of the boxes in
+** kids (a finished task's is made anew); drop them with unref_all. */
 static luaio_future_t **futures_of(lua_State *L, int kids, int n) {
   luaio_future_t **futs = lua_newuserdatauv(L, (size_t)n * sizeof *futs + 1,
                                             0);
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, kids, i + 1);
-    futs[i] = ((lfuture *)lua_touserdata(L, -1))->fut;
+    futs[i] = luaioL_corefuture(L, lua_touserdata(L, -1));
     lua_pop(L, 1);
+    if (futs[i] == NULL) {
+      while (i-- > 0)
+        luaio_future_unref(futs[i]);
+      luaL_error(L, "not enough memory");
+    }
   }
   return futs;
+}
+
+static void unref_all(luaio_future_t **futs, int n) {
+  for (int i = 0; i < n; i++)
+    luaio_future_unref(futs[i]);
 }
 
 /* {======================================================================
@@ -127,6 +138,7 @@ static int lgather_gather(lua_State *L) {
   luaio_future_t **futs = futures_of(L, kids, n);
   luaio_future_t *g = luaio_gather_new(rt->loop, futs, (size_t)n,
                                        return_errors);
+  unref_all(futs, n); /* the gather holds its own */
   lua_pop(L, 1);
   if (g == NULL)
     return luaL_error(L, "not enough memory");
@@ -174,7 +186,7 @@ static int wait_finish(lua_State *L, int kids) {
   for (int i = 1; i <= n; i++) {
     lua_rawgeti(L, kids, i);
     lfuture *box = lua_touserdata(L, -1);
-    int into = luaio_future_done(box->fut) ? -3 : -2;
+    int into = luaioL_isdone(box) ? -3 : -2;
     lua_rawseti(L, into, (lua_Integer)lua_rawlen(L, into) + 1);
   }
   luaio_wait_unref(lw->w);
@@ -215,6 +227,7 @@ static int lgather_wait(lua_State *L) {
   lwait *lw = pushwaiter(L);
   luaio_future_t **futs = futures_of(L, kids, n);
   lw->w = luaio_wait_new(rt->loop, futs, (size_t)n, mode, timeout);
+  unref_all(futs, n); /* the waiter holds its own */
   lua_pop(L, 1);
   if (lw->w == NULL)
     return luaL_error(L, "not enough memory");
@@ -280,6 +293,7 @@ static int lgather_as_completed(lua_State *L) {
   luaio_future_t **futs = futures_of(L, kids, n);
   lw->w = luaio_wait_new(rt->loop, futs, (size_t)n, LUAIO_ALL_COMPLETED,
                          timeout);
+  unref_all(futs, n); /* the waiter holds its own */
   lua_pop(L, 1);
   if (lw->w == NULL)
     return luaL_error(L, "not enough memory");
@@ -309,7 +323,7 @@ static int lgather_shield(lua_State *L) {
   if (!ok)
     return luaL_typeerror(L, 1, "coroutine object, function, task or future");
   lfuture *inner = luaioL_toawaitable(L, 1, "shield", 1);
-  if (luaio_future_done(inner->fut))
+  if (luaioL_isdone(inner))
     return 1;
   luaio_future_t *outer = luaio_shield_new(rt->loop, inner->fut);
   if (outer == NULL)

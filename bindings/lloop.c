@@ -134,7 +134,7 @@ static int run_main(lua_State *L) {
   luaioL_runtime *rt = lua_touserdata(L, 1);
   lfuture *main = lua_touserdata(L, 2);
   luaio_loop_t *loop = rt->loop;
-  while (!luaio_future_done(main->fut)) {
+  while (!luaioL_isdone(main)) {
     if (!luaio_loop_can_progress(loop)) {
       fprintf(stderr, "luaio: deadlock: every task waits and nothing "
                       "(timer, I/O or ready callback) can wake one:\n");
@@ -180,7 +180,7 @@ static int lloop_run(lua_State *L) {
   luaioL_unpin(L, main);
   if (status != LUA_OK)
     return lua_error(L);
-  if (interrupted && luaio_future_cancelled(main->fut)) {
+  if (interrupted && luaioL_state(main) == LUAIO_CANCELLED) {
     main->retrieved = 1;
     luaioL_newerror(L, "CancelledError", "interrupted");
     lua_pushboolean(L, 1);

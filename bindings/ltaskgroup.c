@@ -33,7 +33,15 @@ static int ltaskgroup_create_task(lua_State *L) {
   /* asyncio.create_task(aw, opts) makes the task. */
   lua_getfield(L, lua_upvalueindex(2), "create_task");
   lua_pushvalue(L, 2);
-  lua_pushvalue(L, 3);
+  /* Children start from the loop, never eagerly: the group must adopt a
+  ** child before it can end, to see how it ended. */
+  if (lua_istable(L, 3)) {
+    lua_newtable(L);
+    lua_getfield(L, 3, "name");
+    lua_setfield(L, -2, "name");
+  } else {
+    lua_pushnil(L);
+  }
   lua_call(L, 2, 1);
   lfuture *child = lua_touserdata(L, -1);
   int rc = luaio_taskgroup_add(g->tg, child->task);
@@ -162,7 +170,9 @@ static int ltaskgroup_run(lua_State *L) { /* asyncio.TaskGroup(fn) */
   luaL_setmetatable(L, TASKGROUP_MT);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);
-  g->tg = luaio_taskgroup_new(luaio_future_loop(parent->fut), parent->task);
+  g->tg = luaio_taskgroup_new(luaio_future_loop(luaio_task_future(
+                                  parent->task)),
+                              parent->task);
   if (g->tg == NULL)
     return luaL_error(L, "not enough memory");
   lua_pushnil(L); /* base + 2: the body's error */

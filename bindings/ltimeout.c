@@ -62,7 +62,7 @@ static int scope(lua_State *L, int fidx, double when, double delay,
   luaL_setmetatable(L, TIMEOUT_MT);
   lua_insert(L, fidx); /* the scope box sits below the function */
   int base = fidx;
-  lt->to = luaio_timeout_new(luaio_future_loop(task->fut));
+  lt->to = luaio_timeout_new(luaio_future_loop(luaio_task_future(task->task)));
   if (lt->to == NULL)
     return luaL_error(L, "not enough memory");
   luaioL_check(L, luaio_timeout_enter(lt->to, task->task, when), fname);

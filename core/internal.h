@@ -167,6 +167,7 @@ struct luaio_task_s {
   unsigned scheduled : 1;
   unsigned loop_ref : 1; /* the loop holds a reference until done */
   unsigned shared_wait : 1; /* waiter is shared: cancel detaches, no more */
+  unsigned done_step : 1; /* LUAIO_TASK_DONE_STEP */
 };
 
 /* }====================================================================== */

@@ -251,18 +251,28 @@ LUAIO_EXTERN luaio_task_t *luaio_future_task(luaio_future_t *fut);
 ** LUAIO_ECANCELLED to raise a cancellation at its suspension point
 ** (luaio_task_cancel_message() gives the message). A step that suspends
 ** has called luaio_task_await() or luaio_task_sleep(), or neither, which
-** yields once to the loop (asyncio's bare yield, sleep(0)). */
+** yields once to the loop (asyncio's bare yield, sleep(0)). With
+** LUAIO_TASK_DONE_STEP, step is called once more when the task is done
+** (its outcome already set), with err LUAIO_TASK_DONE: the owner's last
+** look at it, for instance to copy the outcome and drop its reference.
+** That call's return value is ignored. */
 typedef int (*luaio_step_fn)(luaio_task_t *task, int err);
 
+#define LUAIO_TASK_DONE 1 /* the err of the last call, see above */
+
+/* Flags of luaio_task_new(). */
+#define LUAIO_TASK_EAGER 1     /* the first step runs before new returns */
+#define LUAIO_TASK_DONE_STEP 2 /* step is told when the task is done */
+
 /* Creates a task that will run step. The task is scheduled: its first
-** step runs from the ready queue, or at once when eager is nonzero (then
+** step runs from the ready queue, or at once with LUAIO_TASK_EAGER (then
 ** before this function returns, as asyncio's eager task factory does).
 ** The loop keeps the task alive until it is done; the caller owns the
 ** reference returned here. data is the embedder's (see
 ** luaio_future_data()). Returns NULL only when out of memory. */
 LUAIO_EXTERN luaio_task_t *luaio_task_new(luaio_loop_t *loop,
                                           luaio_step_fn step, void *data,
-                                          int eager);
+                                          int flags);
 LUAIO_EXTERN void luaio_task_ref(luaio_task_t *task);
 LUAIO_EXTERN void luaio_task_unref(luaio_task_t *task);
 

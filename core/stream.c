@@ -420,9 +420,9 @@ int luaio_stream_drain(luaio_stream_t *s, luaio_future_t **out) {
 }
 
 int luaio_stream_drain_finish(luaio_stream_t *s, luaio_future_t *fut, int err) {
-  assert(fut->kind == &waiter_kind);
+  waiter *w = luaio__waiter_of(fut, &s->drainers);
   int rc = wait_outcome(fut, err);
-  luaio__waiter_unlink((waiter *)fut);
+  luaio__waiter_unlink(w);
   if (rc == 0)
     rc = s->werr;
   return rc;

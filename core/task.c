@@ -73,6 +73,8 @@ static void task_finish(luaio_task_t *t, luaio_state state, int err) {
   }
   task_unlink(t);
   luaio__future_finish(&t->base, state, err);
+  if (t->done_step)
+    t->step(t, LUAIO_TASK_DONE); /* the owner's last look */
   if (t->loop_ref) {
     t->loop_ref = 0;
     luaio_task_unref(t);
@@ -134,7 +136,7 @@ static void task_step(luaio_task_t *t) {
 }
 
 luaio_task_t *luaio_task_new(luaio_loop_t *loop, luaio_step_fn step,
-                             void *data, int eager) {
+                             void *data, int flags) {
   luaio_task_t *t =
       (luaio_task_t *)luaio__future_alloc(loop, &luaio__task_kind, sizeof *t);
   if (t == NULL)
@@ -146,8 +148,9 @@ luaio_task_t *luaio_task_new(luaio_loop_t *loop, luaio_step_fn step,
   t->id = ++loop->task_seq;
   t->base.refs++; /* the loop's, until the task is done */
   t->loop_ref = 1;
+  t->done_step = (flags & LUAIO_TASK_DONE_STEP) != 0;
   task_link(t);
-  if (eager)
+  if (flags & LUAIO_TASK_EAGER)
     task_step(t);
   else
     task_schedule(t);

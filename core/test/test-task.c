@@ -835,4 +835,61 @@ TEST(await_shared_cancel_detaches_one_waiter) {
   test_loop_close(loop);
 }
 
+/* With LUAIO_TASK_DONE_STEP the step is called once more when the task is
+** done, its outcome already set, whether it returned, failed or was
+** cancelled before it ran. */
+typedef struct {
+  int steps;
+  int rc;     /* what its one real step returns */
+  int done;   /* LUAIO_TASK_DONE calls seen */
+  luaio_state seen;
+} finisher;
+
+static int finish_step(luaio_task_t *t, int err) {
+  finisher *f = DATA(t);
+  if (err == LUAIO_TASK_DONE) {
+    f->done++;
+    f->seen = luaio_future_state(luaio_task_future(t));
+    return 0;
+  }
+  f->steps++;
+  return err == LUAIO_ECANCELLED ? LUAIO_ECANCELLED : f->rc;
+}
+
+TEST(done_step) {
+  luaio_loop_t *loop = loop_open();
+  finisher ok = {0, LUAIO_STEP_RETURNED, 0, LUAIO_PENDING};
+  finisher bad = {0, UV_EIO, 0, LUAIO_PENDING};
+  finisher early = {0, LUAIO_STEP_RETURNED, 0, LUAIO_PENDING};
+  finisher eager = {0, LUAIO_STEP_RETURNED, 0, LUAIO_PENDING};
+  luaio_task_t *a = spawn(loop, finish_step, &ok, LUAIO_TASK_DONE_STEP);
+  luaio_task_t *b = spawn(loop, finish_step, &bad, LUAIO_TASK_DONE_STEP);
+  luaio_task_t *c = spawn(loop, finish_step, &early, LUAIO_TASK_DONE_STEP);
+  ASSERT_EQ(1, luaio_task_cancel(c, NULL)); /* before its first step */
+  /* An eager task may be done before luaio_task_new returns. */
+  luaio_task_t *d = spawn(loop, finish_step, &eager,
+                          LUAIO_TASK_DONE_STEP | LUAIO_TASK_EAGER);
+  ASSERT_EQ(1, eager.done);
+  ASSERT_EQ(LUAIO_RESOLVED, eager.seen);
+  run(loop);
+  ASSERT_EQ(1, ok.done);
+  ASSERT_EQ(LUAIO_RESOLVED, ok.seen);
+  ASSERT_EQ(1, bad.done);
+  ASSERT_EQ(LUAIO_FAILED, bad.seen);
+  ASSERT_EQ(1, early.done);
+  ASSERT_EQ(LUAIO_CANCELLED, early.seen);
+  ASSERT_EQ(1, early.steps); /* the cancellation, and no more */
+  /* Without the flag, no extra call. */
+  finisher plain = {0, LUAIO_STEP_RETURNED, 0, LUAIO_PENDING};
+  luaio_task_t *e = spawn(loop, finish_step, &plain, 0);
+  run(loop);
+  ASSERT_EQ(0, plain.done);
+  luaio_task_unref(a);
+  luaio_task_unref(b);
+  luaio_task_unref(c);
+  luaio_task_unref(d);
+  luaio_task_unref(e);
+  test_loop_close(loop);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }
