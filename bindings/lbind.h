@@ -7,6 +7,7 @@
 #define LUAIO_LBIND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lauxlib.h"
 #include "lua.h"
@@ -68,25 +69,26 @@ void luaioL_setextra(lua_State *L, int idx, const char *field);
 /* The Lua side of a core future or task. */
 struct lfuture {
   unsigned long long magic; /* LUAIO_BOX_MAGIC */
-  luaio_future_t *fut;  /* owns one reference */
-  luaio_task_t *task;   /* borrowed from fut when a task, else NULL */
+  luaio_future_t *fut;  /* owns one reference; NULL once a task is done */
+  luaio_task_t *task;   /* borrowed, while a task lives; else NULL */
   luaioL_runtime *rt;
   lua_State *co;        /* a task's thread (anchored by UV_THREAD) */
   int nvalues;          /* values in UV_VALUES: 0, 1, or -1 for a table */
-  int pin;              /* registry ref to the box while C needs it */
+  int pin;              /* slot in the runtime's pins while C needs it */
   int resume_err;       /* the err of the step that resumes the task */
   unsigned gen;         /* the runtime's gen when the box was made */
-  uint64_t id;          /* a task's id */
-  int ncancels;         /* a finished task's cancellation count */
+  uint32_t id;          /* a task's id (names wrap after 2^32 tasks) */
   int final_err;        /* a finished task's error code */
+  unsigned short ncancels; /* a finished task's cancellation count */
   unsigned char final;  /* a finished task's luaio_state */
-  unsigned is_task : 1;
-  unsigned started : 1;
-  unsigned has_error : 1; /* UV_VALUES holds the error it failed with */
-  unsigned retrieved : 1; /* someone took the error (or the result) */
-  unsigned reported : 1;
-  unsigned sourced : 1;   /* extra.source names the box with the values */
-  unsigned done_early : 1; /* the task ended inside luaio_task_new */
+  /* Flags, packed in one byte: a box is 72 bytes, 160 with its header. */
+  unsigned char is_task : 1;
+  unsigned char started : 1;
+  unsigned char has_error : 1; /* UV_VALUES holds the error it failed with */
+  unsigned char retrieved : 1; /* someone took the error (or the result) */
+  unsigned char reported : 1;
+  unsigned char sourced : 1;   /* extra.source names the box with the values */
+  unsigned char done_early : 1; /* the task ended inside luaio_task_new */
 };
 
 /* A Task box lets go of its core task when the task is done (it keeps

@@ -90,7 +90,7 @@ static void ltask_done(lua_State *L, luaio_task_t *t, lfuture *box) {
   luaio_future_t *fut = luaio_task_future(t);
   box->final = (unsigned char)luaio_future_state(fut);
   box->final_err = luaio_future_error(fut);
-  box->ncancels = luaio_task_cancelling(t);
+  box->ncancels = (unsigned short)luaio_task_cancelling(t);
   const char *msg = luaio_future_cancel_message(fut);
   if (box->final == LUAIO_CANCELLED && msg != NULL && !box->has_error) {
     luaioL_pushbox(L, box);
@@ -123,7 +123,7 @@ static int ltask_step(luaio_task_t *t, int err) {
   }
   if (!box->started) {
     box->started = 1;
-    box->id = luaio_task_id(t);
+    box->id = (uint32_t)luaio_task_id(t);
     if (err == LUAIO_ECANCELLED) {
       /* Cancelled before it ran: nothing of it runs, as in asyncio. */
       ltask_endthread(L, box, 0);
@@ -278,7 +278,7 @@ lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
     luaioL_unpin(L, box);
     luaL_error(L, "not enough memory");
   }
-  box->id = luaio_task_id(t);
+  box->id = (uint32_t)luaio_task_id(t);
   if (box->done_early) {
     luaio_task_unref(t); /* done already: the box keeps the outcome */
   } else {
@@ -518,7 +518,7 @@ static int ltask_cancelling(lua_State *L) {
 static int ltask_uncancel(lua_State *L) {
   lfuture *box = checktaskbox(L);
   if (box->task != NULL)
-    box->ncancels = luaio_task_uncancel(box->task);
+    box->ncancels = (unsigned short)luaio_task_uncancel(box->task);
   else if (box->ncancels > 0)
     box->ncancels--;
   lua_pushinteger(L, box->ncancels);
