@@ -1,35 +1,7 @@
 local asyncio = require "asyncio"
-
--- Yields to the loop n times.
-local function pass(n)
-  for _ = 1, n or 1 do
-    asyncio.sleep(0)
-  end
-end
-
--- An event log: add(s) appends, joined() gives the events separated by " ".
-local function new_log()
-  local log = {}
-  local function add(s)
-    log[#log + 1] = tostring(s)
-  end
-  local function joined()
-    return table.concat(log, " ")
-  end
-  return add, joined
-end
-
--- The error a call raises (it must raise).
-local function error_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return err
-end
-
--- Awaits every task, whatever its outcome.
-local function settle(tasks)
-  asyncio.wait(tasks)
-end
+local support = require "support"
+local pass, new_log = support.pass, support.new_log
+local error_of, settle = support.error_of, support.settle
 
 -- A deterministic pseudo-random generator (an LCG): next(n) is in 1..n.
 local function lcg(seed)

@@ -1,4 +1,6 @@
 local asyncio = require "asyncio"
+local support = require "support"
+local pass, new_log = support.pass, support.new_log
 
 -- Every case runs on 127.0.0.1 (or ::1), with ephemeral ports, and asserts
 -- order of events, never timing.
@@ -10,20 +12,6 @@ local function signal()
     set = function() if not fut:done() then fut:set_result(true) end end,
     wait = function() asyncio.await(fut) end,
   }
-end
-
--- Yields to the loop n times.
-local function pass(n)
-  for _ = 1, n do
-    asyncio.sleep(0)
-  end
-end
-
--- An event log: add(s) appends, joined() gives the events separated by " ".
-local function new_log()
-  local log = {}
-  return function(s) log[#log + 1] = tostring(s) end,
-         function() return table.concat(log, " ") end
 end
 
 -- Starts a server on 127.0.0.1:0 running handler; returns it and its port.

@@ -1,39 +1,11 @@
 local asyncio = require "asyncio"
+local support = require "support"
+local pass, new_log = support.pass, support.new_log
+local error_of, settle = support.error_of, support.settle
 
 -- Suspends the current task until it is cancelled.
 local function block()
   return asyncio.await(asyncio.get_running_loop():create_future())
-end
-
--- Yields to the loop n times.
-local function pass(n)
-  for _ = 1, n or 1 do
-    asyncio.sleep(0)
-  end
-end
-
--- An event log: add(s) appends, joined() gives the events separated by " ".
-local function new_log()
-  local log = {}
-  local function add(s)
-    log[#log + 1] = tostring(s)
-  end
-  local function joined()
-    return table.concat(log, " ")
-  end
-  return add, joined
-end
-
--- The error a call raises (it must raise).
-local function error_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return err
-end
-
--- Awaits every task, whatever its outcome.
-local function settle(tasks)
-  asyncio.wait(tasks)
 end
 
 -- Starts a task per name running fn(name).

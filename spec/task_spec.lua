@@ -1,28 +1,11 @@
 local asyncio = require "asyncio"
+local support = require "support"
+local pass, new_log = support.pass, support.new_log
 
 -- Suspends the current task until it is cancelled: awaits a fresh future that
 -- nobody resolves (one per call, so cancelling one waiter wakes no other).
 local function block()
   return asyncio.await(asyncio.get_running_loop():create_future())
-end
-
--- Yields to the loop n times.
-local function pass(n)
-  for _ = 1, n do
-    asyncio.sleep(0)
-  end
-end
-
--- An event log: add(s) appends, joined() gives the events separated by " ".
-local function new_log()
-  local log = {}
-  local function add(s)
-    log[#log + 1] = tostring(s)
-  end
-  local function joined()
-    return table.concat(log, " ")
-  end
-  return add, joined
 end
 
 -- The line after the one that calls this, and the chunk name a traceback uses.

@@ -1,0 +1,38 @@
+-- support.lua - small helpers the specs share (found through busted's
+-- --lpath=spec/?.lua). They must run inside a task.
+local asyncio = require "asyncio"
+
+local support = {}
+
+-- Lets the loop turn n times (default 1).
+function support.pass(n)
+  for _ = 1, n or 1 do
+    asyncio.sleep(0)
+  end
+end
+
+-- An event log: add(s) appends, joined() gives the events separated by " ".
+function support.new_log()
+  local log = {}
+  local function add(s)
+    log[#log + 1] = tostring(s)
+  end
+  local function joined()
+    return table.concat(log, " ")
+  end
+  return add, joined
+end
+
+-- The error a call raises (it must raise).
+function support.error_of(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error")
+  return err
+end
+
+-- Awaits every task, whatever its outcome.
+function support.settle(tasks)
+  asyncio.wait(tasks)
+end
+
+return support
