@@ -99,7 +99,7 @@ luaio_state luaioL_state(const lfuture *box);
 /* Returns a new reference to a core future with the box's outcome: its
 ** own, or, for a finished task, a new one already done; NULL when out of
 ** memory. */
-luaio_future_t *luaioL_corefuture(lua_State *L, lfuture *box);
+luaio_future_t *luaioL_corefuture(lfuture *box);
 
 /* The runtime, from the calling C function's first upvalue when it is
 ** the runtime (module functions), else from the registry. [-0, +0, -] */
@@ -129,8 +129,9 @@ luaio_loop_t *luaioL_checkloop(lua_State *L, const char *fname);
 ** Boxes (lfuture.c)
 ** ======================================================================= */
 
-/* Pushes a new box for fut, taking the caller's reference. [-0, +1, m] */
-lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt);
+/* Pushes a new Future box for fut, taking the caller's reference (Task
+** boxes are made by luaioL_spawn). [-0, +1, m] */
+lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut);
 /* The box at idx when it is a Future or Task, else NULL. [-0, +0, -] */
 lfuture *luaioL_tofuture(lua_State *L, int idx);
 lfuture *luaioL_checkfuture(lua_State *L, int idx);

@@ -48,7 +48,7 @@ static int fs_await(lua_State *L, lfuture *task, int rc, luaio_future_t *fut,
                     const char *fname, const char *path, lua_KFunction k) {
   if (rc != 0)
     return fs_raise(L, rc, fname, path);
-  luaioL_pushfuture(L, fut, FUTURE_MT);
+  luaioL_pushfuture(L, fut);
   return luaioL_await(L, task, fut, lua_gettop(L), k);
 }
 

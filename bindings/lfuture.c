@@ -7,7 +7,7 @@
 
 #include "lbind.h"
 
-lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
+lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut) {
   lfuture *box = lua_newuserdatauv(L, sizeof *box, NUV);
   box->magic = LUAIO_BOX_MAGIC;
   box->fut = fut;
@@ -28,10 +28,7 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut, const char *mt) {
   box->ncancels = 0;
   box->final_err = 0;
   box->final = LUAIO_PENDING;
-  if (box->rt->future_mt != 0 && strcmp(mt, FUTURE_MT) == 0)
-    lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->future_mt);
-  else
-    luaL_getmetatable(L, mt);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->future_mt);
   lua_setmetatable(L, -2);
   luaio_future_set_data(fut, box);
   return box;
@@ -59,7 +56,7 @@ static void pushcancelmsg(lua_State *L, int idx, lfuture *box) {
     lua_pushnil(L);
 }
 
-luaio_future_t *luaioL_corefuture(lua_State *L, lfuture *box) {
+luaio_future_t *luaioL_corefuture(lfuture *box) {
   if (box->fut != NULL) {
     luaio_future_ref(box->fut);
     return box->fut;
@@ -78,7 +75,6 @@ luaio_future_t *luaioL_corefuture(lua_State *L, lfuture *box) {
     luaio_future_cancel(f, NULL);
     break;
   }
-  (void)L;
   return f;
 }
 
@@ -301,6 +297,9 @@ void luaioL_fail(lua_State *L, int idx) {
 ** Done callbacks written in Lua
 ** ======================================================================= */
 
+/* One Lua done callback: malloc'd by add_done_callback, owned by the
+** core registration and freed by luacb_free, its fin, which also drops
+** the registry ref. */
 typedef struct {
   luaioL_runtime *rt;
   int ref; /* registry: {box, fn} */
@@ -340,7 +339,7 @@ static int lfuture_add_done_callback(lua_State *L) {
   cb->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   /* A finished task has let go of its core future: a done one stands in
   ** for it, and the callback is scheduled at once, as on any done one. */
-  luaio_future_t *fut = luaioL_corefuture(L, box);
+  luaio_future_t *fut = luaioL_corefuture(box);
   int rc = fut != NULL ? luaio_future_add_done_cb(fut, luacb_run, cb,
                                                   luacb_free)
                        : LUAIO_ENOMEM;
@@ -408,7 +407,7 @@ static int lfuture_new(lua_State *L) { /* asyncio.Future() */
   luaio_future_t *fut = luaio_future_new(loop);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut, FUTURE_MT);
+  luaioL_pushfuture(L, fut);
   return 1;
 }
 

@@ -63,7 +63,7 @@ static luaio_future_t **futures_of(lua_State *L, int kids, int n) {
                                             0);
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, kids, i + 1);
-    futs[i] = luaioL_corefuture(L, lua_touserdata(L, -1));
+    futs[i] = luaioL_corefuture(lua_touserdata(L, -1));
     lua_pop(L, 1);
     if (futs[i] == NULL) {
       while (i-- > 0)
@@ -142,7 +142,7 @@ static int lgather_gather(lua_State *L) {
   lua_pop(L, 1);
   if (g == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, g, FUTURE_MT); /* owns g; at kids + 1 */
+  luaioL_pushfuture(L, g); /* owns g; at kids + 1 */
   if (luaio_future_done(g))
     return gather_finish(L, kids);
   return luaioL_await(L, task, g, kids, gather_k);
@@ -269,7 +269,7 @@ static int ascompleted_next(lua_State *L) {
   luaio_future_t *next = luaio_wait_next_future(lw->w);
   if (next == NULL)
     return luaL_error(L, "not enough memory");
-  lfuture *box = luaioL_pushfuture(L, next, FUTURE_MT);
+  lfuture *box = luaioL_pushfuture(L, next);
   int idx = lua_gettop(L);
   if (luaio_future_done(next))
     return ascompleted_k(L, LUA_OK, idx);
@@ -328,7 +328,7 @@ static int lgather_shield(lua_State *L) {
   luaio_future_t *outer = luaio_shield_new(rt->loop, inner->fut);
   if (outer == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, outer, FUTURE_MT);
+  luaioL_pushfuture(L, outer);
   lua_pushvalue(L, 1);
   luaioL_setextra(L, -2, "source"); /* its values are inner's */
   ((lfuture *)lua_touserdata(L, -1))->sourced = 1;

@@ -17,8 +17,6 @@ typedef struct {
   luaio_handle_t *h; /* owns one reference */
 } lhandle;
 
-static unsigned loop_gen = 0;
-
 /* {======================================================================
 ** Opening and closing loops
 ** ======================================================================= */
@@ -30,7 +28,7 @@ static int loop_open(luaioL_runtime *rt, lua_State *L, uv_loop_t *uv) {
   rt->L = L;
   rt->current = NULL;
   rt->interrupted = 0;
-  rt->gen = ++loop_gen;
+  rt->gen++; /* boxes and loop objects of older loops tell by it */
   return 0;
 }
 
@@ -230,7 +228,7 @@ int luaio_host_close(lua_State *L) {
 static luaio_loop_t *checklloop(lua_State *L) {
   lloop *l = luaL_checkudata(L, 1, LOOP_MT);
   luaioL_runtime *rt = luaioL_rt(L);
-  if (rt->loop == NULL || l->gen != loop_gen)
+  if (rt->loop == NULL || l->gen != rt->gen)
     luaL_error(L, "this loop is closed");
   return rt->loop;
 }
@@ -240,12 +238,13 @@ static const char LOOPOBJ_KEY = 'l'; /* registry: the running loop's */
 static int lloop_get_running_loop(lua_State *L) {
   luaioL_checkloop(L, "get_running_loop");
   /* One object per loop, so that every task sees the same one. */
+  luaioL_runtime *rt = luaioL_rt(L);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPOBJ_KEY) == LUA_TUSERDATA &&
-      ((lloop *)lua_touserdata(L, -1))->gen == loop_gen)
+      ((lloop *)lua_touserdata(L, -1))->gen == rt->gen)
     return 1;
   lua_pop(L, 1);
   lloop *l = lua_newuserdatauv(L, sizeof *l, 0);
-  l->gen = loop_gen;
+  l->gen = rt->gen;
   luaL_setmetatable(L, LOOP_MT);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &LOOPOBJ_KEY);
@@ -261,10 +260,13 @@ static int lloop_create_future(lua_State *L) {
   luaio_future_t *fut = luaio_future_new(checklloop(L));
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut, FUTURE_MT);
+  luaioL_pushfuture(L, fut);
   return 1;
 }
 
+/* A Lua callback of call_soon/call_later/call_at: malloc'd by schedule,
+** owned by the core handle and freed by lcallback_free, its fin, which
+** also drops the registry ref. */
 typedef struct {
   luaioL_runtime *rt;
   int ref; /* registry: {fn, args...} with n */

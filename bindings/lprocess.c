@@ -42,7 +42,7 @@ static luaio_pipe_t *checkpipe(lua_State *L, const char *mt) {
 ** continues with the box at ctx. */
 static int await_new(lua_State *L, lfuture *task, luaio_future_t *fut,
                      lua_KFunction k) {
-  luaioL_pushfuture(L, fut, FUTURE_MT);
+  luaioL_pushfuture(L, fut);
   return luaioL_await(L, task, fut, lua_gettop(L), k);
 }
 
@@ -147,7 +147,7 @@ static int rd_try(lua_State *L, int mode) {
     luaioL_check(L, luaio_pipe_wait_readable(p, &fut), rd_names[mode]);
     if (fut != NULL) {
       lua_pushinteger(L, mode);             /* at 3 */
-      luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 4 */
+      luaioL_pushfuture(L, fut); /* owns fut; at 4 */
       lfuture *task = luaioL_checktask(L, rd_names[mode]);
       return luaioL_await(L, task, fut, 4, rd_k);
     }
@@ -237,7 +237,7 @@ static int lwriter_drain(lua_State *L) {
   luaioL_check(L, luaio_pipe_drain(p, &fut), "drain");
   if (fut == NULL)
     return 0;
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   lfuture *task = luaioL_checktask(L, "drain");
   return luaioL_await(L, task, fut, 2, drain_k);
 }

@@ -134,7 +134,7 @@ static int put_try(lua_State *L, lqueue *lq) {
   luaio_future_t *fut = luaio_queue_putter(lq->q);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 3 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 3 */
   return luaioL_await(L, task, fut, 3, put_k);
 }
 
@@ -191,7 +191,7 @@ static int get_try(lua_State *L, lqueue *lq) {
   luaio_future_t *fut = luaio_queue_getter(lq->q);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   return luaioL_await(L, task, fut, 2, get_k);
 }
 
@@ -273,7 +273,7 @@ static int lqueue_join(lua_State *L) {
   luaioL_check(L, luaio_queue_join(lq->q, &fut), "join");
   if (fut == NULL)
     return 0;
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   return luaioL_await(L, task, fut, 2, join_k);
 }
 

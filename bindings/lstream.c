@@ -180,7 +180,7 @@ static int read_try(lua_State *L, int op) {
                         "from this stream",
                         opnames[op]);
     luaioL_check(L, rc, opnames[op]);
-    luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 3 */
+    luaioL_pushfuture(L, fut); /* owns fut; at 3 */
     return luaioL_await(L, task, fut, op, read_k);
   }
   if (rc == UV_EOF && op == OP_READLINE)
@@ -320,7 +320,7 @@ static int lwriter_drain(lua_State *L) {
   luaioL_check(L, luaio_stream_drain(s, &fut), "drain");
   if (fut == NULL)
     return 0;
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   lfuture *task = luaioL_checktask(L, "drain");
   return luaioL_await(L, task, fut, 0, drain_k);
 }
@@ -374,7 +374,7 @@ static int lwriter_wait_closed(lua_State *L) {
   luaioL_check(L, luaio_stream_wait_closed(s, &fut), "wait_closed");
   if (fut == NULL)
     return 0;
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   lfuture *task = luaioL_checktask(L, "wait_closed");
   return luaioL_await(L, task, fut, 2, closed_k);
 }
@@ -525,7 +525,7 @@ static int lstream_open_connection(lua_State *L) {
       luaio_stream_connect(loop, host, port, timeout, (size_t)limit);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 4 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 4 */
   return luaioL_await(L, task, fut, 4, connect_k);
 }
 
@@ -562,7 +562,7 @@ static int lstream_getaddrinfo(lua_State *L) {
   luaio_future_t *fut = luaio_getaddrinfo(loop, host, port, 0);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 3 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 3 */
   return luaioL_await(L, task, fut, 3, getaddrinfo_k);
 }
 
@@ -663,7 +663,7 @@ static int lstream_start_server(lua_State *L) {
   luaio_future_t *fut = luaio_getaddrinfo(loop, host, port, host == NULL);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 6 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 6 */
   return luaioL_await(L, task, fut, 0, start_server_k);
 }
 
@@ -701,7 +701,7 @@ static int lserver_wait_closed(lua_State *L) {
   luaioL_check(L, luaio_server_wait_closed(ls->srv, &fut), "wait_closed");
   if (fut == NULL)
     return 0;
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   lfuture *task = luaioL_checktask(L, "wait_closed");
   return luaioL_await(L, task, fut, 2, closed_k);
 }
@@ -737,7 +737,7 @@ static int lserver_serve_forever(lua_State *L) {
   luaioL_check(L, luaio_server_wait_closed(ls->srv, &fut), "serve_forever");
   if (fut == NULL)
     return 0;
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   lfuture *task = luaioL_checktask(L, "serve_forever");
   return luaioL_await(L, task, fut, 0, serve_k);
 }

@@ -230,7 +230,7 @@ static int llock_acquire(lua_State *L) {
     luaio_lock_acquire_finish(lock, fut, LUAIO_ECANCELLED);
     return cannotwait(L, fut, "acquire");
   }
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   return luaioL_await(L, task, fut, 2, acquire_k);
 }
 
@@ -291,7 +291,7 @@ static int lsemaphore_acquire(lua_State *L) {
     luaio_semaphore_acquire_finish(s->sem, fut, LUAIO_ECANCELLED);
     return cannotwait(L, fut, "acquire");
   }
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   return luaioL_await(L, task, fut, 2, lsemaphore_acquire_k);
 }
 
@@ -356,7 +356,7 @@ static int cond_relock(lua_State *L, lcondition *c) {
   luaioL_check(L, luaio_lock_acquire(lock, &fut), "wait");
   if (fut == NULL)
     return cond_wait_end(L, c);
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 4 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 4 */
   lfuture *task = luaioL_checktask(L, "wait");
   return luaioL_await(L, task, fut, COND_RELOCKED, lcondition_wait_k);
 }
@@ -396,7 +396,7 @@ static int lcondition_wait(lua_State *L) {
     luaioL_checktask(L, "wait"); /* before the lock is released */
   luaio_future_t *fut;
   luaioL_check(L, luaio_condition_wait_begin(c->cond, &fut), "wait");
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   return luaioL_await(L, task, fut, COND_NOTIFIED, lcondition_wait_k);
 }
 
@@ -484,7 +484,7 @@ static int lbarrier_wait_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushinteger(L, index);
     return 1;
   }
-  luaioL_pushfuture(L, next, FUTURE_MT); /* owns next; at 2 */
+  luaioL_pushfuture(L, next); /* owns next; at 2 */
   lfuture *task = luaioL_checktask(L, "wait");
   return luaioL_await(L, task, next, 2, lbarrier_wait_k);
 }
@@ -507,7 +507,7 @@ static int lbarrier_wait(lua_State *L) {
     luaio_barrier_wait_finish(b->b, fut, LUAIO_ECANCELLED, &next, &index);
     return cannotwait(L, fut, "wait");
   }
-  luaioL_pushfuture(L, fut, FUTURE_MT); /* owns fut; at 2 */
+  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
   return luaioL_await(L, task, fut, 2, lbarrier_wait_k);
 }
 

@@ -598,7 +598,7 @@ static int lthread_to_thread(lua_State *L) {
     return luaL_error(L, "not enough memory");
   }
   /* XXX(#4): the work item leaks if Lua cannot allocate its box. */
-  luaioL_pushfuture(L, luaio_work_future(req->work), FUTURE_MT);
+  luaioL_pushfuture(L, luaio_work_future(req->work));
   return luaioL_await(L, task, luaio_work_future(req->work), (lua_KContext)req,
                       to_thread_k);
 }
