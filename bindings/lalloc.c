@@ -16,6 +16,13 @@
 #define SMALL_MAX (GRAIN * NCLASSES)
 #define CHUNK_SIZE (64 * 1024)
 
+/* The slow paths stay out of line, so the fast ones save no registers. */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline, cold))
+#else
+#define COLD
+#endif
+
 typedef struct freeblock {
   struct freeblock *next;
 } freeblock;
@@ -32,6 +39,28 @@ struct luaio_alloc_s {
 
 static size_t class_of(size_t size) { return (size - 1) / GRAIN; }
 
+/* Starts a new chunk and carves a block of class cls from it; the tail
+** of the old chunk, too small for the block, goes to its own class. */
+COLD static void *refill(luaio_alloc_t *a, size_t cls) {
+  size_t left = (size_t)(a->bump_end - a->bump);
+  if (left >= GRAIN) {
+    freeblock *t = (freeblock *)a->bump;
+    size_t tc = left / GRAIN - 1;
+    t->next = a->free[tc];
+    a->free[tc] = t;
+  }
+  a->bump = a->bump_end; /* the tail is given away even if malloc fails */
+  chunk *c = malloc(CHUNK_SIZE);
+  if (c == NULL)
+    return NULL;
+  c->next = a->chunks;
+  a->chunks = c;
+  a->bump = (char *)c + GRAIN + (cls + 1) * GRAIN; /* 16-byte aligned */
+  a->bump_end = (char *)c + CHUNK_SIZE;
+  return (char *)c + GRAIN;
+}
+
+/* A block from its class's free list, else carved from the newest chunk. */
 static void *small_alloc(luaio_alloc_t *a, size_t cls) {
   freeblock *b = a->free[cls];
   if (b != NULL) {
@@ -39,23 +68,8 @@ static void *small_alloc(luaio_alloc_t *a, size_t cls) {
     return b;
   }
   size_t size = (cls + 1) * GRAIN;
-  if ((size_t)(a->bump_end - a->bump) < size) {
-    /* The tail of the old chunk is too small: give it to its class. */
-    size_t left = (size_t)(a->bump_end - a->bump);
-    if (left >= GRAIN) {
-      freeblock *t = (freeblock *)a->bump;
-      size_t tc = left / GRAIN - 1;
-      t->next = a->free[tc];
-      a->free[tc] = t;
-    }
-    chunk *c = malloc(CHUNK_SIZE);
-    if (c == NULL)
-      return NULL;
-    c->next = a->chunks;
-    a->chunks = c;
-    a->bump = (char *)c + GRAIN; /* blocks stay 16-byte aligned */
-    a->bump_end = (char *)c + CHUNK_SIZE;
-  }
+  if ((size_t)(a->bump_end - a->bump) < size)
+    return refill(a, cls);
   void *p = a->bump;
   a->bump += size;
   return p;
@@ -67,36 +81,41 @@ static void small_free(luaio_alloc_t *a, void *p, size_t cls) {
   a->free[cls] = b;
 }
 
-static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  luaio_alloc_t *a = ud;
-  if (ptr == NULL)
-    osize = 0; /* osize then tells the kind of object, not a size */
-  if (nsize == 0) {
-    if (ptr != NULL) {
-      if (osize <= SMALL_MAX)
-        small_free(a, ptr, class_of(osize));
-      else
-        free(ptr);
-    }
-    return NULL;
-  }
+/* Moves a block between sizes; osize and nsize are both above zero. */
+COLD static void *resize(luaio_alloc_t *a, void *ptr, size_t osize, size_t nsize) {
   if (osize > SMALL_MAX && nsize > SMALL_MAX)
     return realloc(ptr, nsize);
-  if (ptr != NULL && osize <= SMALL_MAX && nsize <= SMALL_MAX &&
+  if (osize <= SMALL_MAX && nsize <= SMALL_MAX &&
       class_of(osize) == class_of(nsize))
     return ptr;
   void *np = nsize <= SMALL_MAX ? small_alloc(a, class_of(nsize))
                                 : malloc(nsize);
   if (np == NULL)
     return NULL;
-  if (ptr != NULL) {
-    memcpy(np, ptr, osize < nsize ? osize : nsize);
+  memcpy(np, ptr, osize < nsize ? osize : nsize);
+  if (osize <= SMALL_MAX)
+    small_free(a, ptr, class_of(osize));
+  else
+    free(ptr);
+  return np;
+}
+
+/* The common cases first: a new small block, a small block freed. */
+static void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  luaio_alloc_t *a = ud;
+  if (ptr == NULL) { /* osize tells the kind of object, not a size */
+    if (nsize - 1 < SMALL_MAX) /* 0 < nsize <= SMALL_MAX */
+      return small_alloc(a, class_of(nsize));
+    return nsize == 0 ? NULL : malloc(nsize);
+  }
+  if (nsize == 0) {
     if (osize <= SMALL_MAX)
       small_free(a, ptr, class_of(osize));
     else
       free(ptr);
+    return NULL;
   }
-  return np;
+  return resize(a, ptr, osize, nsize);
 }
 
 static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
