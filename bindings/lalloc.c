@@ -5,9 +5,17 @@
 ** chunks, with no header per block (Lua always says a block's size when
 ** it frees it), so a task touches fewer pages and allocating costs a
 ** few instructions. Larger blocks go to realloc/free.
+**
+** Once a state holds BIG_AFTER bytes of chunks, it takes 2 MiB at a time
+** from mmap, populated at once: the kernel then fills 512 pages in one
+** call instead of taking 512 page faults, which is most of the time a
+** burst of new tasks spends in the kernel.
 */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "lbind.h"
 
@@ -15,6 +23,8 @@
 #define NCLASSES 64              /* small blocks: up to 1 KiB */
 #define SMALL_MAX (GRAIN * NCLASSES)
 #define CHUNK_SIZE (64 * 1024)
+#define BIG_SIZE (2 * 1024 * 1024)
+#define BIG_AFTER (4 * 1024 * 1024)
 
 /* The slow paths stay out of line, so the fast ones save no registers. */
 #if defined(__GNUC__)
@@ -29,13 +39,49 @@ typedef struct freeblock {
 
 typedef struct chunk {
   struct chunk *next;
+  size_t size; /* CHUNK_SIZE from malloc, or BIG_SIZE from mmap */
 } chunk;
 
 struct luaio_alloc_s {
   freeblock *free[NCLASSES];
   chunk *chunks;
   char *bump, *bump_end; /* the unused tail of the newest chunk */
+  size_t total;          /* bytes in chunks */
 };
+
+/* A new chunk: 64 KiB from malloc while the state is small, then 2 MiB
+** mapped and populated; NULL when out of memory. */
+static chunk *new_chunk(luaio_alloc_t *a) {
+  chunk *c = NULL;
+#if defined(__linux__) && defined(MAP_POPULATE)
+  if (a->total >= BIG_AFTER) {
+    void *p = mmap(NULL, BIG_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p != MAP_FAILED) {
+      c = p;
+      c->size = BIG_SIZE;
+    }
+  }
+#endif
+  if (c == NULL) {
+    c = malloc(CHUNK_SIZE);
+    if (c == NULL)
+      return NULL;
+    c->size = CHUNK_SIZE;
+  }
+  a->total += c->size;
+  return c;
+}
+
+static void free_chunk(chunk *c) {
+#if defined(__linux__) && defined(MAP_POPULATE)
+  if (c->size == BIG_SIZE) {
+    munmap(c, BIG_SIZE);
+    return;
+  }
+#endif
+  free(c);
+}
 
 static size_t class_of(size_t size) { return (size - 1) / GRAIN; }
 
@@ -50,13 +96,13 @@ COLD static void *refill(luaio_alloc_t *a, size_t cls) {
     a->free[tc] = t;
   }
   a->bump = a->bump_end; /* the tail is given away even if malloc fails */
-  chunk *c = malloc(CHUNK_SIZE);
+  chunk *c = new_chunk(a);
   if (c == NULL)
     return NULL;
   c->next = a->chunks;
   a->chunks = c;
   a->bump = (char *)c + GRAIN + (cls + 1) * GRAIN; /* 16-byte aligned */
-  a->bump_end = (char *)c + CHUNK_SIZE;
+  a->bump_end = (char *)c + c->size;
   return (char *)c + GRAIN;
 }
 
@@ -172,7 +218,7 @@ void luaio_closestate(lua_State *L, luaio_alloc_t *a) {
   chunk *c = a->chunks;
   while (c != NULL) {
     chunk *next = c->next;
-    free(c);
+    free_chunk(c);
     c = next;
   }
   free(a);

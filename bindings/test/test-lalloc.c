@@ -91,6 +91,37 @@ TEST(freed_blocks_are_reused) {
   close_state();
 }
 
+/* Past a few MiB the chunks come from mmap, 2 MiB at a time: blocks
+** stay distinct across the change and the state closes cleanly. */
+TEST(large_heaps_take_mapped_chunks) {
+  open_state();
+  if (A == NULL) {
+    close_state();
+    return;
+  }
+  enum { N = 40000, SIZE = 320 }; /* 12.8 MB of blocks */
+  unsigned char **p = malloc(N * sizeof *p);
+  ASSERT_NOT_NULL(p);
+  for (unsigned i = 0; i < N; i++) {
+    p[i] = alloc(SIZE);
+    ASSERT_NOT_NULL(p[i]);
+    ASSERT_EQ(0, (uintptr_t)p[i] % 16);
+    fill(p[i], SIZE, i);
+  }
+  for (unsigned i = 0; i < N; i++)
+    ASSERT(intact(p[i], SIZE, i));
+  for (unsigned i = 0; i < N; i += 2) /* half back, then reused */
+    release(p[i], SIZE);
+  for (unsigned i = 0; i < N; i += 2) {
+    p[i] = alloc(SIZE);
+    fill(p[i], SIZE, i);
+  }
+  for (unsigned i = 0; i < N; i++)
+    ASSERT(intact(p[i], SIZE, i));
+  free(p);
+  close_state();
+}
+
 /* Growing and shrinking keep the contents: within a class, between
 ** classes, and across the line to and from malloc's blocks. */
 TEST(resize_keeps_contents) {
