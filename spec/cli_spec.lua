@@ -25,11 +25,22 @@ local function read_file(path)
   return text
 end
 
--- A temporary script holding source; removed when the spec ends.
+-- Paths to remove after the test. (busted keeps one finally per test, so
+-- the specs list their files here instead.)
+local temporary = {}
+local function remove_later(path)
+  temporary[#temporary + 1] = path
+  return path
+end
+local function remove_temporary()
+  for _, path in ipairs(temporary) do os.remove(path) end
+  temporary = {}
+end
+
+-- A temporary script holding source; removed when the test ends.
 local function script(source)
-  local path = os.tmpname()
+  local path = remove_later(os.tmpname())
   write_file(path, source)
-  finally(function() os.remove(path) end)
   return path
 end
 
@@ -53,6 +64,8 @@ local function sh(cmd)
 end
 
 describe("luaio CLI", function()
+  after_each(remove_temporary)
+
   it("runs a script with arg and ... set as lua does", function()
     local path = script([[
       print(arg[0])
@@ -152,9 +165,8 @@ describe("luaio CLI", function()
   end)
 
   it("cancels the main task on SIGINT, runs its cleanup and exits 130", function()
-    local marker = os.tmpname()
+    local marker = remove_later(os.tmpname())
     os.remove(marker)
-    finally(function() os.remove(marker) end)
     local path = script([[
       local asyncio = require "asyncio"
       local marker = ...
@@ -171,8 +183,7 @@ describe("luaio CLI", function()
       print("not reached")
     ]])
     assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
-    local errfile = os.tmpname()
-    finally(function() os.remove(errfile) end)
+    local errfile = remove_later(os.tmpname())
     -- `exec` makes luaio take over the shell's pid, which `echo $$` printed.
     -- It runs in the foreground of that shell, so SIGINT is not ignored.
     local p = io.popen(("echo $$; exec %s %s %s 2>%s"):format(shell_quote(LUAIO_BIN),

@@ -106,11 +106,8 @@ end)
 
 describe("luaio CLI", function()
   it("cancels the main task on SIGTERM, runs its cleanup and exits 143", function()
-    local marker = os.tmpname()
+    local marker, path = os.tmpname(), os.tmpname()
     os.remove(marker)
-    finally(function() os.remove(marker) end)
-    local path = os.tmpname()
-    finally(function() os.remove(path) end)
     local f = assert(io.open(path, "w"))
     f:write([[
       local asyncio = require "asyncio"
@@ -129,7 +126,12 @@ describe("luaio CLI", function()
     f:close()
     assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
     local errfile = os.tmpname()
-    finally(function() os.remove(errfile) end)
+    -- busted keeps one finally per test: it removes all three files.
+    finally(function()
+      os.remove(marker)
+      os.remove(path)
+      os.remove(errfile)
+    end)
     local p = io.popen(("echo $$; exec %s %s %s 2>%s"):format(shell_quote(LUAIO_BIN),
       shell_quote(path), shell_quote(marker), shell_quote(errfile)))
     local pid = assert(tonumber(p:read("l")))
