@@ -1,7 +1,8 @@
 /*
 ** test-lalloc.c - the size-class allocator of luaio_newstate (lalloc.c),
 ** called directly through lua_getallocf. Under ASan the state uses the
-** system allocator instead, and only the last test runs.
+** system allocator instead, and only what holds for any allocator is
+** checked.
 */
 #include <stdint.h>
 #include <stdlib.h>
@@ -128,8 +129,10 @@ TEST(resize_keeps_contents) {
   open_state();
   unsigned char *p = alloc(20);
   fill(p, 20, 7);
-  ASSERT_PTR_EQ(p, resize(p, 20, 30)); /* same class: stays */
-  p = resize(p, 30, 200);
+  unsigned char *q = resize(p, 20, 30);
+  if (A != NULL)
+    ASSERT_PTR_EQ(p, q); /* same class: stays */
+  p = resize(q, 30, 200);
   ASSERT(intact(p, 20, 7));
   fill(p, 200, 8);
   p = resize(p, 200, 5000);
