@@ -373,6 +373,20 @@ int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
     return UV_EPIPE;
   if (len == 0)
     return 0;
+  if (s->wqueued == 0) {
+    /* Nothing queued: write at once what the socket takes. A request
+    ** costs an allocation, a copy, and in libuv one more epoll_ctl when
+    ** it completes; most writes fit and need none. Errors are left to
+    ** the request below, which reports them as it always has. */
+    uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&s->tcp, &now, 1);
+    if (n > 0) {
+      data += n;
+      len -= (size_t)n;
+      if (len == 0)
+        return 0;
+    }
+  }
   wreq *w = luaio__alloc(sizeof *w + len);
   if (w == NULL)
     return LUAIO_ENOMEM;

@@ -389,6 +389,7 @@ TEST(loopback_echo) {
   ASSERT_OK(luaio_stream_readuntil(sc.conn, "\n", 1, &len));
   ASSERT_STR_EQ("ping\n", take(sc.conn, len));
   ASSERT_OK(luaio_stream_write(sc.conn, "pong\n", 5));
+  ASSERT_EQ(0, luaio_stream_write_buffer_size(sc.conn)); /* taken at once */
   char host[64];
   int port;
   ASSERT_OK(luaio_stream_sockname(sc.conn, host, sizeof host, &port));
@@ -495,6 +496,63 @@ TEST(drain_waits_for_a_slow_reader) {
   }
   ASSERT_EQ(256 * 65536, total);
   ASSERT_STR_EQ("connected,drain-waits,reading,drained", test_log);
+  client_done(&c, t);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
+/* Writes of many sizes, some taken by the socket at once and some queued
+** behind others: the peer gets every byte, in order. */
+#define ORDER_WRITES 200
+static unsigned char order_byte(size_t off) {
+  return (unsigned char)(off * 7 + off / 251);
+}
+
+static size_t order_len(int i) { return i % 7 == 0 ? (size_t)1 << 20 : 50 + (size_t)i; }
+
+static int order_script(luaio_task_t *t, void *arg) {
+  client *c = arg;
+  (void)t;
+  static unsigned char buf[1 << 20];
+  size_t off = 0;
+  for (int i = 0; i < ORDER_WRITES; i++) {
+    size_t len = order_len(i);
+    for (size_t k = 0; k < len; k++)
+      buf[k] = order_byte(off + k);
+    ASSERT_OK(luaio_stream_write(c->s, (const char *)buf, len));
+    off += len;
+  }
+  ASSERT(luaio_stream_write_buffer_size(c->s) > 0); /* some had to wait */
+  luaio_stream_close(c->s); /* after what is queued */
+  return LUAIO_STEP_RETURNED;
+}
+
+TEST(writes_keep_their_order) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, luaio_server_port(sc.srv), order_script, &t);
+  RUN_UNTIL(loop, sc.conn != NULL && luaio_future_done(luaio_task_future(t)));
+  size_t expected = 0, total = 0;
+  for (int i = 0; i < ORDER_WRITES; i++)
+    expected += order_len(i);
+  int bad = 0;
+  for (int i = 0; i < 1000000 && !luaio_stream_at_eof(sc.conn); i++) {
+    size_t n;
+    const char *p = luaio_stream_buffer(sc.conn, &n);
+    for (size_t k = 0; k < n; k++)
+      bad += (unsigned char)p[k] != order_byte(total + k);
+    luaio_stream_consume(sc.conn, n);
+    total += n;
+    if (!luaio_stream_at_eof(sc.conn))
+      luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  }
+  ASSERT(luaio_stream_at_eof(sc.conn));
+  ASSERT_EQ(expected, total);
+  ASSERT_EQ(0, bad);
   client_done(&c, t);
   server_shut(&sc);
   luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
