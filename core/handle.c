@@ -129,7 +129,8 @@ void luaio_handle_unref(luaio_handle_t *h) {
 
 void luaio__handles_cancel_all(luaio_loop_t *loop) {
   /* With no live task left, every armed timer belongs to a handle. */
-  while (loop->nheap > 0 && loop->heap[0]->node->run == handle_run)
-    luaio_handle_cancel(container_of(loop->heap[0]->node, luaio_handle_t,
-                                     node));
+  luaio__timer *t;
+  while ((t = luaio__timers_first(loop)) != NULL &&
+         t->node->run == handle_run)
+    luaio_handle_cancel(container_of(t->node, luaio_handle_t, node));
 }

@@ -52,8 +52,9 @@ size_t luaio__ready_run(luaio_loop_t *loop);
 /* }====================================================================== */
 
 /* {======================================================================
-** Timers (timer.c): a binary min-heap of deadlines, ties broken by the
-** order of arming. A due timer's node is pushed on the ready queue.
+** Timers (timer.c): deadlines in arming order in a FIFO run when they
+** come in order, else in a binary min-heap; ties are broken by the order
+** of arming. A due timer's node is pushed on the ready queue.
 ** ======================================================================= */
 
 #define LUAIO__NOT_ARMED SIZE_MAX
@@ -61,13 +62,15 @@ size_t luaio__ready_run(luaio_loop_t *loop);
 typedef struct {
   double when;
   uint64_t seq;
-  size_t index; /* position in the heap, or LUAIO__NOT_ARMED */
+  size_t index; /* where it is armed (timer.c), or LUAIO__NOT_ARMED */
   luaio__node *node;
 } luaio__timer;
 
 void luaio__timer_init(luaio__timer *t, luaio__node *node);
 int luaio__timer_arm(luaio_loop_t *loop, luaio__timer *t, double when);
 void luaio__timer_disarm(luaio_loop_t *loop, luaio__timer *t);
+/* The armed timer due first, or NULL. */
+luaio__timer *luaio__timers_first(const luaio_loop_t *loop);
 /* Moves the timers due at now to the ready queue; returns how many. */
 size_t luaio__timers_expire(luaio_loop_t *loop, double now);
 /* The earliest deadline, or a negative number when none is armed. */
@@ -87,8 +90,13 @@ struct luaio_loop_s {
   uv_timer_t wakeup; /* armed at the earliest deadline; unreferenced */
   luaio__list ready;
   size_t nready;
-  luaio__timer **heap;
+  size_t ntimers;      /* armed: in the heap or in the run */
+  luaio__timer **heap; /* a min-heap */
   size_t nheap, capheap;
+  luaio__timer **run;  /* a FIFO in deadline order, with holes */
+  size_t nrun, caprun, run_head, run_tail;
+  double run_last_when; /* of the last timer put in the run */
+  uint64_t run_last_seq;
   uint64_t timer_seq;
   luaio_task_t *tasks_head, *tasks_tail; /* live tasks, oldest first */
   size_t ntasks;

@@ -1,7 +1,8 @@
 /*
 ** test-timer.c - deadlines: call_later and call_at run in deadline order,
-** equal deadlines in the order they were made, cancelled timers leave the
-** heap, and 100,000 of them stay cheap.
+** equal deadlines in the order they were made, wherever the timers sit
+** (the run of timers armed in order, or the heap); cancelled timers leave,
+** and 100,000 of them stay cheap.
 */
 #include <math.h>
 
@@ -195,7 +196,98 @@ TEST(hundred_thousand_cancelled) {
 
 /* }====================================================================== */
 
-/* Out of memory making the handle, or growing the heap (first at 1
+/* {======================================================================
+** The run and the heap together
+** ======================================================================= */
+
+/* Deadlines armed partly in order (the run) and partly not (the heap)
+** fire by deadline, equal ones in arming order across both. */
+TEST(run_and_heap_interleave) {
+  luaio_loop_t *loop = loop_open();
+  double t = luaio_loop_time(loop) - 1; /* all due at the first iteration */
+  static const struct {
+    double at;
+    const char *name;
+  } arm[] = {{10, "10"}, {20, "20"}, {15, "15"}, {30, "30a"}, {5, "5"},
+             {30, "30b"}, {25, "25"}, {30, "30c"}, {40, "40"}, {20, "20b"}};
+  for (size_t i = 0; i < sizeof arm / sizeof arm[0]; i++)
+    ASSERT_OK(luaio_call_at(loop, t + arm[i].at * 1e-3, log_cb,
+                            S(arm[i].name), NULL, NULL));
+  ASSERT_EQ(10, luaio_loop_ntimers(loop));
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  ASSERT_STR_EQ("5,10,15,20,20b,25,30a,30b,30c,40", test_log);
+  ASSERT_EQ(0, luaio_loop_ntimers(loop));
+  test_loop_close(loop);
+}
+
+/* Cancelling the first, a middle and the last timer of the run. */
+TEST(cancel_in_run) {
+  luaio_loop_t *loop = loop_open();
+  double now = luaio_loop_time(loop);
+  luaio_handle_t *h[5];
+  static const char *names[] = {"a", "b", "c", "d", "e"};
+  for (int i = 0; i < 5; i++) /* in order: all in the run */
+    ASSERT_OK(luaio_call_at(loop, now + 0.001 * i, log_cb, S(names[i]),
+                            log_fin, &h[i]));
+  luaio_handle_cancel(h[0]);
+  luaio_handle_cancel(h[2]);
+  luaio_handle_cancel(h[4]);
+  ASSERT_STR_EQ("fin:a,fin:c,fin:e", test_log);
+  ASSERT_EQ(2, luaio_loop_ntimers(loop));
+  test_log_reset();
+  /* The run's last timer was cancelled; later ones still go in order. */
+  ASSERT_OK(luaio_call_at(loop, now + 0.0035, log_cb, S("x"), NULL, NULL));
+  luaio_loop_run(loop, LUAIO_RUN_DEFAULT);
+  ASSERT_STR_EQ("b,fin:b,d,fin:d,x", test_log);
+  for (int i = 0; i < 5; i++)
+    luaio_handle_unref(h[i]);
+  test_loop_close(loop);
+}
+
+/* Many timers in the run, most cancelled, then more armed: the run's
+** array squeezes out the holes (moving the timers left), and every timer
+** left fires once, in order. */
+static long run_prev, run_fired;
+static int run_bad;
+
+static void run_cb(void *arg) {
+  long i = (long)(intptr_t)arg;
+  run_bad |= i <= run_prev;
+  run_prev = i;
+  run_fired++;
+}
+
+TEST(run_reuses_cancelled_slots) {
+  luaio_loop_t *loop = loop_open();
+  enum { N = 1000, MORE = 500 };
+  luaio_handle_t *h[N + MORE];
+  run_prev = -1;
+  run_fired = run_bad = 0;
+  double base = luaio_loop_time(loop) - 1;
+  for (long i = 0; i < N; i++)
+    ASSERT_OK(luaio_call_at(loop, base + i * 1e-6, run_cb,
+                            (void *)(intptr_t)i, NULL, &h[i]));
+  for (long i = 0; i < N; i++)
+    if (i % 4 != 0)
+      luaio_handle_cancel(h[i]);
+  for (long i = N; i < N + MORE; i++)
+    ASSERT_OK(luaio_call_at(loop, base + i * 1e-6, run_cb,
+                            (void *)(intptr_t)i, NULL, &h[i]));
+  ASSERT_EQ(N / 4 + MORE, luaio_loop_ntimers(loop));
+  /* One cancelled after the squeeze, from the moved part. */
+  luaio_handle_cancel(h[N - 4]);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  ASSERT_EQ(N / 4 + MORE - 1, run_fired);
+  ASSERT_EQ(0, run_bad);
+  ASSERT_EQ(N + MORE - 1, run_prev);
+  for (long i = 0; i < N + MORE; i++)
+    luaio_handle_unref(h[i]);
+  test_loop_close(loop);
+}
+
+/* }====================================================================== */
+
+/* Out of memory making the handle, or growing the run (first at 1
 ** timer, then at 65): LUAIO_ENOMEM, nothing left behind, no callback. */
 TEST(oom_call_later) {
   luaio_loop_t *loop = loop_open();
@@ -207,7 +299,7 @@ TEST(oom_call_later) {
       int rc = luaio_call_later(loop, 0, log_cb, S("cb"), log_fin, NULL);
       if (!test_alloc_failed()) {
         ASSERT_OK(rc);
-        ASSERT_EQ(3, n); /* the handle, then the heap */
+        ASSERT_EQ(3, n); /* the handle, then the run */
         break;
       }
       ASSERT_EQ(LUAIO_ENOMEM, rc);
@@ -215,7 +307,7 @@ TEST(oom_call_later) {
       ASSERT_EQ(ntimers, luaio_loop_ntimers(loop));
     }
     test_alloc_fail_after(0);
-    /* Fill the heap up to its first capacity, 64. */
+    /* Fill the run up to its first capacity, 64. */
     while (round == 0 && luaio_loop_ntimers(loop) < 64)
       ASSERT_OK(luaio_call_later(loop, 0, log_cb, S("cb"), NULL, NULL));
   }
