@@ -30,6 +30,14 @@ void *luaio__realloc(void *ptr, size_t osize, size_t nsize) {
   return alloc_fn(alloc_ud, ptr, osize, nsize);
 }
 
+void *luaio__grow(void *arr, size_t *cap, size_t elem, size_t first) {
+  size_t ncap = *cap > 0 ? *cap * 2 : first;
+  void *p = luaio__realloc(arr, *cap * elem, ncap * elem);
+  if (p != NULL)
+    *cap = ncap;
+  return p;
+}
+
 void luaio__free(void *ptr, size_t size) {
   if (ptr != NULL)
     alloc_fn(alloc_ud, ptr, size, 0);

@@ -252,13 +252,10 @@ static int fs_take_names(fsreq *r) {
   uv_dirent_t ent;
   while (uv_fs_scandir_next(&r->req, &ent) != UV_EOF) {
     if (r->nnames == r->capnames) {
-      size_t cap = r->capnames > 0 ? r->capnames * 2 : 16;
-      char **names = luaio__realloc(r->names, r->capnames * sizeof *names,
-                                    cap * sizeof *names);
+      char **names = luaio__grow(r->names, &r->capnames, sizeof *names, 16);
       if (names == NULL)
         return LUAIO_ENOMEM;
       r->names = names;
-      r->capnames = cap;
     }
     char *name = luaio__strdup(ent.name);
     if (name == NULL)

@@ -19,6 +19,10 @@
 
 void *luaio__alloc(size_t size);
 void *luaio__realloc(void *ptr, size_t osize, size_t nsize);
+/* Doubles the capacity *cap of the array arr of elem-byte elements (to
+** first when it is 0). Returns the array, moved, or NULL when out of
+** memory; then arr and *cap are as they were. */
+void *luaio__grow(void *arr, size_t *cap, size_t elem, size_t first);
 void luaio__free(void *ptr, size_t size);
 char *luaio__strdup(const char *s);
 void luaio__strfree(char *s);

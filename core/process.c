@@ -26,13 +26,10 @@ typedef struct {
 /* Returns a new future (the caller owns the reference) waiting in l. */
 static luaio_future_t *futlist_push(futlist *l, luaio_loop_t *loop) {
   if (l->n == l->cap) {
-    size_t cap = l->cap > 0 ? l->cap * 2 : 4;
-    luaio_future_t **v =
-        luaio__realloc(l->v, l->cap * sizeof *v, cap * sizeof *v);
+    luaio_future_t **v = luaio__grow(l->v, &l->cap, sizeof *v, 4);
     if (v == NULL)
       return NULL;
     l->v = v;
-    l->cap = cap;
   }
   luaio_future_t *fut = luaio_future_new(loop);
   if (fut == NULL)

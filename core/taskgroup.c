@@ -49,15 +49,14 @@ void luaio_taskgroup_unref(luaio_taskgroup_t *tg) {
   luaio__free(tg, sizeof *tg);
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t elem) {
+/* Makes room in *arr (capacity *cap) for an element at index n. */
+static int reserve(luaio_task_t ***arr, size_t *cap, size_t n) {
   if (n < *cap)
     return 0;
-  size_t ncap = *cap ? *cap * 2 : 8;
-  void *p = luaio__realloc(*arr, *cap * elem, ncap * elem);
+  luaio_task_t **p = luaio__grow(*arr, cap, sizeof **arr, 8);
   if (p == NULL)
     return LUAIO_ENOMEM;
   *arr = p;
-  *cap = ncap;
   return 0;
 }
 
@@ -94,10 +93,8 @@ static void taskgroup_release(void *arg) { luaio_taskgroup_unref(arg); }
 int luaio_taskgroup_add(luaio_taskgroup_t *tg, luaio_task_t *child) {
   if (tg->finished || (tg->exiting && tg->nlive == 0))
     return LUAIO_EINVALSTATE;
-  if (grow((void **)&tg->children, &tg->capchildren, tg->nchildren,
-           sizeof *tg->children) != 0 ||
-      grow((void **)&tg->errors, &tg->caperrors, tg->nchildren + 1,
-           sizeof *tg->errors) != 0)
+  if (reserve(&tg->children, &tg->capchildren, tg->nchildren) != 0 ||
+      reserve(&tg->errors, &tg->caperrors, tg->nchildren + 1) != 0)
     return LUAIO_ENOMEM;
   int rc = luaio_future_add_done_cb(&child->base, taskgroup_on_child_done, tg,
                                     taskgroup_release);
@@ -140,8 +137,7 @@ static luaio_future_t *taskgroup_wait_or_finish(luaio_taskgroup_t *tg) {
     return NULL;
   }
   if (tg->body_err != 0 && tg->body_err != LUAIO_ECANCELLED) {
-    if (grow((void **)&tg->errors, &tg->caperrors, tg->nerrors + 1,
-             sizeof *tg->errors) != 0) {
+    if (reserve(&tg->errors, &tg->caperrors, tg->nerrors + 1) != 0) {
       tg->outcome = LUAIO_ENOMEM;
       return NULL;
     }

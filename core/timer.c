@@ -65,13 +65,11 @@ static void heap_down(luaio_loop_t *loop, size_t i) {
 
 static int heap_insert(luaio_loop_t *loop, luaio__timer *t) {
   if (loop->nheap == loop->capheap) {
-    size_t cap = loop->capheap ? loop->capheap * 2 : 64;
-    luaio__timer **heap = luaio__realloc(
-        loop->heap, loop->capheap * sizeof *heap, cap * sizeof *heap);
+    luaio__timer **heap =
+        luaio__grow(loop->heap, &loop->capheap, sizeof *heap, 64);
     if (heap == NULL)
       return LUAIO_ENOMEM;
     loop->heap = heap;
-    loop->capheap = cap;
   }
   loop->heap[loop->nheap] = t;
   t->index = loop->nheap++;
@@ -116,13 +114,10 @@ static int run_reserve(luaio_loop_t *loop) {
     loop->run_tail = j;
     return 0;
   }
-  size_t cap = loop->caprun ? loop->caprun * 2 : 64;
-  luaio__timer **run = luaio__realloc(loop->run, loop->caprun * sizeof *run,
-                                      cap * sizeof *run);
+  luaio__timer **run = luaio__grow(loop->run, &loop->caprun, sizeof *run, 64);
   if (run == NULL)
     return LUAIO_ENOMEM;
   loop->run = run;
-  loop->caprun = cap;
   return 0;
 }
 
