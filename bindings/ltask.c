@@ -486,6 +486,26 @@ static int lcoro__tostring(lua_State *L) {
   return 1;
 }
 
+/* A coroutine object dropped while nobody has awaited it or made it a
+** task: its function never ran. That is almost always a forgotten
+** asyncio.await, so say so on stderr, as asyncio does. */
+static int lcoro__gc(lua_State *L) {
+  lcoro *c = lua_touserdata(L, 1);
+  if (c->consumed)
+    return 0;
+  c->consumed = 1;
+  lua_Debug ar;
+  lua_getiuservalue(L, 1, 1); /* the async function */
+  if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
+    fprintf(stderr, "luaio: warning: a coroutine object of the async "
+                    "function defined at %s:%d was never awaited\n",
+            ar.short_src, ar.linedefined);
+  else
+    fprintf(stderr, "luaio: warning: a coroutine object was never "
+                    "awaited\n");
+  return 0;
+}
+
 /* Task methods beyond those of futures. */
 
 static lfuture *checktaskbox(lua_State *L) {
@@ -562,6 +582,7 @@ static const luaL_Reg ltask_meta[] = {{"__tostring", luaioL_future_tostring},
                                       {NULL, NULL}};
 
 static const luaL_Reg lcoro_meta[] = {{"__tostring", lcoro__tostring},
+                                      {"__gc", lcoro__gc},
                                       {NULL, NULL}};
 
 static void pushname(lua_State *L, int idx, lfuture *box) {

@@ -104,6 +104,29 @@ describe("luaio CLI", function()
     assert.matches("usage", (out .. err):lower(), 1, true)
   end)
 
+  it("warns on stderr about a coroutine object nobody awaited", function()
+    local path = script([[
+      local asyncio = require "asyncio"
+      local fetch = asyncio.async(function(x) return x end)
+      asyncio.run(function()
+        fetch(1) -- the await is forgotten
+        assert(asyncio.await(fetch(2)) == 2)
+        assert(asyncio.await(asyncio.create_task(fetch(3))) == 3)
+        assert(asyncio.gather(fetch(4))[1] == 4)
+        collectgarbage()
+        collectgarbage()
+        print("collected")
+      end)
+    ]])
+    local out, err, status = luaio(shell_quote(path))
+    assert.equal(0, status, err)
+    assert.equal("collected\n", out)
+    local _, count = err:gsub("was never awaited", "")
+    assert.equal(1, count, err)
+    assert.matches("luaio: warning: a coroutine object of the async function "
+      .. "defined at " .. path .. ":2 was never awaited", err, 1, true)
+  end)
+
   it("exits 0 on success", function()
     local path = script([[
       local asyncio = require "asyncio"
