@@ -49,8 +49,35 @@ static void sigint_close_cb(uv_handle_t *h) {
     free(s);
 }
 
+static int close_processes(lua_State *L) {
+  luaioL_close_processes(L);
+  return 0;
+}
+
+static int close_streams(lua_State *L) {
+  luaioL_close_streams(L);
+  return 0;
+}
+
+static int report_unretrieved(lua_State *L) {
+  luaioL_report_unretrieved(L);
+  return 0;
+}
+
+/* Runs a part of closing that uses Lua, protected: even out of memory,
+** the loop must close. */
+static void close_part(lua_State *L, lua_CFunction part) {
+  lua_pushcfunction(L, part);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "luaio: while closing the loop: %s\n",
+            msg != NULL ? msg : "(error object is not a string)");
+    lua_pop(L, 1);
+  }
+}
+
 /* Cancels what is left, lets it finish, reports lost errors and deletes
-** the loop. */
+** the loop. Never raises. */
 static void loop_close(luaioL_runtime *rt, lua_State *L) {
   luaio_loop_t *loop = rt->loop;
   /* As asyncio.run: cancel the remaining tasks and wait for them. */
@@ -59,11 +86,11 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
     while (luaio_loop_ntasks(loop) > 0 && luaio_loop_can_progress(loop))
       luaio_loop_run(loop, LUAIO_RUN_ONCE);
   }
-  luaioL_close_processes(L);
+  close_part(L, close_processes);
   while (luaio_loop_nready(loop) > 0)
     luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
-  luaioL_close_streams(L); /* what tasks left open; peers see a reset */
-  luaioL_report_unretrieved(L);
+  close_part(L, close_streams); /* what tasks left open; peers see a reset */
+  close_part(L, report_unretrieved);
   if (rt->sigint != NULL) {
     lsigint *s = (lsigint *)(void *)rt->sigint;
     for (int i = 0; i < 2; i++) {
@@ -127,10 +154,23 @@ static void print_deadlock(luaio_task_t *t, void *arg) {
   lua_pop(L, 1);
 }
 
-/* Runs the main task at 1 until done. [-0, +0, e] */
+/* Makes the main task of the function or coroutine object at 2 (with
+** its arguments above) and runs it until done; returns its box. It runs
+** protected, so that asyncio.run closes the loop whatever fails, even
+** making the task. Stack: rt (light userdata), main, args... [-0, +1, e] */
 static int run_main(lua_State *L) {
   luaioL_runtime *rt = lua_touserdata(L, 1);
-  lfuture *main = lua_touserdata(L, 2);
+  lua_remove(L, 1);
+  int nargs = lua_gettop(L) - 1;
+  if (!lua_isfunction(L, 1)) {
+    lua_settop(L, 1);
+    luaioL_toawaitable(L, 1, "run", 0); /* replaces it by the task */
+  } else {
+    luaioL_spawn(L, nargs, 0); /* main and its args become the box at 1 */
+  }
+  lfuture *main = luaioL_tofuture(L, 1);
+  luaioL_pin(L, 1, main);
+  rt->main = main;
   luaio_loop_t *loop = rt->loop;
   while (!luaioL_isdone(main)) {
     if (!luaio_loop_can_progress(loop)) {
@@ -142,7 +182,8 @@ static int run_main(lua_State *L) {
     }
     luaio_loop_run(loop, LUAIO_RUN_ONCE);
   }
-  return 0;
+  lua_settop(L, 1);
+  return 1;
 }
 
 /* asyncio.run(main, ...) */
@@ -159,33 +200,27 @@ static int lloop_run(lua_State *L) {
   if (rc != 0)
     return luaioL_check(L, rc, "run");
   sigint_install(rt);
-  if (!lua_isfunction(L, 1)) {
-    lua_settop(L, 1);
-    luaioL_toawaitable(L, 1, "run", 0); /* replaces it by the task */
-  } else {
-    luaioL_spawn(L, nargs, 0); /* main and its args become the box at 1 */
-  }
-  lfuture *main = luaioL_tofuture(L, 1);
-  luaioL_pin(L, 1, main);
-  rt->main = main;
   lua_pushcfunction(L, run_main);
+  lua_insert(L, 1);
   lua_pushlightuserdata(L, rt);
-  lua_pushlightuserdata(L, main);
-  int status = lua_pcall(L, 2, 0, 0);
+  lua_insert(L, 2);
+  int status = lua_pcall(L, nargs + 2, 1, 0);
+  lfuture *main = rt->main; /* NULL if making it failed */
   int interrupted = rt->interrupted;
-  main->retrieved = 1; /* run passes main's outcome on itself */
+  if (main != NULL)
+    main->retrieved = 1; /* run passes main's outcome on itself */
   loop_close(rt, L);
-  luaioL_unpin(L, main);
+  if (main != NULL)
+    luaioL_unpin(L, main);
   if (status != LUA_OK)
     return lua_error(L);
   if (interrupted && luaioL_state(main) == LUAIO_CANCELLED) {
-    main->retrieved = 1;
     luaioL_newerror(L, "CancelledError", "interrupted");
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "interrupted");
     return lua_error(L);
   }
-  return luaioL_pushresult(L, 1);
+  return luaioL_pushresult(L, lua_gettop(L));
 }
 
 int luaio_interrupted(lua_State *L) {
