@@ -581,6 +581,8 @@ static int lthread_to_thread(lua_State *L) {
   encode_into(L, args, 2, top, "argument");
   tbuf *code = tbuf_push(L);
   dumpfn(L, code);
+  /* The box comes before the work: once queued, nothing may raise. */
+  lfuture *box = luaioL_newbox(L);
   treq *req = malloc(sizeof *req);
   if (req == NULL || pool == NULL) {
     free(req);
@@ -597,8 +599,7 @@ static int lthread_to_thread(lua_State *L) {
     req_free(req);
     return luaL_error(L, "not enough memory");
   }
-  /* XXX(#4): the work item leaks if Lua cannot allocate its box. */
-  luaioL_pushfuture(L, luaio_work_future(req->work));
+  luaioL_setfuture(box, luaio_work_future(req->work));
   return luaioL_await(L, task, luaio_work_future(req->work), (lua_KContext)req,
                       to_thread_k);
 }

@@ -72,6 +72,13 @@ void luaio_future_unref(luaio_future_t *fut) {
   fut->kind->free(fut);
 }
 
+void luaio_future_abandon(luaio_future_t *fut) {
+  /* As when a task waiting there is cancelled: the wake-up skips it. */
+  if (luaio__is_waiter(fut))
+    luaio_future_cancel(fut, NULL);
+  luaio_future_unref(fut);
+}
+
 luaio_loop_t *luaio_future_loop(const luaio_future_t *fut) {
   return fut->loop;
 }

@@ -206,6 +206,8 @@ struct luaio__waiter {
 /* Returns a new waiter at the tail of list, or NULL when out of memory.
 ** The caller owns the reference returned; the list owns another. */
 luaio__waiter *luaio__waiter_push(luaio__waitlist *list, luaio_loop_t *loop);
+/* Whether fut is a waiter. */
+int luaio__is_waiter(const luaio_future_t *fut);
 /* Takes w out of its list, if it is in one, dropping the list's
 ** reference: w may be freed. */
 void luaio__waiter_unlink(luaio__waiter *w);

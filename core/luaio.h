@@ -183,6 +183,11 @@ typedef enum {
 LUAIO_EXTERN luaio_future_t *luaio_future_new(luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_future_ref(luaio_future_t *fut);
 LUAIO_EXTERN void luaio_future_unref(luaio_future_t *fut);
+/* Drops the caller's reference to a future whose outcome nobody will
+** take, such as one whose Lua object could not be made: a future waiting
+** in a queue, lock or other primitive leaves it, as if cancelled, so that
+** a wake-up goes to the next waiter; any other is only unreferenced. */
+LUAIO_EXTERN void luaio_future_abandon(luaio_future_t *fut);
 
 LUAIO_EXTERN luaio_loop_t *luaio_future_loop(const luaio_future_t *fut);
 LUAIO_EXTERN luaio_state luaio_future_state(const luaio_future_t *fut);

@@ -1,0 +1,128 @@
+/*
+** test-oom.c - Lua running out of memory in the middle of asyncio calls:
+** each sweep fails the n-th Lua allocation of a script, for n = 1, 2, ...
+** until the script runs through, and requires that the script saw a
+** memory error and that the core holds no allocation once the state is
+** closed.
+*/
+#include <stdlib.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "../../core/test/test.h"
+#include "luaiolib.h"
+
+static long countdown; /* > 0: Lua allocations until the one that fails */
+static int fired, retry;
+
+/* Fails one request twice: Lua retries a failed allocation once, after
+** an emergency collection, before it raises the memory error. */
+static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  int grows = ptr == NULL || nsize > osize;
+  if (grows && retry) {
+    retry = 0;
+    return NULL;
+  }
+  if (grows && countdown > 0 && --countdown == 0) {
+    fired = retry = 1;
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+/* Runs source in a new state whose n-th allocation after loading fails
+** (none when n is 0). Returns 1 when the script ran through. */
+static int run_failing(const char *source, long n) {
+  lua_State *L = lua_newstate(failing_alloc, NULL);
+  ASSERT_NOT_NULL(L);
+  luaL_openlibs(L);
+  luaL_requiref(L, "asyncio", luaopen_asyncio, 0);
+  lua_pop(L, 1);
+  ASSERT_OK(luaL_loadstring(L, source));
+  fired = retry = 0;
+  countdown = n;
+  int rc = lua_pcall(L, 0, 1, 0);
+  countdown = retry = 0;
+  int done = rc == LUA_OK && lua_toboolean(L, -1);
+  if (rc == LUA_OK && !done && !fired)
+    test_fail(__FILE__, __LINE__, "the script failed: %s",
+              lua_tostring(L, -1));
+  lua_close(L);
+  return done && !fired;
+}
+
+/* Sweeps n until the script runs through; every failed run must leave the
+** core with nothing allocated. */
+static void sweep(const char *source) {
+  test_alloc_install();
+  ASSERT(run_failing(source, 0));
+  ASSERT_EQ(0, test_alloc_live());
+  for (long n = 1;; n++) {
+    int done = run_failing(source, n);
+    if (test_alloc_live() != 0)
+      test_fail(__FILE__, __LINE__,
+                "%ld core allocations left after failing Lua allocation %ld",
+                test_alloc_live(), n);
+    if (done)
+      break;
+  }
+}
+
+/* The script returns true when asyncio.run completed; a memory error
+** anywhere is caught and returned as false. */
+#define SCRIPT(body)                                                           \
+  "local asyncio = require 'asyncio'\n"                                        \
+  "local ok = pcall(asyncio.run, function()\n" body "\nend)\n"                 \
+  "return ok\n"
+
+TEST(to_thread) {
+  sweep(SCRIPT("assert(asyncio.to_thread(function(x) return x * 2 end, 21)"
+               " == 42)"));
+}
+
+TEST(tasks_and_gather) {
+  sweep(SCRIPT("local t = {}\n"
+               "for i = 1, 3 do\n"
+               "  t[i] = asyncio.create_task(function()\n"
+               "    asyncio.sleep(0) return i end)\n"
+               "end\n"
+               "assert(asyncio.gather(t)[3] == 3)"));
+}
+
+TEST(primitives) {
+  sweep(SCRIPT("local q, lock = asyncio.Queue(1), asyncio.Lock()\n"
+               "local ev, sem = asyncio.Event(), asyncio.Semaphore(1)\n"
+               "local got = {}\n"
+               "local consumer = asyncio.create_task(function()\n"
+               "  for i = 1, 3 do got[i] = q:get() end\n"
+               "  ev:set()\n"
+               "end)\n"
+               "for i = 1, 3 do q:put(i) end\n"
+               "ev:wait()\n"
+               "lock:with(function() sem:with(asyncio.sleep, 0) end)\n"
+               "assert(asyncio.wait_for(consumer, 1) == nil)\n"
+               "local s = asyncio.shield(asyncio.create_task(function()\n"
+               "  return 5 end))\n"
+               "assert(asyncio.await(s) == 5)\n"
+               "assert(got[3] == 3)"));
+}
+
+TEST(task_group_and_timeout) {
+  sweep(SCRIPT("local r = asyncio.TaskGroup(function(tg)\n"
+               "  tg:create_task(function() asyncio.sleep(0) end)\n"
+               "  tg:create_task(function() asyncio.sleep(0.001) end)\n"
+               "  return 7\n"
+               "end)\n"
+               "assert(r == 7)\n"
+               "local slow = asyncio.async(function() asyncio.sleep(1) end)\n"
+               "assert(not pcall(asyncio.wait_for, slow(), 0.001))"));
+}
+
+int main(int argc, char **argv) { return test_main(argc, argv); }
