@@ -683,15 +683,17 @@ void luaioL_close_processes(lua_State *L) {
   if (rt->loop == NULL)
     return;
   luaio_process_close_all(rt->loop);
+  /* Emptied in place: clearing a field allocates nothing. */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &SIGNALS_KEY);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     luaio_signal_unref(lua_touserdata(L, -1));
     lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_pushnil(L);
+    lua_rawset(L, -4);
   }
   lua_pop(L, 1);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &SIGNALS_KEY);
 }
 
 static const luaL_Reg lprocess_funcs[] = {
