@@ -879,8 +879,12 @@ static void server_accept(luaio_server_t *srv) {
 
 static void connection_cb(uv_stream_t *h, int status) {
   luaio_server_t *srv = h->data;
+  /* XXX(#4): a failed accept is dropped unreported. libuv itself meets
+  ** EMFILE and ENFILE by accepting and closing the waiting connections
+  ** (its reserved-descriptor trap) without calling back; other errors
+  ** (ENOBUFS, EPERM from a firewall) arrive here and nobody hears of them. */
   if (status < 0 || srv->closing)
-    return; /* XXX(#4): accept errors (EMFILE) are dropped silently */
+    return;
   if (!srv->serving) {
     srv->pending = 1;
     return;
