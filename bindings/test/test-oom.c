@@ -132,4 +132,28 @@ TEST(task_group_and_timeout) {
                "assert(not pcall(asyncio.wait_for, slow(), 0.001))"));
 }
 
+TEST(files) {
+  char dir[] = "/tmp/luaio-test-oom-XXXXXX";
+  ASSERT_NOT_NULL(mkdtemp(dir));
+  char source[2048];
+  snprintf(source, sizeof source,
+           SCRIPT("local fs, d = asyncio.fs, '%s'\n"
+                  "for _, name in ipairs(fs.listdir(d)) do\n"
+                  "  fs.remove(d .. '/' .. name) -- what a failed run left\n"
+                  "end\n"
+                  "fs.write_file(d .. '/a', 'hello')\n"
+                  "assert(fs.read_file(d .. '/a') == 'hello')\n"
+                  "assert(fs.stat(d .. '/a').size == 5)\n"
+                  "local f <close> = fs.open(d .. '/a', 'r')\n"
+                  "assert(f:read(2) == 'he')\n"
+                  "fs.rename(d .. '/a', d .. '/b')\n"
+                  "assert(#fs.listdir(d) == 1)\n"
+                  "fs.remove(d .. '/b')"),
+           dir);
+  sweep(source);
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ASSERT_EQ(0, system(cmd));
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }
