@@ -73,6 +73,8 @@ typedef struct {
 void luaio__timer_init(luaio__timer *t, luaio__node *node);
 int luaio__timer_arm(luaio_loop_t *loop, luaio__timer *t, double when);
 void luaio__timer_disarm(luaio_loop_t *loop, luaio__timer *t);
+/* The number of armed timers, in the heap and in the run. */
+#define luaio__timers_count(loop) ((loop)->nheap + (loop)->nrun)
 /* The armed timer due first, or NULL. */
 luaio__timer *luaio__timers_first(const luaio_loop_t *loop);
 /* Moves the timers due at now to the ready queue; returns how many. */
@@ -94,7 +96,6 @@ struct luaio_loop_s {
   uv_timer_t wakeup; /* armed at the earliest deadline; unreferenced */
   luaio__list ready;
   size_t nready;
-  size_t ntimers;      /* armed: in the heap or in the run */
   luaio__timer **heap; /* a min-heap */
   size_t nheap, capheap;
   luaio__timer **run;  /* a FIFO in deadline order, with holes */

@@ -37,7 +37,7 @@ int luaio_loop_delete(luaio_loop_t *loop) {
   if (loop->ntasks > 0 || loop->nready > 0)
     return LUAIO_EBUSY;
   luaio__handles_cancel_all(loop);
-  if (loop->ntimers > 0 || loop->nhandles > 0)
+  if (luaio__timers_count(loop) > 0 || loop->nhandles > 0)
     return LUAIO_EBUSY;
   uv_close((uv_handle_t *)&loop->wakeup, wakeup_close_cb);
   /* Let libuv finish the close; it runs only close callbacks here. */
@@ -68,16 +68,18 @@ void *luaio_loop_data(const luaio_loop_t *loop) { return loop->data; }
 
 size_t luaio_loop_ntasks(const luaio_loop_t *loop) { return loop->ntasks; }
 
-size_t luaio_loop_ntimers(const luaio_loop_t *loop) { return loop->ntimers; }
+size_t luaio_loop_ntimers(const luaio_loop_t *loop) {
+  return luaio__timers_count(loop);
+}
 
 size_t luaio_loop_nready(const luaio_loop_t *loop) { return loop->nready; }
 
 int luaio_loop_can_progress(luaio_loop_t *loop) {
-  return loop->nready > 0 || loop->ntimers > 0 || uv_loop_alive(loop->uv);
+  return loop->nready > 0 || luaio__timers_count(loop) > 0 || uv_loop_alive(loop->uv);
 }
 
 int luaio_loop_alive(const luaio_loop_t *loop) {
-  return loop->nready > 0 || loop->ntimers > 0 || loop->ntasks > 0;
+  return loop->nready > 0 || luaio__timers_count(loop) > 0 || loop->ntasks > 0;
 }
 
 void luaio_loop_stop(luaio_loop_t *loop) { loop->stopping = 1; }
@@ -121,7 +123,7 @@ int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode) {
     alive = loop_iterate(loop, mode);
     /* Live tasks alone, with nothing that could wake them, cannot make
     ** progress: the loop ends and the embedder sees them still pending. */
-    if (loop->nready == 0 && loop->ntimers == 0 && !uv_loop_alive(loop->uv))
+    if (loop->nready == 0 && luaio__timers_count(loop) == 0 && !uv_loop_alive(loop->uv))
       break;
   } while (alive && !loop->stopping);
   loop->stopping = 0;

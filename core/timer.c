@@ -170,12 +170,9 @@ int luaio__timer_arm(luaio_loop_t *loop, luaio__timer *t, double when) {
   t->when = when;
   t->seq = loop->timer_seq++;
   int rc = run_takes(loop, t) ? run_append(loop, t) : heap_insert(loop, t);
-  if (rc != 0) {
+  if (rc != 0)
     t->index = LUAIO__NOT_ARMED;
-    return rc;
-  }
-  loop->ntimers++;
-  return 0;
+  return rc;
 }
 
 void luaio__timer_disarm(luaio_loop_t *loop, luaio__timer *t) {
@@ -186,7 +183,6 @@ void luaio__timer_disarm(luaio_loop_t *loop, luaio__timer *t) {
   else
     heap_remove(loop, t);
   t->index = LUAIO__NOT_ARMED;
-  loop->ntimers--;
 }
 
 luaio__timer *luaio__timers_first(const luaio_loop_t *loop) {
@@ -222,5 +218,4 @@ void luaio__timers_free(luaio_loop_t *loop) {
   loop->run = NULL;
   loop->nheap = loop->capheap = 0;
   loop->nrun = loop->caprun = loop->run_head = loop->run_tail = 0;
-  loop->ntimers = 0;
 }
