@@ -130,15 +130,9 @@ luaio_loop_t *luaioL_checkloop(lua_State *L, const char *fname);
 ** ======================================================================= */
 
 /* Pushes a new Future box for fut, taking the caller's reference (Task
-** boxes are made by luaioL_spawn). On a memory error that reference is
-** lost: where it holds more than memory (work in flight), make the box
-** first. [-0, +1, m] */
+** boxes are made by luaioL_spawn). On a memory error fut is abandoned
+** (luaio_future_abandon) before the error is raised. [-0, +1, m] */
 lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut);
-/* Pushes a Future box with no future yet, to be given one with
-** luaioL_setfuture before Lua code sees it. [-0, +1, m] */
-lfuture *luaioL_newbox(lua_State *L);
-/* Gives the box from luaioL_newbox fut and the caller's reference. */
-void luaioL_setfuture(lfuture *box, luaio_future_t *fut);
 /* The box at idx when it is a Future or Task, else NULL. [-0, +0, -] */
 lfuture *luaioL_tofuture(lua_State *L, int idx);
 lfuture *luaioL_checkfuture(lua_State *L, int idx);

@@ -7,44 +7,17 @@
 
 #include "lbind.h"
 
-static int newuserdata(lua_State *L) {
-  lua_newuserdatauv(L, sizeof(lfuture), NUV);
-  return 1;
-}
-
-static void initbox(lua_State *L, lfuture *box);
-
-lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut) {
-  /* Made protected: out of memory, the future is abandoned, not lost
-  ** (a waiter left in a queue would take the next item). */
-  lua_pushcfunction(L, newuserdata);
-  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-    luaio_future_abandon(fut);
-    lua_error(L);
-  }
-  lfuture *box = lua_touserdata(L, -1);
-  initbox(L, box);
-  luaioL_setfuture(box, fut);
-  return box;
-}
-
-lfuture *luaioL_newbox(lua_State *L) {
-  lfuture *box = lua_newuserdatauv(L, sizeof *box, NUV);
-  initbox(L, box);
-  return box;
-}
-
-/* Fills the box at the top of L. */
-static void initbox(lua_State *L, lfuture *box) {
+/* Fills the new box at the top of L; allocates nothing. */
+static void initbox(lua_State *L, lfuture *box, luaio_future_t *fut) {
   box->magic = LUAIO_BOX_MAGIC;
-  box->fut = NULL;
-  box->task = NULL;
+  box->fut = fut;
+  box->task = luaio_future_task(fut);
   box->rt = luaioL_runtime_of(L);
   box->co = NULL;
   box->nvalues = 0;
   box->pin = LUA_NOREF;
   box->resume_err = 0;
-  box->is_task = 0;
+  box->is_task = box->task != NULL;
   box->started = 0;
   box->has_error = 0;
   box->retrieved = 0;
@@ -57,13 +30,25 @@ static void initbox(lua_State *L, lfuture *box) {
   box->final = LUAIO_PENDING;
   lua_rawgeti(L, LUA_REGISTRYINDEX, box->rt->future_mt);
   lua_setmetatable(L, -2);
+  luaio_future_set_data(fut, box);
 }
 
-void luaioL_setfuture(lfuture *box, luaio_future_t *fut) {
-  box->fut = fut;
-  box->task = luaio_future_task(fut);
-  box->is_task = box->task != NULL;
-  luaio_future_set_data(fut, box);
+static int newuserdata(lua_State *L) {
+  lua_newuserdatauv(L, sizeof(lfuture), NUV);
+  return 1;
+}
+
+lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut) {
+  /* Made protected: out of memory, the future is abandoned, not lost
+  ** (a waiter left in a queue would take the next item). */
+  lua_pushcfunction(L, newuserdata);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    luaio_future_abandon(fut);
+    lua_error(L);
+  }
+  lfuture *box = lua_touserdata(L, -1);
+  initbox(L, box, fut);
+  return box;
 }
 
 luaio_state luaioL_state(const lfuture *box) {

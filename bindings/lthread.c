@@ -581,8 +581,6 @@ static int lthread_to_thread(lua_State *L) {
   encode_into(L, args, 2, top, "argument");
   tbuf *code = tbuf_push(L);
   dumpfn(L, code);
-  /* The box comes before the work: once queued, nothing may raise. */
-  lfuture *box = luaioL_newbox(L);
   treq *req = malloc(sizeof *req);
   if (req == NULL || pool == NULL) {
     free(req);
@@ -599,7 +597,7 @@ static int lthread_to_thread(lua_State *L) {
     req_free(req);
     return luaL_error(L, "not enough memory");
   }
-  luaioL_setfuture(box, luaio_work_future(req->work));
+  luaioL_pushfuture(L, luaio_work_future(req->work)); /* owns req->work */
   return luaioL_await(L, task, luaio_work_future(req->work), (lua_KContext)req,
                       to_thread_k);
 }
