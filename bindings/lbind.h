@@ -207,8 +207,9 @@ int luaioL_raisewait(lua_State *L, int rc, const char *fname);
 ** arguments above it (all popped); pushes the Task. [-(nargs+1), +1, e] */
 lfuture *luaioL_spawn(lua_State *L, int nargs, int eager);
 
-/* Reports failed tasks whose error nobody retrieved (loop close). */
-void luaioL_report_unretrieved(lua_State *L);
+/* Reports failed tasks whose error nobody retrieved (loop close). A
+** lua_CFunction, so that closing can run it protected; returns 0. */
+int luaioL_report_unretrieved(lua_State *L);
 
 /* Awaits the awaitable at idx in the running task: runs a coroutine
 ** object inline, else waits for the future; leaves its values.
@@ -263,12 +264,14 @@ void luaioL_open_thread(lua_State *L);  /* to_thread */
 
 /* Closes the subprocess handles, pipes and signal handlers still open on
 ** the running loop, leaving the children running (lprocess.c). For
-** loop_close, before the loop is deleted. [-0, +0, -] */
-void luaioL_close_processes(lua_State *L);
+** loop_close, before the loop is deleted; a lua_CFunction, returning 0.
+** [-0, +0, m] */
+int luaioL_close_processes(lua_State *L);
 
 /* Closes every stream and server still open (lstream.c); called when a
-** loop closes, after its tasks are done. [-0, +0, -] */
-void luaioL_close_streams(lua_State *L);
+** loop closes, after its tasks are done; a lua_CFunction, returning 0.
+** [-0, +0, m] */
+int luaioL_close_streams(lua_State *L);
 
 /* Lua sources embedded at build time (generated luaio_embedded.c). */
 typedef struct {

@@ -49,21 +49,6 @@ static void sigint_close_cb(uv_handle_t *h) {
     free(s);
 }
 
-static int close_processes(lua_State *L) {
-  luaioL_close_processes(L);
-  return 0;
-}
-
-static int close_streams(lua_State *L) {
-  luaioL_close_streams(L);
-  return 0;
-}
-
-static int report_unretrieved(lua_State *L) {
-  luaioL_report_unretrieved(L);
-  return 0;
-}
-
 /* Runs a part of closing that uses Lua, protected: even out of memory,
 ** the loop must close. */
 static void close_part(lua_State *L, lua_CFunction part) {
@@ -86,11 +71,12 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
     while (luaio_loop_ntasks(loop) > 0 && luaio_loop_can_progress(loop))
       luaio_loop_run(loop, LUAIO_RUN_ONCE);
   }
-  close_part(L, close_processes);
+  close_part(L, luaioL_close_processes);
   while (luaio_loop_nready(loop) > 0)
     luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
-  close_part(L, close_streams); /* what tasks left open; peers see a reset */
-  close_part(L, report_unretrieved);
+  /* What tasks left open; peers see a reset. */
+  close_part(L, luaioL_close_streams);
+  close_part(L, luaioL_report_unretrieved);
   if (rt->sigint != NULL) {
     lsigint *s = (lsigint *)(void *)rt->sigint;
     for (int i = 0; i < 2; i++) {

@@ -678,10 +678,10 @@ static int lloop_remove_signal_handler(lua_State *L) {
 ** lloop.c's loop_close once the remaining tasks are done, before the
 ** loop is deleted: libuv could not close a loop with these handles open.
 ** [-0, +0, -] */
-void luaioL_close_processes(lua_State *L) {
+int luaioL_close_processes(lua_State *L) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
   if (rt->loop == NULL)
-    return;
+    return 0;
   luaio_process_close_all(rt->loop);
   /* Emptied in place: clearing a field allocates nothing. */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &SIGNALS_KEY);
@@ -693,7 +693,7 @@ void luaioL_close_processes(lua_State *L) {
     lua_pushnil(L);
     lua_rawset(L, -4);
   }
-  lua_pop(L, 1);
+  lua_pop(L, 1);  return 0;
 }
 
 static const luaL_Reg lprocess_funcs[] = {

@@ -5,7 +5,7 @@
 **
 ** For the loop's close path (bindings/lloop.c), declared in lbind.h:
 **
-**   void luaioL_close_streams(lua_State *L);
+**   int luaioL_close_streams(lua_State *L);
 **
 ** closes every stream and server still open at once (peers of open
 ** connections see a reset). loop_close must call it after the remaining
@@ -772,10 +772,10 @@ static int lserver__tostring(lua_State *L) {
 
 /* }====================================================================== */
 
-void luaioL_close_streams(lua_State *L) {
+int luaioL_close_streams(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &STREAMS_KEY) != LUA_TTABLE) {
     lua_pop(L, 1);
-    return;
+    return 0;
   }
   lua_pushnil(L);
   while (lua_next(L, -2)) {
@@ -792,7 +792,7 @@ void luaioL_close_streams(lua_State *L) {
         luaio_stream_abort(ls->s);
     }
   }
-  lua_pop(L, 1);
+  lua_pop(L, 1);  return 0;
 }
 
 static const luaL_Reg lstream_funcs[] = {

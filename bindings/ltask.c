@@ -604,10 +604,10 @@ static int failed_cmp(const void *a, const void *b) {
 
 /* Reports the errors of failed tasks that nobody retrieved, oldest task
 ** first; called when a loop closes. [-0, +0, m] */
-void luaioL_report_unretrieved(lua_State *L) {
+int luaioL_report_unretrieved(lua_State *L) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
   if (rt->nunretrieved == 0)
-    return;
+    return 0;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
   int t = lua_gettop(L);
   lua_newtable(L); /* slot -> box */
@@ -645,7 +645,7 @@ void luaioL_report_unretrieved(lua_State *L) {
   lua_settop(L, t - 1);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
-  rt->nunretrieved = 0;
+  rt->nunretrieved = 0;  return 0;
 }
 
 void luaioL_open_task(lua_State *L) {
