@@ -50,7 +50,8 @@ struct luaio_alloc_s {
 };
 
 /* A new chunk: 64 KiB from malloc while the state is small, then 2 MiB
-** mapped and populated; NULL when out of memory. */
+** mapped and populated; NULL when out of memory. The caller links it on
+** a->chunks, and luaio_closestate frees it (free_chunk). */
 static chunk *new_chunk(luaio_alloc_t *a) {
   chunk *c = NULL;
 #if defined(__linux__) && defined(MAP_POPULATE)

@@ -97,7 +97,8 @@ static void heap_remove(luaio_loop_t *loop, luaio__timer *t) {
 ** ======================================================================= */
 
 /* Makes room for one more slot at the tail: squeezes out the cancelled
-** slots when they are at least half, else doubles the array. */
+** slots when they are at least half, else doubles the array (the loop
+** owns it; luaio__timers_free frees it). */
 static int run_reserve(luaio_loop_t *loop) {
   if (loop->run_tail < loop->caprun)
     return 0;
