@@ -211,7 +211,8 @@ static int lreader_at_eof(lua_State *L) {
 /* }====================================================================== */
 
 /* {======================================================================
-** Pipe writers: write(data) queues, drain() waits, close().
+** Pipe writers: write(data) queues, drain() waits, close(), and
+** wait_closed() waits for the close.
 ** ======================================================================= */
 
 static int lwriter_write(lua_State *L) {
@@ -230,21 +231,59 @@ static int drain_k(lua_State *L, int status, lua_KContext ctx) {
   return luaioL_check(L, rc, "drain");
 }
 
+/* Ends a writer method that may wait: raises for rc, returns nothing when
+** fut is NULL, else suspends the task on fut, continuing with k. */
+static int writer_wait(lua_State *L, int rc, luaio_future_t *fut,
+                       const char *fname, lua_KFunction k) {
+  luaioL_check(L, rc, fname);
+  if (fut == NULL)
+    return 0;
+  luaioL_pushfuture(L, fut); /* owns fut; at the top */
+  lfuture *task = luaioL_checktask(L, fname);
+  return luaioL_await(L, task, fut, lua_gettop(L), k);
+}
+
 static int lwriter_drain(lua_State *L) {
   luaio_pipe_t *p = checkpipe(L, WRITER_MT);
   lua_settop(L, 1);
   luaio_future_t *fut;
-  luaioL_check(L, luaio_pipe_drain(p, &fut), "drain");
-  if (fut == NULL)
-    return 0;
-  luaioL_pushfuture(L, fut); /* owns fut; at 2 */
-  lfuture *task = luaioL_checktask(L, "drain");
-  return luaioL_await(L, task, fut, 2, drain_k);
+  int rc = luaio_pipe_drain(p, &fut);
+  return writer_wait(L, rc, fut, "drain", drain_k);
 }
 
 static int lwriter_close(lua_State *L) {
   luaio_pipe_close(checkpipe(L, WRITER_MT));
   return 0;
+}
+
+static int closed_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  resumed(L, ctx, "wait_closed");
+  return 0;
+}
+
+/* Waits until the pipe is closed: after close(), once what was queued
+** has been written (or has failed; drain() reports the error). */
+static int lwriter_wait_closed(lua_State *L) {
+  luaio_pipe_t *p = checkpipe(L, WRITER_MT);
+  lua_settop(L, 1);
+  luaio_future_t *fut;
+  int rc = luaio_pipe_wait_closed(p, &fut);
+  return writer_wait(L, rc, fut, "wait_closed", closed_k);
+}
+
+static int lwriter_get_write_buffer_size(lua_State *L) {
+  luaio_pipe_t *p = checkpipe(L, WRITER_MT);
+  lua_pushinteger(L, (lua_Integer)luaio_pipe_queued(p));
+  return 1;
+}
+
+/* A pipe has no socket names: every name gives the default. */
+static int lwriter_get_extra_info(lua_State *L) {
+  checkpipe(L, WRITER_MT);
+  luaL_checkstring(L, 2);
+  lua_settop(L, 3);
+  return 1;
 }
 
 static int lwriter_is_closing(lua_State *L) {
@@ -713,6 +752,10 @@ static const luaL_Reg lwriter_methods[] = {{"write", lwriter_write},
                                            {"drain", lwriter_drain},
                                            {"close", lwriter_close},
                                            {"is_closing", lwriter_is_closing},
+                                           {"wait_closed", lwriter_wait_closed},
+                                           {"get_extra_info", lwriter_get_extra_info},
+                                           {"get_write_buffer_size",
+                                            lwriter_get_write_buffer_size},
                                            {NULL, NULL}};
 
 static const luaL_Reg lpipe_meta[] = {{"__gc", lpipe__gc}, {NULL, NULL}};

@@ -69,6 +69,11 @@ LUAIO_EXTERN size_t luaio_pipe_queued(const luaio_pipe_t *p);
 ** it resolve. Idempotent. */
 LUAIO_EXTERN void luaio_pipe_close(luaio_pipe_t *p);
 LUAIO_EXTERN int luaio_pipe_closed(const luaio_pipe_t *p);
+/* Sets *out to NULL when the pipe's handle is closed, else to a new
+** future (the caller owns the reference) that resolves once it is: for a
+** write end, after what was queued has been written. It does not close
+** the pipe. Returns 0 or LUAIO_ENOMEM. */
+LUAIO_EXTERN int luaio_pipe_wait_closed(luaio_pipe_t *p, luaio_future_t **out);
 
 /* }====================================================================== */
 

@@ -126,6 +126,7 @@ struct luaio_pipe_s {
   size_t queued; /* bytes in pending writes */
   size_t nwrites;
   futlist waiters; /* readers or drainers */
+  futlist closers; /* luaio_pipe_wait_closed() */
 };
 
 typedef struct {
@@ -138,6 +139,7 @@ typedef struct {
 static void pipe_free(luaio_pipe_t *p) {
   assert(p->refs == 0 && p->hstate == H_NONE);
   futlist_free(&p->waiters);
+  futlist_free(&p->closers);
   luaio__free(p->buf, p->cap);
   luaio__free(p, sizeof *p);
 }
@@ -146,6 +148,7 @@ static void pipe_close_cb(uv_handle_t *h) {
   luaio_pipe_t *p = h->data;
   p->hstate = H_NONE;
   live_remove(&p->link);
+  futlist_wake(&p->closers, 0);
   if (p->refs == 0)
     pipe_free(p);
 }
@@ -270,6 +273,17 @@ void luaio_pipe_set_limit(luaio_pipe_t *p, size_t limit) {
   p->limit = limit;
   if (p->readable && (limit == 0 || p->end - p->start < limit))
     pipe_read_start(p);
+}
+
+int luaio_pipe_wait_closed(luaio_pipe_t *p, luaio_future_t **out) {
+  *out = NULL;
+  if (p->hstate == H_NONE)
+    return 0;
+  luaio_future_t *fut = futlist_push(&p->closers, p->loop);
+  if (fut == NULL)
+    return LUAIO_ENOMEM;
+  *out = fut;
+  return 0;
 }
 
 int luaio_pipe_wait_readable(luaio_pipe_t *p, luaio_future_t **out) {

@@ -87,6 +87,57 @@ describe("asyncio.create_subprocess_exec", function()
     assert.equal(0, p:wait())
   end))
 
+  it("waits for stdin to close once what was queued is written",
+     asyncio.spec(function()
+    local size = 1 << 20
+    local p = exec("wc", { "-c" }, { stdin = PIPE, stdout = PIPE })
+    p.stdin:write(("x"):rep(size)) -- more than the pipe holds: queued
+    assert.is_true(p.stdin:get_write_buffer_size() > 0)
+    p.stdin:close()
+    assert.is_true(p.stdin:is_closing())
+    p.stdin:wait_closed()
+    assert.equal(0, p.stdin:get_write_buffer_size())
+    p.stdin:wait_closed() -- closed already: returns at once
+    assert.equal(tostring(size), p.stdout:read():match("%d+"))
+    assert.equal(0, p:wait())
+    assert.is_nil(p.stdin:get_extra_info("peername"))
+    assert.equal("none", p.stdin:get_extra_info("sockname", "none"))
+  end))
+
+  it("cancels a wait_closed and keeps the pipe usable", asyncio.spec(function()
+    local p = exec("cat", {}, { stdin = PIPE, stdout = PIPE })
+    local events = {}
+    local waiter = asyncio.create_task(function()
+      local ok, err = pcall(p.stdin.wait_closed, p.stdin)
+      events[#events + 1] = ok and "closed"
+        or asyncio.CancelledError:is(err) and "cancelled" or tostring(err)
+      error(err, 0)
+    end)
+    asyncio.sleep(0)
+    waiter:cancel()
+    local ok = pcall(asyncio.await, waiter)
+    assert.is_false(ok)
+    assert.is_true(waiter:cancelled())
+    assert.same({ "cancelled" }, events)
+    p.stdin:write("still open")
+    p.stdin:close()
+    p.stdin:wait_closed()
+    assert.equal("still open", p.stdout:read())
+    assert.equal(0, p:wait())
+  end))
+
+  it("refuses wait_closed outside a task", asyncio.spec(function()
+    local p = exec("cat", {}, { stdin = PIPE })
+    -- a plain coroutine inside the task is not the task
+    local ok, err = pcall(coroutine.wrap(function()
+      return p.stdin:wait_closed()
+    end))
+    assert.is_false(ok)
+    assert.matches("wait_closed", tostring(err), 1, true)
+    p.stdin:close()
+    assert.equal(0, p:wait())
+  end))
+
   it("raises IncompleteReadError at a premature end", asyncio.spec(function()
     local p = exec("printf", { "abc" }, { stdout = PIPE })
     local ok, err = pcall(p.stdout.readexactly, p.stdout, 5)

@@ -133,6 +133,41 @@ TEST(pipe_round_trip) {
   test_loop_close(loop);
 }
 
+/* wait_closed resolves only once a closed write end has written its
+** queue; a cancelled one leaves the pipe open; after the close it is NULL. */
+TEST(pipe_wait_closed) {
+  luaio_loop_t *loop = loop_open();
+  char *args[] = {(char *)"sh", (char *)"-c", (char *)"cat >/dev/null", NULL};
+  luaio_process_t *p = spawn(loop, args, LUAIO_STDIO_PIPE, 0);
+  luaio_pipe_t *in = luaio_process_pipe(p, 0);
+  luaio_future_t *early, *fut;
+  ASSERT_OK(luaio_pipe_wait_closed(in, &early));
+  ASSERT_NOT_NULL(early);
+  luaio_future_cancel(early, NULL); /* leaves the pipe as it was */
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  ASSERT(!luaio_pipe_closed(in));
+  size_t total = 1 << 20;
+  char *data = calloc(1, total);
+  ASSERT_OK(luaio_pipe_write(in, data, total));
+  free(data);
+  ASSERT_OK(luaio_pipe_wait_closed(in, &fut));
+  ASSERT_NOT_NULL(fut);
+  luaio_pipe_close(in);
+  ASSERT(luaio_pipe_queued(in) > 0); /* the close waits for the queue */
+  ASSERT(!luaio_future_done(fut));
+  ASSERT_EQ(0, settle(loop, fut));
+  ASSERT_EQ(0, luaio_pipe_queued(in));
+  ASSERT(luaio_future_cancelled(early));
+  luaio_future_unref(early);
+  luaio_future_unref(fut);
+  ASSERT_OK(luaio_pipe_wait_closed(in, &fut));
+  ASSERT_NULL(fut);
+  ASSERT_EQ(0, wait_exit(loop, p));
+  luaio_process_unref(p);
+  drain(loop);
+  test_loop_close(loop);
+}
+
 TEST(spawn_failure) {
   luaio_loop_t *loop = loop_open();
   char *args[] = {(char *)"/nonexistent/program", NULL};
