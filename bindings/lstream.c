@@ -609,6 +609,32 @@ static void server_unpin(lua_State *L, lserver *ls) {
   ls->pin = LUA_NOREF;
 }
 
+/* Listens on every address of list, all on the first one's port (a
+** free one when that is 0), as asyncio does. An address of a family the
+** host cannot bind (no IPv6, say) is skipped while another one listens.
+** Returns 0 or the error. */
+static int listen_all(luaio_server_t *srv, const luaio_addrinfo_t *list,
+                      size_t n, int backlog, int serving) {
+  int first_err = UV_EAI_NONAME, nlistening = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct sockaddr_storage sa = list[i].sa;
+    int port = luaio_server_port(srv);
+    if (port >= 0 && sa.ss_family == AF_INET)
+      ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
+    else if (port >= 0 && sa.ss_family == AF_INET6)
+      ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
+    int rc = luaio_server_listen(srv, (const struct sockaddr *)&sa, backlog,
+                                 serving);
+    if (rc == 0)
+      nlistening++;
+    else if (rc == UV_EAFNOSUPPORT || rc == UV_EADDRNOTAVAIL)
+      first_err = first_err != UV_EAI_NONAME ? first_err : rc;
+    else
+      return rc;
+  }
+  return nlistening > 0 ? 0 : first_err;
+}
+
 /* Stack: handler host port opts server lookup. */
 static int start_server_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
@@ -625,10 +651,11 @@ static int start_server_k(lua_State *L, int status, lua_KContext ctx) {
   if (lua_istable(L, 4) && lua_getfield(L, 4, "start_serving") != LUA_TNIL)
     serving = lua_toboolean(L, -1);
   lua_settop(L, 6);
-  rc = luaio_server_listen(ls->srv, (const struct sockaddr *)&list[0].sa,
-                           backlog, serving);
-  if (rc != 0)
+  rc = listen_all(ls->srv, list, n, backlog, serving);
+  if (rc != 0) {
+    luaio_server_close(ls->srv);
     return luaioL_check(L, rc, "start_server");
+  }
   lua_pushvalue(L, 5);
   ls->pin = luaL_ref(L, LUA_REGISTRYINDEX); /* while it listens */
   lua_pushvalue(L, 5);

@@ -184,22 +184,28 @@ LUAIO_EXTERN void luaio_server_ref(luaio_server_t *srv);
 /* As luaio_stream_unref(): a listening server lives until closed. */
 LUAIO_EXTERN void luaio_server_unref(luaio_server_t *srv);
 
-/* Binds to addr (copied; AF_INET or AF_INET6) and listens with backlog
-** (<= 0: 100). When serving is zero, connections wait in the kernel's
-** queue until luaio_server_start_serving(). Returns 0, a UV_E* code
-** (UV_EADDRINUSE, ...), or LUAIO_EINVALSTATE when already listening. */
+/* Binds a new socket to addr (copied; AF_INET or AF_INET6; an IPv6
+** socket takes IPv6 only, as asyncio's) and listens with backlog (<= 0:
+** 100). Call it once per address: the server listens on all of them.
+** Port 0 picks a free port; pass that port (luaio_server_port()) for the
+** other addresses to share it. The first call's serving decides: when it
+** is zero, connections wait in the kernel's queue until
+** luaio_server_start_serving(). Returns 0, a UV_E* code (UV_EADDRINUSE,
+** ...: that socket is closed, the others listen on), LUAIO_ENOMEM, or
+** LUAIO_EINVALSTATE when the server is closed. */
 LUAIO_EXTERN int luaio_server_listen(luaio_server_t *srv,
                                      const struct sockaddr *addr, int backlog,
                                      int serving);
 LUAIO_EXTERN void luaio_server_start_serving(luaio_server_t *srv);
 LUAIO_EXTERN int luaio_server_is_serving(const luaio_server_t *srv);
-/* The bound port (an ephemeral one when listening on port 0), or -1. */
+/* The port of the first address bound (an ephemeral one when it was
+** port 0), or -1. */
 LUAIO_EXTERN int luaio_server_port(const luaio_server_t *srv);
-/* Stops listening and closes the socket; connections accepted already
+/* Stops listening and closes the sockets; connections accepted already
 ** are not affected (asyncio's Server.close()). Idempotent. */
 LUAIO_EXTERN void luaio_server_close(luaio_server_t *srv);
 LUAIO_EXTERN int luaio_server_is_closing(const luaio_server_t *srv);
-/* As luaio_stream_wait_closed(): NULL once the socket is closed. */
+/* As luaio_stream_wait_closed(): NULL once every socket is closed. */
 LUAIO_EXTERN int luaio_server_wait_closed(luaio_server_t *srv,
                                           luaio_future_t **out);
 

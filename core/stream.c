@@ -763,22 +763,32 @@ int luaio_stream_connect_finish(luaio_future_t *fut, int err,
 /* }====================================================================== */
 
 /* {======================================================================
-** Servers. libuv accepts one connection at a time: while the server is
-** not serving, a connection waits in libuv (not accepted) and libuv
-** stops polling, so the others wait in the kernel's queue.
+** Servers: one listening socket per address. libuv accepts one
+** connection at a time: while the server is not serving, a connection
+** waits in libuv (not accepted) and libuv stops polling that socket, so
+** the others wait in the kernel's queue.
 ** ======================================================================= */
+
+typedef struct listener listener;
+struct listener {
+  uv_tcp_t tcp;
+  luaio_server_t *srv;
+  listener *next;
+  int hstate;
+  unsigned pending : 1; /* libuv holds a connection not yet accepted */
+};
 
 struct luaio_server_s {
   luaio_loop_t *loop;
   int refs; /* an open handle holds one; so does a scheduled delivery */
-  int hstate;
-  uv_tcp_t tcp;
+  int hstate;     /* H_OPEN from the first listen until every socket closed */
+  int nopen;      /* sockets open or closing */
+  listener *head; /* owns; freed with the server */
   luaio_connection_cb cb;
   void *arg; /* borrowed */
   size_t limit;
   int port;
   unsigned serving : 1;
-  unsigned pending : 1; /* libuv holds a connection not yet accepted */
   unsigned closing : 1;
   luaio_stream_t *qhead, *qtail; /* owns: accepted, not yet delivered */
   luaio_handle_t *deliver;       /* owns, while scheduled */
@@ -812,6 +822,11 @@ void luaio_server_unref(luaio_server_t *srv) {
   assert(srv->hstate == H_NONE || srv->hstate == H_CLOSED);
   assert(srv->qhead == NULL && srv->deliver == NULL);
   luaio__waitlist_clear(&srv->closers);
+  while (srv->head != NULL) {
+    listener *l = srv->head;
+    srv->head = l->next;
+    luaio__free(l, sizeof *l);
+  }
   luaio__free(srv, sizeof *srv);
 }
 
@@ -846,16 +861,17 @@ static void server_unref_cb(void *arg) {
   luaio_server_unref(arg);
 }
 
-static void server_accept(luaio_server_t *srv) {
-  srv->pending = 0;
+static void server_accept(listener *l) {
+  luaio_server_t *srv = l->srv;
+  l->pending = 0;
   luaio_stream_t *s = luaio_stream_new(srv->loop, srv->limit);
   if (s == NULL) {
-    srv->pending = 1; /* it stays in libuv; the next accept takes it */
+    l->pending = 1; /* it stays in libuv; the next accept takes it */
     return;
   }
   int rc = stream_open(s);
   if (rc == 0)
-    rc = uv_accept((uv_stream_t *)&srv->tcp, (uv_stream_t *)&s->tcp);
+    rc = uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&s->tcp);
   if (rc != 0) {
     luaio_stream_abort(s);
     luaio_stream_unref(s);
@@ -878,43 +894,71 @@ static void server_accept(luaio_server_t *srv) {
 }
 
 static void connection_cb(uv_stream_t *h, int status) {
-  luaio_server_t *srv = h->data;
+  listener *l = h->data;
   /* XXX(#4): a failed accept is dropped unreported. libuv itself meets
   ** EMFILE and ENFILE by accepting and closing the waiting connections
   ** (its reserved-descriptor trap) without calling back; other errors
   ** (ENOBUFS, EPERM from a firewall) arrive here and nobody hears of them. */
-  if (status < 0 || srv->closing)
+  if (status < 0 || l->srv->closing)
     return;
-  if (!srv->serving) {
-    srv->pending = 1;
+  if (!l->srv->serving) {
+    l->pending = 1;
     return;
   }
-  server_accept(srv);
+  server_accept(l);
+}
+
+static void listener_close_cb(uv_handle_t *h) {
+  listener *l = h->data;
+  luaio_server_t *srv = l->srv;
+  l->hstate = H_CLOSED;
+  if (--srv->nopen == 0) {
+    srv->hstate = H_CLOSED;
+    waitlist_wake_all(&srv->closers);
+  }
+  luaio_server_unref(srv); /* the handle's reference */
 }
 
 int luaio_server_listen(luaio_server_t *srv, const struct sockaddr *addr,
                         int backlog, int serving) {
-  if (srv->hstate != H_NONE || srv->closing)
+  if (srv->closing)
     return LUAIO_EINVALSTATE;
-  int rc = uv_tcp_init(luaio_loop_uv(srv->loop), &srv->tcp);
-  if (rc != 0)
-    return rc;
-  srv->tcp.data = srv;
-  srv->hstate = H_OPEN;
-  srv->refs++; /* the handle's */
-  srv->serving = serving != 0;
-  rc = uv_tcp_bind(&srv->tcp, addr, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&srv->tcp, backlog > 0 ? backlog : 100,
-                   connection_cb);
+  listener *l = luaio__alloc(sizeof *l);
+  if (l == NULL)
+    return LUAIO_ENOMEM;
+  memset(l, 0, sizeof *l);
+  int rc = uv_tcp_init(luaio_loop_uv(srv->loop), &l->tcp);
   if (rc != 0) {
-    luaio_server_close(srv);
+    luaio__free(l, sizeof *l);
+    return rc;
+  }
+  l->tcp.data = l;
+  l->srv = srv;
+  l->hstate = H_OPEN;
+  l->next = srv->head;
+  srv->head = l;
+  srv->hstate = H_OPEN;
+  srv->nopen++;
+  srv->refs++; /* the handle's */
+  if (srv->nopen == 1)
+    srv->serving = serving != 0;
+  /* As asyncio: an IPv6 socket takes IPv6 only, so that "::" and
+  ** "0.0.0.0" can both listen on one port. */
+  rc = uv_tcp_bind(&l->tcp, addr,
+                   addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&l->tcp, backlog > 0 ? backlog : 100,
+                   connection_cb);
+  if (rc != 0) { /* this socket closes; the others are not affected */
+    l->hstate = H_CLOSING;
+    uv_close((uv_handle_t *)&l->tcp, listener_close_cb);
     return rc;
   }
   struct sockaddr_storage local;
   int len = sizeof local;
   char host[64];
-  if (uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&local, &len) == 0)
+  if (srv->port < 0 &&
+      uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&local, &len) == 0)
     name_of(&local, host, sizeof host, &srv->port);
   return 0;
 }
@@ -923,8 +967,9 @@ void luaio_server_start_serving(luaio_server_t *srv) {
   if (srv->serving || srv->closing)
     return;
   srv->serving = 1;
-  if (srv->pending && srv->hstate == H_OPEN)
-    server_accept(srv);
+  for (listener *l = srv->head; l != NULL; l = l->next)
+    if (l->pending && l->hstate == H_OPEN)
+      server_accept(l);
 }
 
 int luaio_server_is_serving(const luaio_server_t *srv) {
@@ -933,13 +978,6 @@ int luaio_server_is_serving(const luaio_server_t *srv) {
 
 int luaio_server_port(const luaio_server_t *srv) {
   return srv->port;
-}
-
-static void server_close_cb(uv_handle_t *h) {
-  luaio_server_t *srv = h->data;
-  srv->hstate = H_CLOSED;
-  waitlist_wake_all(&srv->closers);
-  luaio_server_unref(srv); /* the handle's reference */
 }
 
 void luaio_server_close(luaio_server_t *srv) {
@@ -953,10 +991,12 @@ void luaio_server_close(luaio_server_t *srv) {
     luaio_handle_cancel(h); /* its fin drops the server's reference */
     luaio_handle_unref(h);
   }
-  if (srv->hstate == H_OPEN) {
-    srv->hstate = H_CLOSING;
-    /* libuv closes the connection it held back too. */
-    uv_close((uv_handle_t *)&srv->tcp, server_close_cb);
+  for (listener *l = srv->head; l != NULL; l = l->next) {
+    if (l->hstate == H_OPEN) {
+      l->hstate = H_CLOSING;
+      /* libuv closes the connection it held back too. */
+      uv_close((uv_handle_t *)&l->tcp, listener_close_cb);
+    }
   }
 }
 

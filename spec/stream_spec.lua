@@ -410,6 +410,39 @@ describe("asyncio.open_connection and start_server", function()
     close_server(server)
   end))
 
+  it("listens on every address of the host, IPv4 and IPv6, on one port",
+     asyncio.spec(function()
+    local probe_ok, probe = pcall(asyncio.start_server, function() end, "::1", 0)
+    local hosts = { "127.0.0.1" }
+    if probe_ok then
+      close_server(probe)
+      hosts[2] = "::1"
+    else
+      print("stream_spec: no IPv6 loopback here; checked 127.0.0.1 only")
+    end
+    local got = {}
+    local server = asyncio.start_server(function(reader, writer)
+      got[#got + 1] = reader:read()
+      writer:close()
+    end, nil, 0) -- nil: every address
+    for _, host in ipairs(hosts) do
+      local reader, writer = asyncio.open_connection(host, server:port())
+      writer:write(host)
+      writer:write_eof()
+      assert.equal("", reader:read()) -- the handler closed: it has read
+      writer:close()
+    end
+    table.sort(got)
+    table.sort(hosts)
+    assert.same(hosts, got)
+    close_server(server)
+    for _, host in ipairs(hosts) do -- every socket is closed
+      local ok, err = pcall(asyncio.open_connection, host, server:port())
+      assert.is_false(ok)
+      assert.equal("ECONNREFUSED", err.code)
+    end
+  end))
+
   it("checks its arguments", asyncio.spec(function()
     assert.has_error(function() asyncio.open_connection("127.0.0.1", 70000) end)
     assert.has_error(function()

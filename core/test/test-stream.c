@@ -562,6 +562,66 @@ TEST(writes_keep_their_order) {
 /* A server that accepts nothing, with a backlog of 1: once the kernel's
 ** queue is full a connect hangs, and the timeout ends it; a cancelled
 ** connect closes its socket too. */
+static void raw_connect_cb(uv_connect_t *req, int status) {
+  ASSERT_EQ(0, status);
+  uv_close((uv_handle_t *)req->handle, NULL);
+}
+
+/* Connects a plain libuv client to addr; closes it once connected. */
+static void raw_connect(luaio_loop_t *loop, uv_tcp_t *tcp, uv_connect_t *req,
+                        const struct sockaddr *addr) {
+  ASSERT_OK(uv_tcp_init(luaio_loop_uv(loop), tcp));
+  ASSERT_OK(uv_tcp_connect(req, tcp, addr, raw_connect_cb));
+}
+
+/* One server on 127.0.0.1 and ::1, one port: both accept, and only after
+** start_serving; a failed listen closes its own socket only; wait_closed
+** waits for every socket. */
+TEST(listens_on_every_address) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 0, 0);
+  int port = luaio_server_port(sc.srv);
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+  ASSERT_OK(uv_ip4_addr("127.0.0.1", port, &in4));
+  ASSERT_OK(uv_ip6_addr("::1", port, &in6));
+  int rc = luaio_server_listen(sc.srv, (const struct sockaddr *)&in6, 0, 1);
+  int has6 = rc == 0;
+  if (!has6) /* a host without IPv6 */
+    ASSERT(rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT);
+  ASSERT_EQ(port, luaio_server_port(sc.srv));
+  ASSERT_EQ(UV_EADDRINUSE,
+            luaio_server_listen(sc.srv, (const struct sockaddr *)&in4, 0, 1));
+  ASSERT(!luaio_server_is_serving(sc.srv)); /* the first listen decided */
+  uv_tcp_t tcp[2];
+  uv_connect_t req[2];
+  raw_connect(loop, &tcp[0], &req[0], (const struct sockaddr *)&in4);
+  if (has6)
+    raw_connect(loop, &tcp[1], &req[1], (const struct sockaddr *)&in6);
+  for (int i = 0; i < 20; i++)
+    luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  ASSERT_EQ(0, sc.naccepted);
+  luaio_server_start_serving(sc.srv);
+  RUN_UNTIL(loop, sc.naccepted == 1 + has6);
+  if (!has6)
+    printf("# no IPv6 here: checked 127.0.0.1 only\n");
+  luaio_future_t *closed;
+  luaio_server_close(sc.srv);
+  ASSERT_OK(luaio_server_wait_closed(sc.srv, &closed));
+  ASSERT_NOT_NULL(closed);
+  RUN_UNTIL(loop, luaio_future_done(closed));
+  ASSERT_EQ(0, luaio_future_error(closed));
+  luaio_future_unref(closed);
+  ASSERT_OK(luaio_server_wait_closed(sc.srv, &closed));
+  ASSERT_NULL(closed);
+  ASSERT_EQ(LUAIO_EINVALSTATE,
+            luaio_server_listen(sc.srv, (const struct sockaddr *)&in4, 0, 1));
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
 TEST(connect_timeout_and_cancel) {
   luaio_loop_t *loop = loop_open();
   server_ctx sc;
