@@ -2,9 +2,21 @@
 ** loop.c - the event loop: ready callbacks, deadlines, then libuv I/O.
 */
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* Writing to a socket or pipe whose reader is gone must fail with EPIPE,
+** not end the program: SIGPIPE left at its default is ignored, as Python
+** and Node do at startup. A handler the host installed is kept. */
+static void ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+  }
+}
 
 static void wakeup_cb(uv_timer_t *handle) {
   (void)handle; /* it only ends the poll; due timers are run after it */
@@ -14,6 +26,7 @@ luaio_loop_t *luaio_loop_new(uv_loop_t *uv) {
   luaio_loop_t *loop = luaio__alloc(sizeof *loop);
   if (loop == NULL)
     return NULL;
+  ignore_sigpipe();
   memset(loop, 0, sizeof *loop);
   if (uv == NULL) {
     if (uv_loop_init(&loop->own_uv) != 0) {
@@ -33,11 +46,33 @@ luaio_loop_t *luaio_loop_new(uv_loop_t *uv) {
 
 static void wakeup_close_cb(uv_handle_t *handle) { (void)handle; }
 
+typedef struct {
+  const uv_handle_t *wakeup;
+  int nopen;
+} open_count;
+
+static void count_open(uv_handle_t *h, void *arg) {
+  open_count *c = arg;
+  if (h != c->wakeup && !uv_is_closing(h))
+    c->nopen++;
+}
+
+/* The handles on a libuv loop of our own that nobody has closed: a
+** stream, server or pipe still open. Closing the loop would wait for a
+** listening socket forever; libuv refuses to close it with any of them. */
+static int open_handles(luaio_loop_t *loop) {
+  open_count c = {(const uv_handle_t *)&loop->wakeup, 0};
+  if (loop->owns_uv)
+    uv_walk(loop->uv, count_open, &c);
+  return c.nopen;
+}
+
 int luaio_loop_delete(luaio_loop_t *loop) {
   if (loop->ntasks > 0 || loop->nready > 0)
     return LUAIO_EBUSY;
   luaio__handles_cancel_all(loop);
-  if (luaio__timers_count(loop) > 0 || loop->nhandles > 0)
+  if (luaio__timers_count(loop) > 0 || loop->nhandles > 0 ||
+      open_handles(loop) > 0)
     return LUAIO_EBUSY;
   uv_close((uv_handle_t *)&loop->wakeup, wakeup_close_cb);
   /* Let libuv finish the close; it runs only close callbacks here. */

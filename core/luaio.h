@@ -87,14 +87,18 @@ typedef enum {
 
 /* Creates a loop on uv, or on a libuv loop of its own when uv is NULL.
 ** The caller owns the loop and deletes it with luaio_loop_delete().
-** Returns NULL only when out of memory or when libuv fails to start. */
+** Returns NULL only when out of memory or when libuv fails to start.
+** SIGPIPE, when left at its default, is set to be ignored, so that
+** writing to a peer that went away fails with EPIPE instead of ending the
+** program (as Python and Node do at startup). */
 LUAIO_EXTERN luaio_loop_t *luaio_loop_new(uv_loop_t *uv);
 
 /* Deletes a loop that has no live task and no ready callback. Handles
 ** still scheduled with call_later or call_at are cancelled (their fin
 ** runs), as asyncio's loop.close() drops them. Returns 0, or LUAIO_EBUSY
-** and leaves the loop as it was. A libuv loop passed to luaio_loop_new()
-** is not closed. */
+** and leaves the loop as it was: a task, a ready callback or a timer is
+** left, or, on a libuv loop of its own, a stream, server or pipe is still
+** open. A libuv loop passed to luaio_loop_new() is not closed. */
 LUAIO_EXTERN int luaio_loop_delete(luaio_loop_t *loop);
 
 /* Runs the loop. Each iteration runs what was ready when it began,

@@ -105,10 +105,8 @@ typedef struct {
 /* Starts a child as described by opts (borrowed: libuv copies what it
 ** keeps). On success *out receives a new reference the caller owns.
 ** Returns 0 or the UV_E* code of the failure (UV_ENOENT for a program
-** that does not exist); then nothing is left running. The first spawn
-** with a stdin pipe sets SIGPIPE to be ignored when it is left at its
-** default, so that writing to a child that exited fails with EPIPE
-** instead of ending the program (as Python does at startup). */
+** that does not exist); then nothing is left running. Writing to a child
+** that exited fails with EPIPE (see luaio_loop_new() on SIGPIPE). */
 LUAIO_EXTERN int luaio_process_spawn(luaio_loop_t *loop,
                                      const luaio_process_options_t *opts,
                                      luaio_process_t **out);

@@ -433,19 +433,6 @@ static void process_exit_cb(uv_process_t *h, int64_t status, int signum) {
   process_close(p);
 }
 
-/* Writing to a child that exited must fail with EPIPE, not kill us. */
-static void process_ignore_sigpipe(void) {
-  static int done;
-  if (done)
-    return;
-  done = 1;
-  struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-  }
-}
-
 int luaio_process_spawn(luaio_loop_t *loop, const luaio_process_options_t *opts,
                         luaio_process_t **out) {
   *out = NULL;
@@ -471,8 +458,6 @@ int luaio_process_spawn(luaio_loop_t *loop, const luaio_process_options_t *opts,
       stdio[i].flags =
           UV_CREATE_PIPE | (i == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
       stdio[i].data.stream = (uv_stream_t *)&p->pipes[i]->handle;
-      if (i == 0)
-        process_ignore_sigpipe();
       break;
     case LUAIO_STDIO_DEVNULL: {
       uv_fs_t req;

@@ -2,6 +2,8 @@
 ** test-loop.c - the loop: run modes, stop, delete, the clock, an external
 ** libuv loop, and what counts as progress.
 */
+#include <signal.h>
+
 #include "luaio.h"
 #include "test.h"
 
@@ -176,6 +178,45 @@ TEST(delete_busy_with_task) {
   luaio_task_unref(t);
   luaio_future_unref(fut);
   test_loop_close(loop);
+}
+
+/* A socket nobody closed makes delete fail, rather than wait for it
+** forever; once it is closed, delete succeeds. */
+TEST(delete_busy_with_open_socket) {
+  luaio_loop_t *loop = loop_open();
+  uv_tcp_t tcp;
+  struct sockaddr_in addr;
+  ASSERT_OK(uv_ip4_addr("127.0.0.1", 0, &addr));
+  ASSERT_OK(uv_tcp_init(luaio_loop_uv(loop), &tcp));
+  ASSERT_OK(uv_tcp_bind(&tcp, (const struct sockaddr *)&addr, 0));
+  ASSERT_OK(uv_listen((uv_stream_t *)&tcp, 1, NULL));
+  ASSERT_EQ(LUAIO_EBUSY, luaio_loop_delete(loop));
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT); /* still usable */
+  uv_close((uv_handle_t *)&tcp, NULL);
+  test_loop_close(loop); /* the close callback runs in the delete */
+}
+
+static void on_sigpipe(int signum) { (void)signum; }
+
+/* A loop sets SIGPIPE to be ignored when it is left at its default, and
+** keeps a handler the host installed. */
+TEST(sigpipe_ignored_unless_handled) {
+  struct sigaction sa, old;
+  ASSERT_OK(sigaction(SIGPIPE, NULL, &old));
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  ASSERT_OK(sigaction(SIGPIPE, &sa, NULL));
+  luaio_loop_t *loop = loop_open();
+  test_loop_close(loop);
+  ASSERT_OK(sigaction(SIGPIPE, NULL, &sa));
+  ASSERT(sa.sa_handler == SIG_IGN);
+  sa.sa_handler = on_sigpipe;
+  ASSERT_OK(sigaction(SIGPIPE, &sa, NULL));
+  loop = loop_open();
+  test_loop_close(loop);
+  ASSERT_OK(sigaction(SIGPIPE, NULL, &sa));
+  ASSERT(sa.sa_handler == on_sigpipe);
+  ASSERT_OK(sigaction(SIGPIPE, &old, NULL));
 }
 
 /* A ready callback makes delete fail too. */
