@@ -32,7 +32,7 @@ static void plain_free(luaio_future_t *fut) {
 }
 
 const luaio__future_kind luaio__plain_future = {luaio__future_cancel_plain,
-                                                plain_free};
+                                                plain_free, 0};
 
 luaio_future_t *luaio__future_alloc(luaio_loop_t *loop,
                                     const luaio__future_kind *kind,
@@ -73,8 +73,9 @@ void luaio_future_unref(luaio_future_t *fut) {
 }
 
 void luaio_future_abandon(luaio_future_t *fut) {
-  /* As when a task waiting there is cancelled: the wake-up skips it. */
-  if (luaio__is_waiter(fut))
+  /* A waiter leaves its queue, as when a task waiting there is cancelled;
+  ** an operation stops, so that nothing it holds outlives the loop. */
+  if (!fut->kind->abandon_keeps)
     luaio_future_cancel(fut, NULL);
   luaio_future_unref(fut);
 }

@@ -41,7 +41,7 @@ static void gather_free(luaio_future_t *fut) {
   luaio__free(g, sizeof *g + g->n * sizeof g->children[0]);
 }
 
-static const luaio__future_kind gather_kind = {gather_cancel, gather_free};
+static const luaio__future_kind gather_kind = {gather_cancel, gather_free, 1};
 
 static void gather_child_done(luaio__node *node) {
   gather_child *c = container_of(node, gather_child, node);

@@ -127,6 +127,9 @@ typedef struct {
   int (*cancel)(luaio_future_t *fut, const char *msg);
   /* Frees the object, after the base has released what it owns. */
   void (*free)(luaio_future_t *fut);
+  /* Nonzero when luaio_future_abandon() must not cancel: the cancel
+  ** would reach objects that others still use (a gather's children). */
+  int abandon_keeps;
 } luaio__future_kind;
 
 struct luaio_future_s {
@@ -207,8 +210,6 @@ struct luaio__waiter {
 /* Returns a new waiter at the tail of list, or NULL when out of memory.
 ** The caller owns the reference returned; the list owns another. */
 luaio__waiter *luaio__waiter_push(luaio__waitlist *list, luaio_loop_t *loop);
-/* Whether fut is a waiter. */
-int luaio__is_waiter(const luaio_future_t *fut);
 /* Takes w out of its list, if it is in one, dropping the list's
 ** reference: w may be freed. */
 void luaio__waiter_unlink(luaio__waiter *w);

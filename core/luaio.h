@@ -188,9 +188,12 @@ LUAIO_EXTERN luaio_future_t *luaio_future_new(luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_future_ref(luaio_future_t *fut);
 LUAIO_EXTERN void luaio_future_unref(luaio_future_t *fut);
 /* Drops the caller's reference to a future whose outcome nobody will
-** take, such as one whose Lua object could not be made: a future waiting
-** in a queue, lock or other primitive leaves it, as if cancelled, so that
-** a wake-up goes to the next waiter; any other is only unreferenced. */
+** take, such as one whose Lua object could not be made, and cancels it
+** when pending: a future waiting in a queue, lock or other primitive
+** leaves it, so that a wake-up goes to the next waiter, and an operation
+** (a connect, a name lookup, a file request, to_thread work) stops. A
+** task or a gather is only unreferenced: cancelling a gather would cancel
+** children that others still use. */
 LUAIO_EXTERN void luaio_future_abandon(luaio_future_t *fut);
 
 LUAIO_EXTERN luaio_loop_t *luaio_future_loop(const luaio_future_t *fut);

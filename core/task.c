@@ -18,7 +18,7 @@ static void task_free(luaio_future_t *fut) {
   luaio__free(t, sizeof *t);
 }
 
-const luaio__future_kind luaio__task_kind = {task_cancel_kind, task_free};
+const luaio__future_kind luaio__task_kind = {task_cancel_kind, task_free, 1};
 
 static void task_step(luaio_task_t *t);
 

@@ -11,11 +11,7 @@ static void waiter_free(luaio_future_t *fut) {
 }
 
 static const luaio__future_kind waiter_kind = {luaio__future_cancel_plain,
-                                               waiter_free};
-
-int luaio__is_waiter(const luaio_future_t *fut) {
-  return fut->kind == &waiter_kind;
-}
+                                               waiter_free, 0};
 
 luaio__waiter *luaio__waiter_push(luaio__waitlist *list, luaio_loop_t *loop) {
   luaio__waiter *w = (luaio__waiter *)luaio__future_alloc(loop, &waiter_kind,

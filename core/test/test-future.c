@@ -123,6 +123,27 @@ TEST(cancel) {
   test_loop_close(loop);
 }
 
+/* Abandoning a pending future cancels it: its callbacks see that; a done
+** one keeps its outcome. */
+TEST(abandon) {
+  luaio_loop_t *loop = loop_open();
+  luaio_future_t *fut = future_new(loop);
+  luaio_future_ref(fut); /* a callback's, as an operation would hold */
+  ASSERT_OK(luaio_future_add_done_cb(fut, log_done, S("a"), log_fin));
+  luaio_future_abandon(fut);
+  ASSERT(luaio_future_cancelled(fut));
+  luaio_loop_run(loop, LUAIO_RUN_DEFAULT);
+  ASSERT_STR_EQ("a:3,fin:a", test_log); /* 3: LUAIO_CANCELLED */
+  luaio_future_unref(fut);
+  fut = future_new(loop);
+  ASSERT_OK(luaio_future_set_result(fut));
+  luaio_future_ref(fut);
+  luaio_future_abandon(fut);
+  ASSERT_EQ(LUAIO_RESOLVED, luaio_future_state(fut));
+  luaio_future_unref(fut);
+  test_loop_close(loop);
+}
+
 TEST(ref_unref) {
   luaio_loop_t *loop = loop_open();
   long live = test_alloc_live();

@@ -154,6 +154,26 @@ TEST(child_cancelled) {
   test_loop_close(loop);
 }
 
+/* Abandoning a gather lets go of it without cancelling the children. */
+TEST(abandon_keeps_children) {
+  luaio_loop_t *loop = loop_open();
+  luaio_future_t *f[2];
+  futures_new(loop, f, 2);
+  luaio_future_t *g = gather_new(loop, f, 2, 0);
+  luaio_future_ref(g);
+  luaio_future_abandon(g);
+  ASSERT_EQ(LUAIO_PENDING, luaio_future_state(g));
+  ASSERT_EQ(LUAIO_PENDING, luaio_future_state(f[0]));
+  ASSERT_EQ(LUAIO_PENDING, luaio_future_state(f[1]));
+  ASSERT_OK(luaio_future_set_result(f[0]));
+  ASSERT_OK(luaio_future_set_result(f[1]));
+  run(loop);
+  ASSERT_EQ(LUAIO_RESOLVED, luaio_future_state(g));
+  luaio_future_unref(g);
+  futures_unref(f, 2);
+  test_loop_close(loop);
+}
+
 /* return_errors: failures and cancellations stay in their slots and the
 ** gather waits for every child. */
 TEST(return_errors) {
