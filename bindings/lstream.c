@@ -497,12 +497,25 @@ static int checkport(lua_State *L, int idx) {
   return (int)port;
 }
 
+static int pushpair_p(lua_State *L) {
+  pushpair(L);
+  return 2;
+}
+
 static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lfuture *w = lua_touserdata(L, (int)ctx);
   int err = luaioL_resumeerr(L);
   luaio_stream_t *s;
-  pushpair(L); /* should this fail, the operation still owns the stream */
+  lua_pushcfunction(L, pushpair_p);
+  if (lua_pcall(L, 0, 2, 0) != LUA_OK) {
+    /* No boxes: the connection would stay open, found by nobody. */
+    if (luaio_stream_connect_finish(w->fut, err, &s) == 0) {
+      luaio_stream_abort(s);
+      luaio_stream_unref(s);
+    }
+    return lua_error(L);
+  }
   int rc = luaio_stream_connect_finish(w->fut, err, &s);
   if (rc != 0)
     return luaioL_raisewait(L, rc, "open_connection");
@@ -577,15 +590,31 @@ typedef struct {
   luaio_stream_t *conn; /* owned until put in a box */
 } lconn;
 
+/* As asyncio: a handler that fails or is cancelled closes its
+** connection, so that the client is not left waiting. */
+static void handler_done(luaio_future_t *fut, void *arg) {
+  if (luaio_future_state(fut) != LUAIO_RESOLVED)
+    luaio_stream_close(arg);
+}
+
+static void handler_fin(void *arg) {
+  luaio_stream_unref(arg);
+}
+
 /* Starts handler(reader, writer) as a task. [-0, +0, e] */
 static int spawn_handler(lua_State *L) {
   lconn *c = lua_touserdata(L, 1);
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->ls->pin);
   lua_getiuservalue(L, -1, 1); /* the handler */
   pushpair(L);
-  setpair(L, c->conn); /* the boxes own it now */
-  c->conn = NULL;
-  luaioL_spawn(L, 2, 0);
+  luaio_stream_t *s = c->conn;
+  luaio_stream_ref(s);
+  setpair(L, s); /* the boxes own that reference; c keeps its own */
+  lfuture *task = luaioL_spawn(L, 2, 0); /* on error, c's aborts it */
+  c->conn = NULL; /* c's reference goes to the done callback */
+  if (task->fut == NULL ||
+      luaio_future_add_done_cb(task->fut, handler_done, s, handler_fin) != 0)
+    luaio_stream_unref(s); /* out of memory: closed when collected */
   return 0;
 }
 
@@ -651,15 +680,18 @@ static int start_server_k(lua_State *L, int status, lua_KContext ctx) {
   if (lua_istable(L, 4) && lua_getfield(L, 4, "start_serving") != LUA_TNIL)
     serving = lua_toboolean(L, -1);
   lua_settop(L, 6);
+  /* Tracked and pinned before it listens: memory running out here must
+  ** not leave a socket listening that closing the loop cannot find. */
+  lua_pushvalue(L, 5);
+  track(L);
+  ls->pin = luaL_ref(L, LUA_REGISTRYINDEX); /* while it listens */
   rc = listen_all(ls->srv, list, n, backlog, serving);
   if (rc != 0) {
     luaio_server_close(ls->srv);
+    server_unpin(L, ls);
     return luaioL_check(L, rc, "start_server");
   }
   lua_pushvalue(L, 5);
-  ls->pin = luaL_ref(L, LUA_REGISTRYINDEX); /* while it listens */
-  lua_pushvalue(L, 5);
-  track(L);
   return 1;
 }
 

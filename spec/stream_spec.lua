@@ -443,6 +443,37 @@ describe("asyncio.open_connection and start_server", function()
     end
   end))
 
+  it("closes the connection of a handler that fails or is cancelled",
+     asyncio.spec(function()
+    local handlers = {}
+    local server, port = serve(function(reader, writer)
+      handlers[#handlers + 1] = asyncio.current_task()
+      local line = reader:readline()
+      if line == "fail\n" then
+        error("the handler failed")
+      end
+      asyncio.sleep(30) -- until cancelled
+    end)
+    for _, what in ipairs({ "fail\n", "cancel\n" }) do
+      local reader, writer = asyncio.open_connection("127.0.0.1", port)
+      writer:write(what)
+      if what == "cancel\n" then
+        while #handlers < 2 do asyncio.sleep(0) end
+        handlers[2]:cancel()
+      end
+      -- the server's side closed: the client reads the end, not a hang
+      assert.equal("", asyncio.wait_for(asyncio.async(function()
+        return reader:read()
+      end)(), 5))
+      writer:close()
+    end
+    local ok, err = pcall(asyncio.await, handlers[1])
+    assert.is_false(ok) -- retrieved: not reported
+    assert.matches("the handler failed", tostring(err), 1, true)
+    assert.is_true(handlers[2]:cancelled())
+    close_server(server)
+  end))
+
   it("checks its arguments", asyncio.spec(function()
     assert.has_error(function() asyncio.open_connection("127.0.0.1", 70000) end)
     assert.has_error(function()

@@ -132,6 +132,40 @@ TEST(task_group_and_timeout) {
                "assert(not pcall(asyncio.wait_for, slow(), 0.001))"));
 }
 
+/* A server, a client and a handler. The client's waits are bounded, so
+** that no failure can leave a run waiting for good. */
+TEST(streams) {
+  sweep(SCRIPT("local server = asyncio.start_server(function(r, w)\n"
+               "  w:write(r:readline())\n"
+               "  w:close()\n"
+               "end, '127.0.0.1', 0)\n"
+               "local connect = asyncio.async(asyncio.open_connection)\n"
+               "local r, w = asyncio.wait_for(\n"
+               "  connect('127.0.0.1', server:port()), 5)\n"
+               "w:write('hi\\n')\n"
+               "w:drain()\n"
+               "local readline = asyncio.async(function()\n"
+               "  return r:readline() end)\n"
+               "assert(asyncio.wait_for(readline(), 2) == 'hi\\n')\n"
+               "w:close()\n"
+               "w:wait_closed()\n"
+               "server:close()\n"
+               "server:wait_closed()"));
+}
+
+TEST(processes) {
+  sweep(SCRIPT("local p = asyncio.create_subprocess_exec('cat', {},\n"
+               "  {stdin = asyncio.PIPE, stdout = asyncio.PIPE})\n"
+               "p.stdin:write('hi\\n')\n"
+               "p.stdin:close()\n"
+               "p.stdin:wait_closed()\n"
+               "assert(p.stdout:readline() == 'hi\\n')\n"
+               "assert(p:wait() == 0)\n"
+               "local out = asyncio.create_subprocess_exec('printf', {'x'},\n"
+               "  {stdout = asyncio.PIPE}):communicate()\n"
+               "assert(out == 'x')"));
+}
+
 TEST(files) {
   char dir[] = "/tmp/luaio-test-oom-XXXXXX";
   ASSERT_NOT_NULL(mkdtemp(dir));
