@@ -31,21 +31,7 @@ local function cancel_and_wait(task)
   return pcall(asyncio.await, task)
 end
 
--- The number of open file descriptors of this process, found without a
--- subprocess (whose spawning races with the count): /proc/self/fdinfo/N
--- exists for each open fd N, and the fd io.open takes to read it is not
--- installed until the path is resolved.
-local function count_fds()
-  local n = 0
-  for fd = 0, 1023 do
-    local f = io.open("/proc/self/fdinfo/" .. fd)
-    if f then
-      n = n + 1
-      f:close()
-    end
-  end
-  return n
-end
+local count_fds = support.count_fds
 
 -- The first loop of a process makes libuv open descriptors it keeps for
 -- good (the signal lock pipe); warm up once before counting.
