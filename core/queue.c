@@ -13,9 +13,10 @@
 typedef luaio__waiter waiter;
 typedef luaio__waitlist waitlist;
 
-/* CPython's _wakeup_next: wakes the first waiter not done yet. */
+/* CPython's _wakeup_next: wakes the first waiter not done yet. Every put
+** and get asks; mostly nobody waits, which is seen here without a call. */
 static int waitlist_wake_next(waitlist *list) {
-  return luaio__waitlist_wake(list, 1) == 1;
+  return list->head != NULL && luaio__waitlist_wake(list, 1) == 1;
 }
 
 static void waitlist_wake_all(waitlist *list) {
