@@ -96,12 +96,12 @@ static void checkkey(lua_State *L, lqueue *lq) {
 
 /* }====================================================================== */
 
-/* Stores the item at 2 under a reserved slot and commits it. */
+/* Stores the item at 2 under a reserved slot and commits it; leaves the
+** item table on the stack (callers return nothing). */
 static void store(lua_State *L, lqueue *lq, uint32_t slot) {
   lua_getiuservalue(L, 1, 1);
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, slot);
-  lua_pop(L, 1);
   lq->L = L;
   luaio_queue_commit(lq->q, slot);
 }
@@ -152,11 +152,12 @@ static int lqueue_put(lua_State *L) {
   lqueue *lq = checkqueue(L);
   if (lua_gettop(L) < 2) /* nil is an item like any other, none is not */
     luaL_checkany(L, 2);
-  if (luaio_queue_full(lq->q))
-    luaioL_checktask(L, "put"); /* say so before anything changes */
-  if (lq->keytype != LUA_TNIL)
+  if (lq->keytype != LUA_TNIL) {
+    if (luaio_queue_full(lq->q))
+      luaioL_checktask(L, "put"); /* say so before the key type is set */
     checkkey(L, lq);
-  return put_try(L, lq);
+  }
+  return put_try(L, lq); /* a full queue checks for a task before waiting */
 }
 
 static int lqueue_put_nowait(lua_State *L) {
@@ -206,10 +207,7 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int lqueue_get(lua_State *L) {
-  lqueue *lq = checkqueue(L);
-  if (luaio_queue_empty(lq->q) && !luaio_queue_is_shutdown(lq->q))
-    luaioL_checktask(L, "get");
-  return get_try(L, lq);
+  return get_try(L, checkqueue(L)); /* it checks for a task before waiting */
 }
 
 static int lqueue_get_nowait(lua_State *L) {
