@@ -155,8 +155,8 @@ LUAIO_EXTERN luaio_future_t *luaio_stream_connect(luaio_loop_t *loop,
                                                   double timeout, size_t limit);
 /* After the future was awaited: sets *out to the connected stream (a
 ** new reference the caller owns) and returns 0, or returns the error
-** (err when the wait was cancelled; the attempt is then stopped). Borrows
-** fut; can be called once. */
+** (err when the wait was cancelled; the attempt is then stopped, and a
+** connection made meanwhile is closed). Borrows fut; can be called once. */
 LUAIO_EXTERN int luaio_stream_connect_finish(luaio_future_t *fut, int err,
                                              luaio_stream_t **out);
 

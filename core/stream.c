@@ -752,6 +752,12 @@ int luaio_stream_connect_finish(luaio_future_t *fut, int err,
   int rc = wait_outcome(fut, err);
   if (rc != 0) {
     luaio_future_cancel(fut, NULL); /* stops it, when still pending */
+    if (op->s != NULL) { /* connected as the wait was cancelled: close now,
+                         ** not when the last reference goes */
+      luaio_stream_abort(op->s);
+      luaio_stream_unref(op->s);
+      op->s = NULL;
+    }
     return rc;
   }
   assert(op->s != NULL);

@@ -574,6 +574,40 @@ static void raw_connect(luaio_loop_t *loop, uv_tcp_t *tcp, uv_connect_t *req,
   ASSERT_OK(uv_tcp_connect(req, tcp, addr, raw_connect_cb));
 }
 
+static void count_open_tcp(uv_handle_t *h, void *arg) {
+  if (h->type == UV_TCP && !uv_is_closing(h))
+    ++*(int *)arg;
+}
+
+static int open_tcp(luaio_loop_t *loop) {
+  int n = 0;
+  uv_walk(luaio_loop_uv(loop), count_open_tcp, &n);
+  return n;
+}
+
+/* A wait for a connect cancelled after the connection was made: finish
+** closes the connection at once, not when the future goes. */
+TEST(connect_cancelled_after_connecting) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 0, 0); /* the kernel completes the handshake */
+  luaio_future_t *fut = luaio_stream_connect(
+      loop, "127.0.0.1", luaio_server_port(sc.srv), 0, 0);
+  ASSERT_NOT_NULL(fut);
+  RUN_UNTIL(loop, luaio_future_done(fut));
+  ASSERT_EQ(0, luaio_future_error(fut));
+  ASSERT_EQ(2, open_tcp(loop)); /* the listener and the connection */
+  luaio_stream_t *s = NULL;
+  ASSERT_EQ(LUAIO_ECANCELLED,
+            luaio_stream_connect_finish(fut, LUAIO_ECANCELLED, &s));
+  ASSERT_NULL(s);
+  ASSERT_EQ(1, open_tcp(loop));
+  luaio_future_unref(fut);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
 /* One server on 127.0.0.1 and ::1, one port: both accept, and only after
 ** start_serving; a failed listen closes its own socket only; wait_closed
 ** waits for every socket. */
