@@ -63,6 +63,16 @@ static void close_part(lua_State *L, lua_CFunction part) {
 
 /* Cancels what is left, lets it finish, reports lost errors and deletes
 ** the loop. Never raises. */
+/* Names a handle left open on a loop that could not be closed (the
+** loop's own wake-up timer aside). */
+static void print_open_handle(uv_handle_t *h, void *arg) {
+  (void)arg;
+  uv_handle_type t = uv_handle_get_type(h);
+  if (!uv_is_closing(h) && t != UV_TIMER)
+    fprintf(stderr, " %s%s", uv_handle_type_name(t),
+            uv_is_active(h) ? " (active)" : "");
+}
+
 static void loop_close(luaioL_runtime *rt, lua_State *L) {
   luaio_loop_t *loop = rt->loop;
   /* As asyncio.run: cancel the remaining tasks and wait for them. */
@@ -91,7 +101,10 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
             luaio_loop_ntasks(loop));
     luaio_print_tasks(loop, stderr);
   } else if (luaio_loop_delete(loop) != 0) {
-    fprintf(stderr, "luaio: the loop could not be closed cleanly\n");
+    fprintf(stderr, "luaio: the loop could not be closed cleanly; still "
+                    "open:");
+    uv_walk(luaio_loop_uv(loop), print_open_handle, NULL);
+    fputc('\n', stderr);
   }
   rt->loop = NULL;
   rt->main = NULL;
