@@ -129,7 +129,8 @@ static void small_free(luaio_alloc_t *a, void *p, size_t cls) {
 }
 
 /* Moves a block between sizes; osize and nsize are both above zero. */
-COLD static void *resize(luaio_alloc_t *a, void *ptr, size_t osize, size_t nsize) {
+COLD static void *resize(luaio_alloc_t *a, void *ptr, size_t osize,
+                         size_t nsize) {
   if (osize > SMALL_MAX && nsize > SMALL_MAX)
     return realloc(ptr, nsize);
   if (osize <= SMALL_MAX && nsize <= SMALL_MAX &&

@@ -98,7 +98,8 @@ luaio_future_t *luaioL_corefuture(lfuture *box) {
 lfuture *luaioL_tofuture(lua_State *L, int idx) {
   /* Only boxes have this size and begin with this magic (checked on
   ** every gather element, so cheaper than two luaL_testudata). */
-  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(lfuture))
+  if (lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != sizeof(lfuture))
     return NULL;
   lfuture *box = lua_touserdata(L, idx);
   return box->magic == LUAIO_BOX_MAGIC ? box : NULL;

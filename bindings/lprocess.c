@@ -732,7 +732,8 @@ int luaioL_close_processes(lua_State *L) {
     lua_pushnil(L);
     lua_rawset(L, -4);
   }
-  lua_pop(L, 1);  return 0;
+  lua_pop(L, 1);
+  return 0;
 }
 
 static const luaL_Reg lprocess_funcs[] = {
@@ -753,7 +754,8 @@ static const luaL_Reg lwriter_methods[] = {{"write", lwriter_write},
                                            {"close", lwriter_close},
                                            {"is_closing", lwriter_is_closing},
                                            {"wait_closed", lwriter_wait_closed},
-                                           {"get_extra_info", lwriter_get_extra_info},
+                                           {"get_extra_info",
+                                            lwriter_get_extra_info},
                                            {"get_write_buffer_size",
                                             lwriter_get_write_buffer_size},
                                            {NULL, NULL}};

@@ -656,10 +656,10 @@ static int listen_all(luaio_server_t *srv, const luaio_addrinfo_t *list,
                                  serving);
     if (rc == 0)
       nlistening++;
-    else if (rc == UV_EAFNOSUPPORT || rc == UV_EADDRNOTAVAIL)
-      first_err = first_err != UV_EAI_NONAME ? first_err : rc;
-    else
+    else if (rc != UV_EAFNOSUPPORT && rc != UV_EADDRNOTAVAIL)
       return rc;
+    else if (first_err == UV_EAI_NONAME)
+      first_err = rc; /* skipped; raised if no address listens */
   }
   return nlistening > 0 ? 0 : first_err;
 }
@@ -851,7 +851,8 @@ int luaioL_close_streams(lua_State *L) {
         luaio_stream_abort(ls->s);
     }
   }
-  lua_pop(L, 1);  return 0;
+  lua_pop(L, 1);
+  return 0;
 }
 
 static const luaL_Reg lstream_funcs[] = {

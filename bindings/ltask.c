@@ -645,7 +645,8 @@ int luaioL_report_unretrieved(lua_State *L) {
   lua_settop(L, t - 1);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
-  rt->nunretrieved = 0;  return 0;
+  rt->nunretrieved = 0;
+  return 0;
 }
 
 void luaioL_open_task(lua_State *L) {

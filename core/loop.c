@@ -110,11 +110,13 @@ size_t luaio_loop_ntimers(const luaio_loop_t *loop) {
 size_t luaio_loop_nready(const luaio_loop_t *loop) { return loop->nready; }
 
 int luaio_loop_can_progress(luaio_loop_t *loop) {
-  return loop->nready > 0 || luaio__timers_count(loop) > 0 || uv_loop_alive(loop->uv);
+  return loop->nready > 0 || luaio__timers_count(loop) > 0 ||
+         uv_loop_alive(loop->uv);
 }
 
 int luaio_loop_alive(const luaio_loop_t *loop) {
-  return loop->nready > 0 || luaio__timers_count(loop) > 0 || loop->ntasks > 0;
+  return loop->nready > 0 || luaio__timers_count(loop) > 0 ||
+         loop->ntasks > 0;
 }
 
 void luaio_loop_stop(luaio_loop_t *loop) { loop->stopping = 1; }
@@ -158,7 +160,7 @@ int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode) {
     alive = loop_iterate(loop, mode);
     /* Live tasks alone, with nothing that could wake them, cannot make
     ** progress: the loop ends and the embedder sees them still pending. */
-    if (loop->nready == 0 && luaio__timers_count(loop) == 0 && !uv_loop_alive(loop->uv))
+    if (!luaio_loop_can_progress(loop))
       break;
   } while (alive && !loop->stopping);
   loop->stopping = 0;

@@ -605,13 +605,19 @@ typedef struct {
 
 static void op_stop(connect_op *op);
 
+/* Closes a connection that nobody took, dropping the op's reference. */
+static void op_drop_stream(connect_op *op) {
+  if (op->s != NULL) {
+    luaio_stream_abort(op->s);
+    luaio_stream_unref(op->s);
+    op->s = NULL;
+  }
+}
+
 static void op_free(luaio_future_t *fut) {
   connect_op *op = (connect_op *)fut;
   assert(!op->connecting && op->timer == NULL);
-  if (op->s != NULL) { /* connected, and nobody took it */
-    luaio_stream_abort(op->s);
-    luaio_stream_unref(op->s);
-  }
+  op_drop_stream(op);
   if (op->gai != NULL)
     luaio_future_unref(op->gai);
   luaio__free(op, sizeof *op);
@@ -752,12 +758,8 @@ int luaio_stream_connect_finish(luaio_future_t *fut, int err,
   int rc = wait_outcome(fut, err);
   if (rc != 0) {
     luaio_future_cancel(fut, NULL); /* stops it, when still pending */
-    if (op->s != NULL) { /* connected as the wait was cancelled: close now,
-                         ** not when the last reference goes */
-      luaio_stream_abort(op->s);
-      luaio_stream_unref(op->s);
-      op->s = NULL;
-    }
+    op_drop_stream(op); /* connected meanwhile: close now, not when the
+                        ** last reference to fut goes */
     return rc;
   }
   assert(op->s != NULL);
