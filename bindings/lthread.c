@@ -13,6 +13,7 @@
 */
 #include <assert.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -346,8 +347,26 @@ static void pool_unref(tpool *p) {
   free(p);
 }
 
+/* os.exit in a worker state. Lua's calls exit(), whose handlers include
+** libuv's library shutdown, which joins the pool's threads, this one
+** among them, and aborts. This ends the process at once with the status
+** os.exit would give, after flushing C's streams, without exit handlers:
+** as if the program had called os.exit, the Lua states left open. */
+static int worker_exit(lua_State *W) {
+  int status;
+  if (lua_isboolean(W, 1))
+    status = lua_toboolean(W, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+  else
+    status = (int)luaL_optinteger(W, 1, EXIT_SUCCESS);
+  fflush(NULL);
+  _Exit(status);
+}
+
 static int openlibs(lua_State *W) {
   luaL_openlibs(W);
+  lua_getglobal(W, LUA_OSLIBNAME);
+  lua_pushcfunction(W, worker_exit);
+  lua_setfield(W, -2, "exit");
   return 0;
 }
 
