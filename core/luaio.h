@@ -452,7 +452,9 @@ LUAIO_EXTERN int luaio_taskgroup_add(luaio_taskgroup_t *tg,
 ** (propagate the cancellation) or LUAIO_EFAILED (raise a group of the
 ** failures: luaio_taskgroup_nerrors() and luaio_taskgroup_error() list
 ** them in the order they happened, the body's own error last when err
-** was neither 0 nor a cancellation). */
+** was neither 0 nor a cancellation). With LUAIO_EFAILED while the parent
+** is still being cancelled from outside, that request is made again
+** (its count kept), so the parent's next await is cancelled. */
 LUAIO_EXTERN luaio_future_t *luaio_taskgroup_exit(luaio_taskgroup_t *tg,
                                                   int err);
 LUAIO_EXTERN luaio_future_t *luaio_taskgroup_exit_step(luaio_taskgroup_t *tg,

@@ -144,6 +144,14 @@ static luaio_future_t *taskgroup_wait_or_finish(luaio_taskgroup_t *tg) {
     tg->errors[tg->nerrors++] = NULL;
   }
   tg->outcome = tg->nerrors > 0 ? LUAIO_EFAILED : 0;
+  if (tg->outcome == LUAIO_EFAILED && luaio_task_cancelling(tg->parent) > 0) {
+    /* The errors win over a cancellation of the parent from outside, but
+    ** that cancellation is not lost: taken back and made again, it keeps
+    ** its count and cancels the parent's next await (CPython 3.13,
+    ** gh-116720). The wait consumed the one made before. */
+    luaio_task_uncancel(tg->parent);
+    luaio_task_cancel(tg->parent, NULL);
+  }
   return NULL;
 }
 

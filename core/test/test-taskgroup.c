@@ -92,6 +92,7 @@ typedef struct {
   luaio_taskgroup_t *tg;   /* owns */
   luaio_future_t *waiting; /* the exit's future being awaited (the group's) */
   int phase;
+  double sleep_after; /* > 0: the parent sleeps once the group finished */
 } parent;
 
 static int parent_step(luaio_task_t *t, int err) {
@@ -125,6 +126,9 @@ static int parent_step(luaio_task_t *t, int err) {
     test_logf("body:%s", luaio_err_name(rc));
     fut = luaio_taskgroup_exit(p->tg, rc);
     break;
+  case 3: /* the parent's sleep after the group ended */
+    test_logf("after:%s", luaio_err_name(err));
+    return err != 0 ? err : LUAIO_STEP_RETURNED;
   default: /* the exit's wait ended: by a cancellation of the parent? */
     rc = err == LUAIO_ECANCELLED || luaio_future_cancelled(p->waiting);
     fut = luaio_taskgroup_exit_step(p->tg, rc);
@@ -138,6 +142,11 @@ static int parent_step(luaio_task_t *t, int err) {
   }
   rc = luaio_taskgroup_outcome(p->tg);
   test_logf("outcome:%s", luaio_err_name(rc));
+  if (p->sleep_after > 0) { /* as if the group's error were caught */
+    p->phase = 3;
+    ASSERT_OK(luaio_task_sleep(t, p->sleep_after));
+    return LUAIO_STEP_SUSPENDED;
+  }
   return rc != 0 ? rc : LUAIO_STEP_RETURNED;
 }
 
@@ -162,7 +171,7 @@ TEST(all_finish) {
   child c[3] = {{"a", 0, 2, 0, 0, 0, NULL},
                 {"b", 0, 3, 0, 0, 0, NULL},
                 {"c", 0, 1, 0, 0, 0, NULL}};
-  parent p = {c, 3, 0, 0, 0, NULL, NULL, 0};
+  parent p = {c, 3, 0, 0, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   run(loop);
   ASSERT_STR_EQ("body:OK,c:OK,a:OK,b:OK,outcome:OK", test_log);
@@ -178,7 +187,7 @@ TEST(all_finish) {
 TEST(all_finish_before_exit) {
   luaio_loop_t *loop = loop_open();
   child c[2] = {{"a", 0, 0, 0, 0, 0, NULL}, {"b", 0, 1, 0, 0, 0, NULL}};
-  parent p = {c, 2, 0, 6, 0, NULL, NULL, 0};
+  parent p = {c, 2, 0, 6, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   run(loop);
   ASSERT_STR_EQ("a:OK,b:OK,body:OK,outcome:OK", test_log);
@@ -196,7 +205,7 @@ TEST(child_fails) {
   child c[3] = {{"a", 0.001, 0, UV_EIO, 0, 0, NULL},
                 {"b", 10, 0, 0, 0, 0, NULL},
                 {"c", 10, 0, 0, UV_EPIPE, 0, NULL}};
-  parent p = {c, 3, 10, 0, 0, NULL, NULL, 0};
+  parent p = {c, 3, 10, 0, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   run(loop);
   ASSERT_STR_EQ("a:OK,b:ECANCELLED,c:ECANCELLED,body:ECANCELLED,"
@@ -221,7 +230,7 @@ TEST(child_fails) {
 TEST(body_error_last) {
   luaio_loop_t *loop = loop_open();
   child c[2] = {{"a", 10, 0, 0, UV_EIO, 0, NULL}, {"b", 10, 0, 0, 0, 0, NULL}};
-  parent p = {c, 2, 0, 0, UV_EINVAL, NULL, NULL, 0};
+  parent p = {c, 2, 0, 0, UV_EINVAL, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   run(loop);
   ASSERT_STR_EQ("body:EINVAL,a:ECANCELLED,b:ECANCELLED,outcome:EFAILED",
@@ -239,7 +248,7 @@ TEST(body_error_last) {
 TEST(body_error_alone) {
   luaio_loop_t *loop = loop_open();
   child c[1] = {{"a", 10, 0, 0, 0, 0, NULL}};
-  parent p = {c, 1, 0, 0, UV_EINVAL, NULL, NULL, 0};
+  parent p = {c, 1, 0, 0, UV_EINVAL, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   run(loop);
   ASSERT_STR_EQ("body:EINVAL,a:ECANCELLED,outcome:EFAILED", test_log);
@@ -254,7 +263,7 @@ TEST(body_error_alone) {
 TEST(parent_cancelled_in_body) {
   luaio_loop_t *loop = loop_open();
   child c[2] = {{"a", 10, 0, 0, 0, 0, NULL}, {"b", 10, 0, 0, 0, 0, NULL}};
-  parent p = {c, 2, 10, 0, 0, NULL, NULL, 0};
+  parent p = {c, 2, 10, 0, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   ASSERT_OK(luaio_call_later(loop, 0.001, cancel_cb, t, NULL, NULL));
   run(loop);
@@ -272,7 +281,7 @@ TEST(parent_cancelled_in_body) {
 TEST(parent_cancelled_in_exit) {
   luaio_loop_t *loop = loop_open();
   child c[2] = {{"a", 10, 0, 0, 0, 0, NULL}, {"b", 10, 0, 0, 0, 0, NULL}};
-  parent p = {c, 2, 0, 0, 0, NULL, NULL, 0};
+  parent p = {c, 2, 0, 0, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   ASSERT_OK(luaio_call_later(loop, 0.001, cancel_cb, t, NULL, NULL));
   run(loop);
@@ -291,7 +300,7 @@ TEST(child_fails_in_exit) {
   luaio_loop_t *loop = loop_open();
   child c[2] = {{"a", 0.001, 0, UV_EIO, 0, 0, NULL},
                 {"b", 10, 0, 0, 0, 0, NULL}};
-  parent p = {c, 2, 0, 0, 0, NULL, NULL, 0};
+  parent p = {c, 2, 0, 0, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   run(loop);
   ASSERT_STR_EQ("body:OK,a:OK,b:ECANCELLED,outcome:EFAILED", test_log);
@@ -302,13 +311,49 @@ TEST(child_fails_in_exit) {
 
   test_log_reset();
   child d[1] = {{"a", 0.001, 0, UV_EIO, 0, 0, NULL}};
-  parent q = {d, 1, 0, 0, 0, NULL, NULL, 0};
+  parent q = {d, 1, 0, 0, 0, NULL, NULL, 0, 0};
   t = parent_spawn(loop, &q);
   run(loop);
   ASSERT_STR_EQ("body:OK,a:OK,outcome:EFAILED", test_log);
   ASSERT_EQ(LUAIO_EFAILED, error_of(t));
   ASSERT_EQ(0, luaio_task_cancelling(t));
   parent_close(t, &q);
+  test_loop_close(loop);
+}
+
+/* The parent is cancelled from outside while the exit waits, and a child
+** fails on its way out: the errors win, and the cancellation is made
+** again so that it keeps its count and cancels the parent's next await
+** (gh-116720). */
+TEST(parent_cancelled_then_child_fails) {
+  luaio_loop_t *loop = loop_open();
+  child c[1] = {{"a", 10, 0, 0, UV_EIO, 0, NULL}};
+  parent p = {c, 1, 0, 0, 0, NULL, NULL, 0, 10};
+  luaio_task_t *t = parent_spawn(loop, &p);
+  ASSERT_OK(luaio_call_later(loop, 0.001, cancel_cb, t, NULL, NULL));
+  run(loop);
+  ASSERT_STR_EQ("body:OK,cancel,a:ECANCELLED,outcome:EFAILED,"
+                "after:ECANCELLED",
+                test_log);
+  ASSERT_EQ(LUAIO_CANCELLED, state_of(t));
+  ASSERT_EQ(1, luaio_task_cancelling(t));
+  ASSERT_EQ(1, luaio_taskgroup_nerrors(p.tg));
+  parent_close(t, &p);
+  test_loop_close(loop);
+}
+
+/* The group's own cancellation of its parent is taken back: nothing is
+** re-armed, and the parent's next await completes. */
+TEST(child_fails_nothing_rearmed) {
+  luaio_loop_t *loop = loop_open();
+  child c[1] = {{"a", 0.001, 0, UV_EIO, 0, 0, NULL}};
+  parent p = {c, 1, 10, 0, 0, NULL, NULL, 0, 0.001};
+  luaio_task_t *t = parent_spawn(loop, &p);
+  run(loop);
+  ASSERT_STR_EQ("a:OK,body:ECANCELLED,outcome:EFAILED,after:OK", test_log);
+  ASSERT_EQ(LUAIO_RESOLVED, state_of(t));
+  ASSERT_EQ(0, luaio_task_cancelling(t));
+  parent_close(t, &p);
   test_loop_close(loop);
 }
 
@@ -341,7 +386,7 @@ static void add_cb(void *arg) {
 TEST(add_while_exiting) {
   luaio_loop_t *loop = loop_open();
   child c[1] = {{"a", 0, 3, 0, 0, 0, NULL}};
-  parent p = {c, 1, 0, 0, 0, NULL, NULL, 0};
+  parent p = {c, 1, 0, 0, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   adder a = {&p, NULL};
   luaio_loop_run(loop, LUAIO_RUN_NOWAIT); /* the body ended */
@@ -357,7 +402,7 @@ TEST(add_while_exiting) {
 TEST(add_while_aborting) {
   luaio_loop_t *loop = loop_open();
   child c[1] = {{"a", 10, 0, 0, 0, 0, NULL}};
-  parent p = {c, 1, 0, 0, UV_EINVAL, NULL, NULL, 0};
+  parent p = {c, 1, 0, 0, UV_EINVAL, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   adder a = {&p, NULL};
   luaio_loop_run(loop, LUAIO_RUN_NOWAIT); /* the body failed */
@@ -374,7 +419,7 @@ TEST(add_while_aborting) {
 TEST(add_after_finish) {
   luaio_loop_t *loop = loop_open();
   child c[1] = {{"a", 0, 0, 0, 0, 0, NULL}};
-  parent p = {c, 1, 0, 0, 0, NULL, NULL, 0};
+  parent p = {c, 1, 0, 0, 0, NULL, NULL, 0, 0};
   luaio_task_t *t = parent_spawn(loop, &p);
   run(loop);
   ASSERT_EQ(0, luaio_taskgroup_outcome(p.tg));
