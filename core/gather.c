@@ -43,9 +43,8 @@ static void gather_free(luaio_future_t *fut) {
 
 static const luaio__future_kind gather_kind = {gather_cancel, gather_free, 1};
 
-static void gather_child_done(luaio__node *node) {
-  gather_child *c = container_of(node, gather_child, node);
-  gather *g = c->g;
+/* Counts the child c, which is done. */
+static void gather_count(gather *g, gather_child *c) {
   luaio_future_t *child = c->child;
   g->nfinished++;
   if (g->base.state == LUAIO_PENDING) {
@@ -61,6 +60,12 @@ static void gather_child_done(luaio__node *node) {
         luaio__future_finish(&g->base, LUAIO_RESOLVED, 0);
     }
   }
+}
+
+static void gather_child_done(luaio__node *node) {
+  gather_child *c = container_of(node, gather_child, node);
+  gather *g = c->g;
+  gather_count(g, c);
   luaio_future_unref(&g->base); /* each waiting child held one */
 }
 
@@ -80,6 +85,13 @@ luaio_future_t *luaio_gather_new(luaio_loop_t *loop,
     c->child = children[i];
     c->g = g;
     luaio_future_ref(c->child);
+    /* A child already done counts at once, as asyncio's gather counts it
+    ** since 3.12: a gather of finished children is done before anyone
+    ** awaits it, and its awaiter keeps its turn. */
+    if (luaio_future_done(c->child)) {
+      gather_count(g, c);
+      continue;
+    }
     g->base.refs++; /* until this child is done and counted */
     luaio__future_add_node(c->child, &c->node);
   }

@@ -248,20 +248,69 @@ TEST(cancel_without_return_errors) {
   test_loop_close(loop);
 }
 
-/* Children that refuse the cancellation: the gather resolves, and a
-** cancel that reached no child returns 0. */
+/* Children done but not counted yet: the gather resolves, and a cancel
+** that reached no child returns 0. */
 TEST(cancel_refused) {
   luaio_loop_t *loop = loop_open();
   luaio_future_t *f[2];
   futures_new(loop, f, 2);
+  luaio_future_t *g = gather_new(loop, f, 2, 0);
   ASSERT_OK(luaio_future_set_result(f[0]));
   ASSERT_OK(luaio_future_set_result(f[1]));
-  luaio_future_t *g = gather_new(loop, f, 2, 0);
   ASSERT_EQ(0, luaio_future_cancel(g, NULL)); /* children done already */
   run(loop);
   ASSERT_EQ(LUAIO_RESOLVED, luaio_future_state(g));
   luaio_future_unref(g);
   futures_unref(f, 2);
+  test_loop_close(loop);
+}
+
+/* Children already done count at once, as asyncio's gather counts them
+** since 3.12: a gather of finished children is done when it is made. */
+TEST(done_children) {
+  luaio_loop_t *loop = loop_open();
+  luaio_future_t *f[3];
+  futures_new(loop, f, 3);
+  ASSERT_OK(luaio_future_set_result(f[0]));
+  ASSERT_OK(luaio_future_set_error(f[1], UV_EIO));
+  ASSERT_EQ(1, luaio_future_cancel(f[2], NULL));
+  luaio_future_t *g = gather_new(loop, f, 1, 0);
+  ASSERT_EQ(LUAIO_RESOLVED, luaio_future_state(g));
+  luaio_future_unref(g);
+  g = gather_new(loop, f, 3, 1); /* return_errors: all in their slots */
+  ASSERT_EQ(LUAIO_RESOLVED, luaio_future_state(g));
+  ASSERT_EQ(-1, luaio_gather_failed(g));
+  luaio_future_unref(g);
+  g = gather_new(loop, f, 3, 0); /* the first failure in input order */
+  ASSERT_EQ(LUAIO_FAILED, luaio_future_state(g));
+  ASSERT_EQ(UV_EIO, luaio_future_error(g));
+  ASSERT_EQ(1, luaio_gather_failed(g));
+  luaio_future_unref(g);
+  futures_unref(f, 3);
+  test_loop_close(loop);
+}
+
+/* A done child among pending ones: a done failure fails the gather at
+** once; otherwise the gather waits for the pending ones only. */
+TEST(done_and_pending_children) {
+  luaio_loop_t *loop = loop_open();
+  luaio_future_t *f[3];
+  futures_new(loop, f, 3);
+  ASSERT_OK(luaio_future_set_result(f[0]));
+  luaio_future_t *g = gather_new(loop, f, 2, 0);
+  ASSERT_OK(luaio_future_add_done_cb(g, log_done, S("g"), NULL));
+  ASSERT_EQ(LUAIO_PENDING, luaio_future_state(g));
+  ASSERT_OK(luaio_future_set_error(f[2], UV_EPIPE));
+  luaio_future_t *h = gather_new(loop, f, 3, 0);
+  ASSERT_EQ(LUAIO_FAILED, luaio_future_state(h));
+  ASSERT_EQ(2, luaio_gather_failed(h));
+  luaio_future_unref(h); /* f[1] still holds it */
+  ASSERT_OK(luaio_future_set_result(f[1]));
+  run(loop);
+  ASSERT_STR_EQ("g:1", test_log);
+  ASSERT_EQ(LUAIO_RESOLVED, luaio_future_state(g));
+  luaio_future_unref(g);
+  futures_unref(f, 3);
   test_loop_close(loop);
 }
 
