@@ -109,6 +109,7 @@ struct luaio_loop_s {
   luaio_task_t *current;
   size_t nhandles; /* call_soon/call_later handles not yet done with */
   int stopping;
+  int in_uv_run; /* inside loop_iterate's uv_run: the wakeup may stop it */
   void *data;
 };
 

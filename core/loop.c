@@ -18,8 +18,17 @@ static void ignore_sigpipe(void) {
   }
 }
 
+/* The wakeup ends the current uv_run iteration: libuv runs due timers
+** before it computes the poll timeout, so a wakeup that is already due by
+** then fires first, and without a stop the poll would block for as long as
+** any other handle keeps libuv alive. The stop is only made inside our own
+** uv_run (libuv clears it on return), never in a host's uv_run of a shared
+** loop, where it would end the host's run instead. Due timers are run by
+** loop_iterate after uv_run returns. */
 static void wakeup_cb(uv_timer_t *handle) {
-  (void)handle; /* it only ends the poll; due timers are run after it */
+  luaio_loop_t *loop = handle->data;
+  if (loop->in_uv_run)
+    uv_stop(loop->uv);
 }
 
 luaio_loop_t *luaio_loop_new(uv_loop_t *uv) {
@@ -144,7 +153,10 @@ static uv_run_mode loop_prepare_poll(luaio_loop_t *loop, luaio_run_mode mode) {
 
 static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode) {
   uv_run_mode uvmode = loop_prepare_poll(loop, mode);
+  int was_in_uv_run = loop->in_uv_run;
+  loop->in_uv_run = 1;
   uv_run(loop->uv, uvmode);
+  loop->in_uv_run = was_in_uv_run;
   uv_unref((uv_handle_t *)&loop->wakeup);
   luaio__timers_expire(loop, luaio_loop_time(loop));
   luaio__ready_run(loop);

@@ -139,18 +139,6 @@ local function mix(seed)
 end
 
 describe("a random mix of waits, cancellations and failures", function()
-  -- XXX(#5): under valgrind, with the collector always on, about one mix
-  -- in three never ends: every task is done, yet the gather awaiting them
-  -- (or one nested in a task group) stays pending, and the listening
-  -- server keeps the deadlock check from firing. It does not happen
-  -- natively, under ASan, or on a loaded single core; the code before
-  -- this spec existed does it too. Until it is found, the valgrind run
-  -- leaves these mixes out rather than hang for 15 minutes.
-  if os.getenv("LUAIO_VALGRIND") then
-    pending("left out under valgrind: see XXX(#5) in stress_spec.lua")
-    return
-  end
-
   -- libuv keeps descriptors from the first stream and the first thread
   -- work on (its EMFILE reserve, the thread pool's wake-up): warm up.
   setup(function() mix(0) end)
