@@ -7,10 +7,6 @@
 
 #include "lbind.h"
 
-#ifndef LUAIO_VERSION
-#define LUAIO_VERSION "0.1.0"
-#endif
-
 static const char RUNTIME_KEY = 'r';
 
 luaioL_runtime *luaioL_runtime_of(lua_State *L) {
@@ -94,7 +90,7 @@ static int openmodule(lua_State *L) {
   luaioL_open_process(L);
   luaioL_open_fs(L);
   luaioL_open_thread(L);
-  lua_pushliteral(L, LUAIO_VERSION);
+  lua_pushstring(L, luaio_version_string());
   lua_setfield(L, -2, "_VERSION");
   /* The Lua parts receive the module table. */
   for (const luaio_embedded_t *e = luaio_embedded; e->name != NULL; e++) {

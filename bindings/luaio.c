@@ -13,10 +13,6 @@
 
 #include "luaiolib.h"
 
-#ifndef LUAIO_VERSION
-#define LUAIO_VERSION "0.1.0"
-#endif
-
 static const char *progname = "luaio";
 
 static void print_usage(FILE *f) {
@@ -103,7 +99,7 @@ static int pmain(lua_State *L) {
   for (i = 1; i < argc; i++) {
     const char *o = argv[i];
     if (strcmp(o, "-v") == 0) {
-      printf("%s (%s)\n", LUAIO_VERSION_STRING, LUA_RELEASE);
+      printf("luaio %s (%s)\n", luaio_version_string(), LUA_RELEASE);
       a->status = 0;
       return 0;
     } else if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {

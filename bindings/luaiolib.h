@@ -23,8 +23,6 @@
 
 #include "luaio.h"
 
-#define LUAIO_VERSION_STRING "luaio 0.1.0"
-
 /* The module entry: returns the asyncio table. [-0, +1, e] */
 LUAIO_EXTERN int luaopen_asyncio(lua_State *L);
 

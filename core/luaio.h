@@ -23,9 +23,34 @@
 #define LUAIO_EXTERN
 #endif
 
+/* {======================================================================
+** Version. These three lines are the one place the version is kept: the
+** build reads them for the shared library's soname, luaio.pc and the
+** CMake package, and a test checks that the rockspec names the same.
+** ======================================================================= */
+
 #define LUAIO_VERSION_MAJOR 0
 #define LUAIO_VERSION_MINOR 1
 #define LUAIO_VERSION_PATCH 0
+
+#define LUAIO_VERSION_HEX                                                   \
+  ((LUAIO_VERSION_MAJOR << 16) | (LUAIO_VERSION_MINOR << 8) |               \
+   LUAIO_VERSION_PATCH)
+#define LUAIO__STRINGIFY(v) #v
+#define LUAIO__VERSION_STR(a, b, c)                                         \
+  LUAIO__STRINGIFY(a) "." LUAIO__STRINGIFY(b) "." LUAIO__STRINGIFY(c)
+/* "0.1.0": the version of the headers a program was compiled with. */
+#define LUAIO_VERSION_STRING                                                \
+  LUAIO__VERSION_STR(LUAIO_VERSION_MAJOR, LUAIO_VERSION_MINOR,              \
+                     LUAIO_VERSION_PATCH)
+
+/* The version of the library the program runs with, which may be newer
+** than the headers it was compiled with: LUAIO_VERSION_HEX's form
+** (major << 16 | minor << 8 | patch), and "major.minor.patch". */
+LUAIO_EXTERN unsigned int luaio_version(void);
+LUAIO_EXTERN const char *luaio_version_string(void);
+
+/* }====================================================================== */
 
 /* {======================================================================
 ** Errors. The core's own codes sit below libuv's (which uses -errno,
