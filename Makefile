@@ -1,6 +1,7 @@
 # Makefile - a thin wrapper over CMake, as neovim's is. CMakeLists.txt is the
 # build; this file picks build directories and flags, and checks that the
-# Debian packages are installed before `make run` and `make test`.
+# Debian packages are installed before `make run`, `make test` and
+# `make install`.
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -9,11 +10,15 @@ JOBS ?= 2
 # CMAKE_EXTRA_FLAGS.
 LUAIO_WERROR ?= OFF
 CMAKE_EXTRA_FLAGS ?=
+# `make install PREFIX=... [DESTDIR=...]`; `make uninstall` removes what the
+# last install wrote (give it the same DESTDIR).
+PREFIX ?= /usr/local
 
 DEBIAN_PACKAGES := lua5.4 liblua5.4-dev libuv1-dev lua-busted cmake \
-                   pkg-config gcc make
+                   pkg-config gcc make luarocks libssl-dev openssl \
+                   libreadline-dev
 
-BUILD_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+BUILD_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 ASAN_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DLUAIO_ASAN=ON -DLUAIO_UBSAN=ON
 VALGRIND_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DLUAIO_VALGRIND=ON
 
@@ -59,7 +64,8 @@ else \
 fi
 endef
 
-.PHONY: all build deps run test asan valgrind bench clean format
+.PHONY: all build deps run test install uninstall asan valgrind bench clean \
+        format
 
 all: build
 
@@ -80,6 +86,15 @@ test:
 	@$(SUBMAKE) deps
 	@$(SUBMAKE) build
 	cd build && $(CTEST) --output-on-failure --no-label-summary -j$(JOBS)
+
+install:
+	@$(SUBMAKE) deps
+	@$(SUBMAKE) build
+	DESTDIR="$(DESTDIR)" $(CMAKE) --install build
+
+uninstall:
+	DESTDIR="$(DESTDIR)" $(CMAKE) -DMANIFEST=build/install_manifest.txt \
+	  -P cmake/uninstall.cmake
 
 asan:
 	@$(SUBMAKE) deps

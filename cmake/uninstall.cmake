@@ -1,0 +1,50 @@
+# uninstall.cmake - removes the files an install wrote, as listed in its
+# install_manifest.txt (cmake -DMANIFEST=... -P uninstall.cmake), then the
+# directories of luaio's own that are left empty. The manifest's paths
+# leave DESTDIR out: set it as the install had it.
+
+if(NOT EXISTS "${MANIFEST}")
+  message(FATAL_ERROR "${MANIFEST} not found: nothing was installed from "
+                      "this build directory")
+endif()
+file(STRINGS "${MANIFEST}" files)
+set(dirs "")
+foreach(file IN LISTS files)
+  set(file "$ENV{DESTDIR}${file}")
+  if(IS_SYMLINK "${file}" OR EXISTS "${file}")
+    message(STATUS "Removing ${file}")
+    file(REMOVE "${file}")
+  else()
+    message(STATUS "Already gone: ${file}")
+  endif()
+  get_filename_component(dir "${file}" DIRECTORY)
+  list(APPEND dirs "${dir}")
+endforeach()
+# Then the directories left empty that are luaio's own: one named luaio
+# (include/luaio, lib/cmake/luaio, share/luaio) and those inside it, up to
+# three levels down; shared ones such as lib/pkgconfig stay.
+list(REMOVE_DUPLICATES dirs)
+foreach(dir IN LISTS dirs)
+  set(chain "")
+  set(owned FALSE)
+  foreach(level RANGE 2)
+    list(APPEND chain "${dir}")
+    get_filename_component(name "${dir}" NAME)
+    if(name STREQUAL "luaio")
+      set(owned TRUE)
+      break()
+    endif()
+    get_filename_component(dir "${dir}" DIRECTORY)
+  endforeach()
+  if(NOT owned)
+    continue()
+  endif()
+  foreach(d IN LISTS chain)
+    file(GLOB left LIST_DIRECTORIES true "${d}/*" "${d}/.*")
+    if(left OR NOT IS_DIRECTORY "${d}")
+      break()
+    endif()
+    message(STATUS "Removing empty ${d}")
+    file(REMOVE_RECURSE "${d}")
+  endforeach()
+endforeach()
