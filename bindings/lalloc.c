@@ -192,14 +192,56 @@ static int panic(lua_State *L) {
   return 0;
 }
 
+/* Warnings as luaL_newstate's states have them: off until "@on", then
+** written to stderr as "Lua warning: ...", pieces joined into one line. */
+static void warn_off(void *ud, const char *msg, int tocont);
+static void warn_on(void *ud, const char *msg, int tocont);
+
+static int warn_control(lua_State *L, const char *msg, int tocont) {
+  if (tocont || *msg != '@')
+    return 0;
+  if (strcmp(msg, "@off") == 0)
+    lua_setwarnf(L, warn_off, L);
+  else if (strcmp(msg, "@on") == 0)
+    lua_setwarnf(L, warn_on, L);
+  return 1; /* other control messages are ignored */
+}
+
+static void warn_off(void *ud, const char *msg, int tocont) {
+  warn_control(ud, msg, tocont);
+}
+
+static void warn_cont(void *ud, const char *msg, int tocont) {
+  lua_State *L = ud;
+  fputs(msg, stderr);
+  if (tocont) {
+    lua_setwarnf(L, warn_cont, L);
+  } else {
+    fputs("\n", stderr);
+    fflush(stderr);
+    lua_setwarnf(L, warn_on, L);
+  }
+}
+
+static void warn_on(void *ud, const char *msg, int tocont) {
+  if (warn_control(ud, msg, tocont))
+    return;
+  fputs("Lua warning: ", stderr);
+  warn_cont(ud, msg, tocont);
+}
+
+static lua_State *setup(lua_State *L) {
+  if (L != NULL) {
+    lua_atpanic(L, panic);
+    lua_setwarnf(L, warn_off, L);
+  }
+  return L;
+}
+
 lua_State *luaio_newstate(luaio_alloc_t **out) {
   *out = NULL;
-  if (use_system_alloc()) {
-    lua_State *L = lua_newstate(system_alloc, NULL);
-    if (L != NULL)
-      lua_atpanic(L, panic);
-    return L;
-  }
+  if (use_system_alloc())
+    return setup(lua_newstate(system_alloc, NULL));
   luaio_alloc_t *a = calloc(1, sizeof *a);
   if (a == NULL)
     return NULL;
@@ -208,7 +250,7 @@ lua_State *luaio_newstate(luaio_alloc_t **out) {
     free(a);
     return NULL;
   }
-  lua_atpanic(L, panic);
+  setup(L);
   *out = a;
   return L;
 }

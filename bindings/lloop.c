@@ -223,7 +223,8 @@ static int lloop_run(lua_State *L) {
 }
 
 int luaio_interrupted(lua_State *L) {
-  return luaioL_runtime_of(L)->interrupted;
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  return rt != NULL ? rt->interrupted : 0; /* NULL: asyncio never opened */
 }
 
 int luaio_host_open(lua_State *L, uv_loop_t *uv) {

@@ -1,11 +1,15 @@
 /*
-** luaio.c - the luaio command: runs a Lua script with the asyncio module
-** preloaded, as lua.c does for Lua's library.
+** luaio.c - the luaio command: lua5.4's interpreter, with the asyncio
+** module preloaded. It takes lua5.4's options with their meaning, builds
+** the same `arg` table, runs LUA_INIT and reports errors in the same
+** words and with the same exit statuses, as lua.c does beside Lua's
+** library; the options and the REPL of luaio's own come on top.
 */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lauxlib.h"
 #include "lua.h"
@@ -15,56 +19,292 @@
 
 static const char *progname = "luaio";
 
-static void print_usage(FILE *f) {
-  fprintf(f,
-          "usage: %s [options] [script [args]]\n"
-          "Runs a Lua %s script with the asyncio module loaded.\n"
-          "Options:\n"
-          "  -e CODE   run the string CODE\n"
-          "  -v        show version information\n"
-          "  -h, --help  show this help\n"
-          "  -         run standard input (also without a script)\n"
-          "Exit status: 0 on success, 1 on an uncaught error, 130 after "
-          "Ctrl-C.\n",
-          progname, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
+/* {======================================================================
+** Options
+** ======================================================================= */
+
+/* What the command line asks for; filled in by collectargs. */
+typedef struct cli {
+  int argc;
+  char **argv;
+  int script;   /* argv index of the script, or 0 when there is none */
+  int optlim;   /* argv index of the first argument that is not an option */
+  unsigned has; /* HAS_* */
+  int status;   /* the exit status */
+} cli;
+
+enum {
+  HAS_ERROR = 1 << 0, /* a bad option: argv[script] names it */
+  HAS_I = 1 << 1,     /* -i */
+  HAS_V = 1 << 2,     /* -v (also -i) */
+  HAS_EXEC = 1 << 3,  /* -e */
+  HAS_NOENV = 1 << 4, /* -E */
+  HAS_HELP = 1 << 5,  /* --help */
+};
+
+/* luaio's own options, beyond lua5.4's. To add one, add a row: it is
+** recognised anywhere before the script (as --name or --name=ARG, or
+** --name ARG when it takes an argument), listed by --help, and applied
+** before any Lua code runs. apply returns 0, or -1 after printing why
+** its argument is bad. */
+typedef struct longopt {
+  const char *name;    /* with its dashes */
+  const char *argname; /* NULL when it takes no argument */
+  int (*apply)(cli *c, const char *arg);
+  const char *help;
+} longopt;
+
+static int opt_help(cli *c, const char *arg) {
+  (void)arg;
+  c->has |= HAS_HELP;
+  return 0;
 }
 
-/* Adds the traceback, and for errors that came from a task, the task's
-** own traceback, to the message. */
-static int msghandler(lua_State *L) {
-  const char *msg;
-  if (lua_istable(L, 1)) {
-    msg = luaL_tolstring(L, 1, NULL);
-    if (lua_getfield(L, 1, "traceback") == LUA_TSTRING) {
-      lua_pushfstring(L, "%s\n%s", msg, lua_tostring(L, -1));
-      msg = lua_tostring(L, -1);
+static const longopt longopts[] = {
+    {"--help", NULL, opt_help, "show this help and exit"},
+    {NULL, NULL, NULL, NULL}};
+
+static void print_options(FILE *f) {
+  fprintf(f,
+          "usage: %s [options] [script [args]]\n"
+          "Available options are:\n"
+          "  -e stat   execute string 'stat'\n"
+          "  -i        enter interactive mode after executing 'script'\n"
+          "  -l mod    require library 'mod' into global 'mod'\n"
+          "  -l g=mod  require library 'mod' into global 'g'\n"
+          "  -v        show version information\n"
+          "  -E        ignore environment variables\n"
+          "  -W        turn warnings on\n"
+          "  --        stop handling options\n"
+          "  -         stop handling options and execute stdin\n",
+          progname);
+  for (const longopt *o = longopts; o->name != NULL; o++) {
+    char head[40];
+    snprintf(head, sizeof head, "%s%s%s", o->name, o->argname ? " " : "",
+             o->argname ? o->argname : "");
+    fprintf(f, "  %-15s %s\n", head, o->help);
+  }
+}
+
+/* The message for a bad option, as lua5.4 words it, then the usage. */
+static void print_usage(const char *badoption) {
+  fprintf(stderr, "%s: ", progname);
+  if (badoption[1] == 'e' || badoption[1] == 'l')
+    fprintf(stderr, "'%s' needs argument\n", badoption);
+  else
+    fprintf(stderr, "unrecognized option '%s'\n", badoption);
+  print_options(stderr);
+  fflush(stderr);
+}
+
+static void print_help(void) {
+  printf("%s runs Lua %s scripts with the asyncio module loaded;\n"
+         "with no script on a terminal it starts a REPL.\n",
+         progname, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
+  print_options(stdout);
+  printf("Environment: LUA_INIT_%s_%s or LUA_INIT (code, or @file to run "
+         "first),\n"
+         "  LUA_PATH, LUA_CPATH and their _%s_%s forms (ignored with -E).\n"
+         "Exit status: 0 on success; 1 on an uncaught error or a bad "
+         "option;\n"
+         "  130 after Ctrl-C (SIGINT) and 143 after SIGTERM, once the main "
+         "task's\n"
+         "  cleanup has run; a second signal ends the process at once.\n",
+         LUA_VERSION_MAJOR, LUA_VERSION_MINOR, LUA_VERSION_MAJOR,
+         LUA_VERSION_MINOR);
+}
+
+static void print_version(void) {
+  printf("luaio %s (%s)\n", luaio_version_string(), LUA_COPYRIGHT);
+  fflush(stdout);
+}
+
+/* A long option of luaio's own at argv[*i]: 1 if it is one (applied,
+** *i moved past its argument), 0 if not, -1 on a bad argument. */
+static int longoption(cli *c, int *i) {
+  const char *a = c->argv[*i];
+  for (const longopt *o = longopts; o->name != NULL; o++) {
+    size_t n = strlen(o->name);
+    if (strncmp(a, o->name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+      continue;
+    const char *arg = NULL;
+    if (o->argname == NULL) {
+      if (a[n] == '=')
+        return 0; /* --help=x is no option of ours */
+    } else if (a[n] == '=') {
+      arg = a + n + 1;
+    } else if (*i + 1 < c->argc) {
+      arg = c->argv[++*i];
+    } else {
+      fprintf(stderr, "%s: '%s' needs argument\n", progname, o->name);
+      return -1;
     }
-  } else {
-    msg = luaL_tolstring(L, 1, NULL);
+    return o->apply(c, arg) == 0 ? 1 : -1;
+  }
+  return 0;
+}
+
+/* Reads the options as lua5.4 does: they end at the first argument that
+** is not one (the script), at "--" or at "-". On a bad option, sets
+** HAS_ERROR with c->script at it. Returns 0, or -1 when an option of
+** luaio's own was given a bad argument (the message is printed). */
+static int collectargs(cli *c) {
+  char **argv = c->argv;
+  c->script = 0;
+  for (int i = 1; i < c->argc; i++) {
+    const char *a = argv[i];
+    c->script = i;
+    if (a[0] != '-') /* the script */
+      goto done;
+    switch (a[1]) {
+    case '-': {
+      if (a[2] == '\0') { /* "--": the script, if any, comes next */
+        c->script = i + 1 < c->argc ? i + 1 : 0;
+        c->optlim = i + 1;
+        return 0;
+      }
+      int r = longoption(c, &i);
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        goto bad;
+      break;
+    }
+    case '\0': /* "-": standard input is the script */
+      goto done;
+    case 'E':
+    case 'W':
+      if (a[2] != '\0')
+        goto bad;
+      if (a[1] == 'E')
+        c->has |= HAS_NOENV;
+      break;
+    case 'i':
+      c->has |= HAS_I; /* and -v */
+      /* FALLTHROUGH */
+    case 'v':
+      if (a[2] != '\0')
+        goto bad;
+      c->has |= HAS_V;
+      break;
+    case 'h': /* luaio's own, short for --help */
+      if (a[2] != '\0')
+        goto bad;
+      c->has |= HAS_HELP;
+      break;
+    case 'e':
+      c->has |= HAS_EXEC;
+      /* FALLTHROUGH */
+    case 'l': /* both need an argument, joined or next */
+      if (a[2] == '\0') {
+        i++;
+        if (i >= c->argc || argv[i][0] == '-')
+          goto bad;
+      }
+      break;
+    default:
+      goto bad;
+    }
+  }
+  c->script = 0; /* no script */
+  c->optlim = c->argc;
+  return 0;
+done:
+  c->optlim = c->script;
+  return 0;
+bad:
+  c->has |= HAS_ERROR;
+  return 0;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Running code, reporting errors
+** ======================================================================= */
+
+/* Makes the message that report prints: lua5.4's (the message with a
+** traceback; an object's __tostring alone), and for an error that left a
+** task, the task's traceback before the traceback of the call. */
+static int msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (!luaL_callmeta(L, 1, "__tostring") || !lua_isstring(L, -1))
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+    else if (!lua_istable(L, 1) ||
+             lua_getfield(L, 1, "traceback") != LUA_TSTRING) {
+      lua_settop(L, 2);
+      return 1; /* as lua5.4: the object's own string, no traceback */
+    } else {
+      msg = lua_pushfstring(L, "%s\n%s", lua_tostring(L, -2),
+                            lua_tostring(L, -1));
+    }
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
 }
 
+static void l_message(const char *pname, const char *msg) {
+  if (pname != NULL)
+    fprintf(stderr, "%s: ", pname);
+  fprintf(stderr, "%s\n", msg);
+  fflush(stderr);
+}
+
 static int report(lua_State *L, int status) {
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
-    fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error object)");
-    fflush(stderr);
+    l_message(progname, msg != NULL ? msg : "(error object is not a string)");
     lua_pop(L, 1);
   }
   return status;
 }
 
-static int docall(lua_State *L, int narg) {
+/* Calls the function below its narg arguments with msghandler, leaving
+** nres results. */
+static int docall(lua_State *L, int narg, int nres) {
   int base = lua_gettop(L) - narg;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
-  int status = lua_pcall(L, narg, 0, base);
+  int status = lua_pcall(L, narg, nres, base);
   lua_remove(L, base);
   return status;
 }
 
+static int dochunk(lua_State *L, int status) {
+  if (status == LUA_OK)
+    status = docall(L, 0, 0);
+  return report(L, status);
+}
+
+static int dofile(lua_State *L, const char *name) {
+  return dochunk(L, luaL_loadfile(L, name));
+}
+
+static int dostring(lua_State *L, const char *s, const char *name) {
+  return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l g=mod sets global g to require("mod"); -l mod sets mod. */
+static int dolibrary(lua_State *L, const char *spec) {
+  const char *eq = strchr(spec, '=');
+  const char *mod = eq != NULL ? eq + 1 : spec;
+  size_t glen = eq != NULL ? (size_t)(eq - spec) : strlen(spec);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, mod);
+  int status = docall(L, 1, 1);
+  if (status == LUA_OK) {
+    lua_pushlstring(L, spec, glen);
+    lua_insert(L, -2);
+    lua_setglobal(L, lua_tostring(L, -2));
+    lua_pop(L, 1);
+  }
+  return report(L, status);
+}
+
+/* arg[0] is the script, arg[-1]... what came before it, arg[1]... its
+** arguments; with no script, arg[0] is the program. */
 static void createargtable(lua_State *L, char **argv, int argc, int script) {
   lua_createtable(L, argc - script - 1, script + 1);
   for (int i = 0; i < argc; i++) {
@@ -74,17 +314,175 @@ static void createargtable(lua_State *L, char **argv, int argc, int script) {
   lua_setglobal(L, "arg");
 }
 
+static int handle_luainit(lua_State *L) {
+  const char *name = "=LUA_INIT_" LUA_VERSION_MAJOR "_" LUA_VERSION_MINOR;
+  const char *init = getenv(name + 1);
+  if (init == NULL) {
+    name = "=LUA_INIT";
+    init = getenv(name + 1);
+  }
+  if (init == NULL)
+    return LUA_OK;
+  if (init[0] == '@')
+    return dofile(L, init + 1);
+  return dostring(L, init, name);
+}
+
+/* Runs -e, -l and -W in their order. */
+static int runargs(lua_State *L, char **argv, int n) {
+  for (int i = 1; i < n; i++) {
+    int option = argv[i][1];
+    if (option == 'e' || option == 'l') {
+      const char *extra = argv[i][2] != '\0' ? argv[i] + 2 : argv[++i];
+      int status = option == 'e' ? dostring(L, extra, "=(command line)")
+                                 : dolibrary(L, extra);
+      if (status != LUA_OK)
+        return 0;
+    } else if (option == 'W') {
+      lua_warning(L, "@on", 0);
+    } else if (option == '-' && argv[i][2] != '\0') {
+      const longopt *o = longopts; /* skip a long option's argument */
+      for (; o->name != NULL; o++)
+        if (strcmp(argv[i], o->name) == 0)
+          break;
+      if (o->name != NULL && o->argname != NULL)
+        i++;
+    }
+  }
+  return 1;
+}
+
+static int handle_script(lua_State *L, cli *c) {
+  const char *fname = c->argv[c->script];
+  if (strcmp(fname, "-") == 0 && strcmp(c->argv[c->script - 1], "--") != 0)
+    fname = NULL; /* stdin */
+  int status = luaL_loadfile(L, fname);
+  if (status == LUA_OK) {
+    /* The script's arguments come from the global arg, as in lua5.4. */
+    if (lua_getglobal(L, "arg") != LUA_TTABLE)
+      luaL_error(L, "'arg' is not a table");
+    int n = (int)luaL_len(L, -1);
+    luaL_checkstack(L, n + 3, "too many arguments to script");
+    for (int i = 1; i <= n; i++)
+      lua_rawgeti(L, -i, i);
+    lua_remove(L, -n - 1);
+    status = docall(L, n, 0);
+  }
+  return report(L, status);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** The REPL
+** ======================================================================= */
+
+#ifdef LUAIO_USE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+/* Lua sources of the command's own, embedded at build time (generated
+** luaio_cli_embedded.c; the type is lbind.h's luaio_embedded_t). */
 typedef struct {
-  int argc;
-  char **argv;
-  int status;
-} args;
+  const char *name;
+  const char *src;
+  size_t len;
+} cli_embedded_t;
+extern const cli_embedded_t luaio_cli_embedded[];
+
+/* cli.readline(prompt): the next line, without its newline, or nil at
+** the end of input. */
+static int repl_readline(lua_State *L) {
+  const char *prompt = luaL_checkstring(L, 1);
+#ifdef LUAIO_USE_READLINE
+  char *line = readline(prompt);
+  if (line == NULL)
+    return 0;
+  lua_pushstring(L, line);
+  free(line);
+  return 1;
+#else
+  fputs(prompt, stdout);
+  fflush(stdout);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    char *p = luaL_prepbuffer(&b);
+    if (fgets(p, LUAL_BUFFERSIZE, stdin) == NULL) {
+      if (luaL_bufflen(&b) == 0)
+        return 0;
+      break;
+    }
+    size_t n = strlen(p);
+    luaL_addsize(&b, n);
+    if (n > 0 && p[n - 1] == '\n') {
+      luaL_buffsub(&b, 1);
+      break;
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
+#endif
+}
+
+/* cli.addhistory(line) */
+static int repl_addhistory(lua_State *L) {
+  const char *line = luaL_checkstring(L, 1);
+#ifdef LUAIO_USE_READLINE
+  if (line[0] != '\0')
+    add_history(line);
+#else
+  (void)line;
+#endif
+  return 0;
+}
+
+/* cli.report(msg): an error in the REPL, without the program's name. */
+static int repl_report(lua_State *L) {
+  l_message(NULL, luaL_checkstring(L, 1));
+  return 0;
+}
+
+/* Runs lua/cli/repl.lua. */
+static void doREPL(lua_State *L) {
+  const cli_embedded_t *e = luaio_cli_embedded;
+  while (e->name != NULL && strcmp(e->name, "repl") != 0)
+    e++;
+  int status = luaL_loadbuffer(L, e->src, e->len, "=[luaio] repl.lua");
+  if (status == LUA_OK) {
+    static const luaL_Reg funcs[] = {{"readline", repl_readline},
+                                     {"addhistory", repl_addhistory},
+                                     {"msghandler", msghandler},
+                                     {"report", repl_report},
+                                     {NULL, NULL}};
+    luaL_newlib(L, funcs);
+    status = docall(L, 1, 0);
+  }
+  report(L, status);
+}
+
+/* }====================================================================== */
 
 static int pmain(lua_State *L) {
-  args *a = lua_touserdata(L, 1);
-  int argc = a->argc;
-  char **argv = a->argv;
+  cli *c = lua_touserdata(L, 1);
+  char **argv = c->argv;
   luaL_checkversion(L);
+  if (c->has & HAS_ERROR) {
+    print_usage(argv[c->script]);
+    return 0;
+  }
+  if (c->has & HAS_HELP) {
+    print_help();
+    c->status = EXIT_SUCCESS;
+    return 0;
+  }
+  if (c->has & HAS_V)
+    print_version();
+  if (c->has & HAS_NOENV) { /* the libraries then ignore LUA_PATH... */
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+  }
   /* Tasks keep many objects alive (a thread with its stack each) and
   ** every cycle of the collector walks them all, so it starts a cycle
   ** once the heap has tripled rather than doubled: spawning 100,000
@@ -94,89 +492,44 @@ static int pmain(lua_State *L) {
   luaL_openlibs(L);
   luaL_requiref(L, "asyncio", luaopen_asyncio, 1); /* global and loaded */
   lua_pop(L, 1);
-  int script = 0;
-  int i;
-  for (i = 1; i < argc; i++) {
-    const char *o = argv[i];
-    if (strcmp(o, "-v") == 0) {
-      printf("luaio %s (%s)\n", luaio_version_string(), LUA_RELEASE);
-      a->status = 0;
-      return 0;
-    } else if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
-      print_usage(stdout);
-      a->status = 0;
-      return 0;
-    } else if (strcmp(o, "-e") == 0) {
-      if (++i >= argc) {
-        fprintf(stderr, "%s: '-e' needs an argument\n", progname);
-        print_usage(stderr);
-        a->status = 1;
-        return 0;
-      }
-    } else if (strcmp(o, "-") == 0 || o[0] != '-') {
-      script = i;
-      break;
-    } else {
-      fprintf(stderr, "%s: unrecognized option '%s'\n", progname, o);
-      print_usage(stderr);
-      a->status = 1;
+  createargtable(L, argv, c->argc, c->script);
+  if (!(c->has & HAS_NOENV) && handle_luainit(L) != LUA_OK)
+    return 0;
+  if (!runargs(L, argv, c->optlim))
+    return 0;
+  if (c->script > 0 && handle_script(L, c) != LUA_OK)
+    return 0;
+  if (c->has & HAS_I) {
+    doREPL(L);
+  } else if (c->script == 0 && !(c->has & (HAS_EXEC | HAS_V))) {
+    if (isatty(STDIN_FILENO)) {
+      print_version();
+      doREPL(L);
+    } else if (dofile(L, NULL) != LUA_OK) {
       return 0;
     }
   }
-  createargtable(L, argv, argc, script > 0 ? script : 0);
-  /* Run the -e chunks in order, then the script. */
-  int ran = 0;
-  for (i = 1; i < (script > 0 ? script : argc); i++) {
-    if (strcmp(argv[i], "-e") == 0) {
-      i++;
-      ran = 1;
-      int st = luaL_loadbuffer(L, argv[i], strlen(argv[i]), "=(command line)");
-      if (st == LUA_OK)
-        st = docall(L, 0);
-      if (report(L, st) != LUA_OK) {
-        a->status = 1;
-        return 0;
-      }
-    }
-  }
-  if (script > 0 || !ran) {
-    const char *fname = script > 0 ? argv[script] : "-";
-    if (strcmp(fname, "-") == 0)
-      fname = NULL; /* stdin */
-    int st = luaL_loadfile(L, fname);
-    if (st == LUA_OK) {
-      int n = 0;
-      if (script > 0)
-        for (int j = script + 1; j < argc; j++, n++)
-          lua_pushstring(L, argv[j]);
-      st = docall(L, n);
-    }
-    if (report(L, st) != LUA_OK) {
-      a->status = 1;
-      return 0;
-    }
-  }
-  a->status = 0;
+  c->status = EXIT_SUCCESS;
   return 0;
 }
 
 int main(int argc, char **argv) {
-  if (argv[0] != NULL && argv[0][0] != '\0')
-    progname = "luaio";
+  cli c = {argc, argv, 0, argc, 0, EXIT_FAILURE};
+  if (collectargs(&c) != 0)
+    return EXIT_FAILURE;
   luaio_alloc_t *alloc;
   lua_State *L = luaio_newstate(&alloc);
   if (L == NULL) {
-    fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
-    return 1;
+    l_message(progname, "cannot create state: not enough memory");
+    return EXIT_FAILURE;
   }
-  args a = {argc, argv, 1};
   lua_pushcfunction(L, pmain);
-  lua_pushlightuserdata(L, &a);
+  lua_pushlightuserdata(L, &c);
   int st = lua_pcall(L, 1, 0, 0);
   report(L, st);
   int interrupted = luaio_interrupted(L);
   luaio_closestate(L, alloc);
   if (interrupted) /* the signal's number: 130 for SIGINT, 143 for SIGTERM */
     return 128 + interrupted;
-  return st == LUA_OK ? a.status : 1;
+  return st == LUA_OK ? c.status : EXIT_FAILURE;
 }

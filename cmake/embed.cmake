@@ -1,16 +1,20 @@
 # embed.cmake - turn lua/*.lua into one C file of byte arrays.
 #
 # Run as a script at build time:
-#   cmake -DMANIFEST=<list file> -DOUTPUT=<file.c> -P embed.cmake
+#   cmake -DMANIFEST=<list file> -DOUTPUT=<file.c> [-DSYMBOL=<name>] -P embed.cmake
 # MANIFEST holds one absolute .lua path per line (CMakeLists.txt writes it at
 # configure time, so adding or removing a file regenerates OUTPUT). The output
-# defines luaio_embedded[], sorted by name and ended by {NULL, NULL, 0}; its
+# defines SYMBOL[] (default luaio_embedded[]), sorted by name and ended by {NULL, NULL, 0}; its
 # element type is repeated in bindings/lbind.h. Every file is emitted as hex
 # bytes, so quotes, backslashes, NULs and files past C's string-literal limits
 # need no escaping. Each array ends with an extra 0x00 that len leaves out, so
 # src is also a C string.
 
 cmake_minimum_required(VERSION 3.25)
+
+if(NOT DEFINED SYMBOL)
+  set(SYMBOL luaio_embedded)
+endif()
 
 if(NOT DEFINED MANIFEST OR NOT DEFINED OUTPUT)
   message(FATAL_ERROR "usage: cmake -DMANIFEST=<file> -DOUTPUT=<file.c> -P embed.cmake")
@@ -73,8 +77,8 @@ file(WRITE "${OUTPUT}"
   "} luaio_embedded_t;\n\n"
   "${arrays}"
   "/* Seen by the products' own objects only, never exported. */\n"
-  "extern ${hidden} const luaio_embedded_t luaio_embedded[];\n"
-  "${hidden} const luaio_embedded_t luaio_embedded[] = {\n"
+  "extern ${hidden} const luaio_embedded_t ${SYMBOL}[];\n"
+  "${hidden} const luaio_embedded_t ${SYMBOL}[] = {\n"
   "${entries}"
   "  {NULL, NULL, 0}\n"
   "};\n")
