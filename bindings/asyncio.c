@@ -2,6 +2,7 @@
 ** asyncio.c - luaopen_asyncio: the runtime of a Lua state, the module
 ** table, and the Lua parts embedded from lua/.
 */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,37 @@ luaio_loop_t *luaioL_checkloop(lua_State *L, const char *fname) {
     luaL_error(L, "%s: no running event loop: call it inside "
                   "asyncio.run(main)", fname);
   return rt->loop;
+}
+
+const char *luaioL_tocstring(lua_State *L, int idx, int arg,
+                             const char *what, ...) {
+  idx = lua_absindex(L, idx);
+  int t = lua_type(L, idx);
+  size_t len = 0;
+  const char *s = NULL;
+  if (t == LUA_TSTRING || t == LUA_TNUMBER)
+    s = lua_tolstring(L, idx, &len);
+  if (s != NULL && strlen(s) == len)
+    return s;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  if (what != NULL) {
+    va_list ap;
+    va_start(ap, what);
+    lua_pushvfstring(L, what, ap);
+    va_end(ap);
+    luaL_addvalue(&b);
+    luaL_addstring(&b, ": ");
+  }
+  if (s == NULL)
+    lua_pushfstring(L, "string expected, got %s", luaL_typename(L, idx));
+  else
+    lua_pushfstring(L, "string contains a NUL byte (byte %d), which C "
+                       "strings cannot hold", (int)strlen(s) + 1);
+  luaL_addvalue(&b);
+  luaL_pushresult(&b);
+  luaL_argerror(L, arg, lua_tostring(L, -1));
+  return NULL;
 }
 
 static int runtime__gc(lua_State *L) {

@@ -122,6 +122,14 @@ void *luaioL_checkself(lua_State *L, const char *tname);
   (lua_type(L, (idx)) == LUA_TUSERDATA &&                                    \
    luaL_testudata(L, (idx), CORO_MT) != NULL)
 
+/* The string (or number, converted in place) at idx, for a C call that
+** stops at the first NUL byte: raises "bad argument #arg" unless it is
+** one with no NUL byte. what, when given, is a lua_pushfstring format
+** (with the arguments that follow) naming the part of argument arg it is,
+** as "element %d"; NULL when it is the argument itself. [-0, +0, v] */
+const char *luaioL_tocstring(lua_State *L, int idx, int arg,
+                             const char *what, ...);
+
 /* The running loop, or an error naming fname. [-0, +0, v] */
 luaio_loop_t *luaioL_checkloop(lua_State *L, const char *fname);
 

@@ -82,7 +82,7 @@ static int read_file_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int lfs_read_file(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
   lfuture *task = luaioL_checktask(L, "read_file");
   lua_settop(L, 1);
   luaio_future_t *fut;
@@ -109,7 +109,7 @@ static int optflag(lua_State *L, int idx, const char *name) {
 }
 
 static int lfs_write_file(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   int flags = optflag(L, 3, "atomic") ? LUAIO_FS_ATOMIC : 0;
@@ -172,7 +172,7 @@ static int open_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int lfs_open(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
   int append;
   int flags = checkmode(L, 2, &append);
   lfuture *task = luaioL_checktask(L, "open");
@@ -241,7 +241,7 @@ static int stat_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int lfs_stat(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
   lfuture *task = luaioL_checktask(L, "stat");
   lua_settop(L, 1);
   luaio_future_t *fut;
@@ -262,7 +262,7 @@ static int listdir_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int lfs_listdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
   lfuture *task = luaioL_checktask(L, "listdir");
   lua_settop(L, 1);
   luaio_future_t *fut;
@@ -271,11 +271,16 @@ static int lfs_listdir(lua_State *L) {
 }
 
 static int lfs_mkdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
   int flags = optflag(L, 2, "parents") ? LUAIO_FS_PARENTS : 0;
   int mode = 0777;
-  if (lua_istable(L, 2) && lua_getfield(L, 2, "mode") != LUA_TNIL)
-    mode = (int)luaL_checkinteger(L, -1);
+  if (lua_istable(L, 2) && lua_getfield(L, 2, "mode") != LUA_TNIL) {
+    if (!lua_isinteger(L, -1))
+      luaL_argerror(L, 2,
+                    lua_pushfstring(L, "mode: integer expected, got %s",
+                                    luaL_typename(L, -1)));
+    mode = (int)lua_tointeger(L, -1);
+  }
   lfuture *task = luaioL_checktask(L, "mkdir");
   lua_settop(L, 1);
   luaio_future_t *fut;
@@ -285,7 +290,7 @@ static int lfs_mkdir(lua_State *L) {
 }
 
 static int lfs_remove(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
   lfuture *task = luaioL_checktask(L, "remove");
   lua_settop(L, 1);
   luaio_future_t *fut;
@@ -300,8 +305,8 @@ static int rename_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int lfs_rename(lua_State *L) {
-  const char *from = luaL_checkstring(L, 1);
-  const char *to = luaL_checkstring(L, 2);
+  const char *from = luaioL_tocstring(L, 1, 1, NULL);
+  const char *to = luaioL_tocstring(L, 2, 2, NULL);
   lfuture *task = luaioL_checktask(L, "rename");
   lua_settop(L, 2);
   lua_pushfstring(L, "%s -> %s", from, to); /* at 3, for messages */

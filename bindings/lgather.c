@@ -15,9 +15,11 @@ typedef struct {
 
 /* Fills a new table (pushed) with the awaitables of the call: the
 ** arguments from first, or the elements of one plain list. Coroutine
-** objects and functions become tasks. Returns the count; *opts receives
-** the index of a table carrying options, or 0. [-0, +1, e] */
-static int collect(lua_State *L, int first, const char *fname, int allowfn,
+** objects and functions become tasks. arg is the number the caller knows
+** the first of them (or the list) by, for errors. Returns the count;
+** *opts receives the index of a table carrying options, or 0.
+** [-0, +1, e] */
+static int collect(lua_State *L, int first, int arg, const char *fname,
                    int *opts) {
   int top = lua_gettop(L);
   int list = 0, n;
@@ -37,20 +39,20 @@ static int collect(lua_State *L, int first, const char *fname, int allowfn,
       lua_rawgeti(L, list, i);
     else
       lua_pushvalue(L, first + i - 1);
-    int ok = luaioL_tofuture(L, -1) != NULL ||
-             (allowfn && lua_isfunction(L, -1)) || luaioL_iscoro(L, -1);
+    int ok = luaioL_tofuture(L, -1) != NULL || lua_isfunction(L, -1) ||
+             luaioL_iscoro(L, -1);
     if (!ok) {
-      const char *what = allowfn ? "coroutine object, function, task or "
-                                   "future"
-                                 : "coroutine object, task or future";
+      const char *what = "coroutine object, function, task or future";
       if (list)
-        return luaL_error(L, "bad argument #%d to '%s' (element %d: %s "
-                             "expected, got %s)",
-                          first, fname, i, what, luaL_typename(L, -1));
-      return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)",
-                        first + i - 1, fname, what, luaL_typename(L, -1));
+        return luaL_argerror(L, arg,
+                             lua_pushfstring(L, "element %d: %s expected, "
+                                                "got %s",
+                                             i, what, luaL_typename(L, -1)));
+      return luaL_argerror(L, arg + i - 1,
+                           lua_pushfstring(L, "%s expected, got %s", what,
+                                           luaL_typename(L, -1)));
     }
-    luaioL_toawaitable(L, -1, fname, allowfn);
+    luaioL_toawaitable(L, -1, fname, 1);
     lua_rawseti(L, kids, i);
   }
   return n;
@@ -127,7 +129,7 @@ static int lgather_gather(lua_State *L) {
   luaioL_runtime *rt = luaioL_rt(L);
   lfuture *task = luaioL_checktask(L, "gather");
   int opts;
-  int n = collect(L, 1, "gather", 1, &opts);
+  int n = collect(L, 1, 1, "gather", &opts);
   int kids = lua_gettop(L);
   int return_errors = 0;
   if (opts) {
@@ -161,14 +163,19 @@ static lwait *pushwaiter(lua_State *L) {
   return lw;
 }
 
-static double opttimeout(lua_State *L, int opts, const char *fname) {
+/* The timeout option of the options table at opts (argument opts), or -1
+** for none. [-0, +0, v] */
+static double opttimeout(lua_State *L, int opts) {
   double timeout = -1;
   if (opts && lua_getfield(L, opts, "timeout") != LUA_TNIL) {
-    if (!lua_isnumber(L, -1))
-      luaL_error(L, "%s: timeout must be a number or nil", fname);
     timeout = lua_tonumber(L, -1);
-    if (isnan(timeout) || timeout < 0)
-      luaL_error(L, "%s: timeout must not be negative or NaN", fname);
+    if (!lua_isnumber(L, -1) || isnan(timeout) || timeout < 0)
+      luaL_argerror(L, opts,
+                    lua_pushfstring(L, "timeout: non-negative number or nil "
+                                       "expected, got %s",
+                                    lua_isnumber(L, -1)
+                                        ? lua_tostring(L, -1)
+                                        : luaL_typename(L, -1)));
   }
   if (opts)
     lua_pop(L, 1);
@@ -212,18 +219,32 @@ static int lgather_wait(lua_State *L) {
   if (opts && lua_getfield(L, 2, "return_when") != LUA_TNIL) {
     static const char *const modes[] = {"ALL_COMPLETED", "FIRST_COMPLETED",
                                         "FIRST_EXCEPTION", NULL};
-    mode = (luaio_wait_mode)luaL_checkoption(L, -1, NULL, modes);
+    const char *name = lua_tostring(L, -1);
+    int i = 0;
+    while (modes[i] != NULL && (name == NULL || strcmp(modes[i], name) != 0))
+      i++;
+    if (modes[i] == NULL || lua_type(L, -1) != LUA_TSTRING)
+      return luaL_argerror(
+          L, 2,
+          lua_pushfstring(L,
+                          "return_when: \"ALL_COMPLETED\", "
+                          "\"FIRST_COMPLETED\" or \"FIRST_EXCEPTION\" "
+                          "expected, got %s",
+                          lua_type(L, -1) == LUA_TSTRING
+                              ? lua_pushfstring(L, "'%s'", name)
+                              : luaL_typename(L, -1)));
+    mode = (luaio_wait_mode)i;
   }
   if (opts)
     lua_pop(L, 1);
-  double timeout = opttimeout(L, opts, "wait");
+  double timeout = opttimeout(L, opts);
   int dummy;
   lua_pushvalue(L, 1);
-  int n = collect(L, 3, "wait", 0, &dummy);
+  int n = collect(L, 3, 1, "wait", &dummy);
   lua_remove(L, 3); /* stack: list opts kids */
   int kids = 3;
   if (n == 0)
-    return luaL_error(L, "wait: the list of tasks is empty");
+    return luaL_argerror(L, 1, "the list of tasks is empty");
   lwait *lw = pushwaiter(L);
   luaio_future_t **futs = futures_of(L, kids, n);
   lw->w = luaio_wait_new(rt->loop, futs, (size_t)n, mode, timeout);
@@ -283,10 +304,10 @@ static int lgather_as_completed(lua_State *L) {
   if (!lua_isnoneornil(L, 2))
     luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  double timeout = opttimeout(L, lua_istable(L, 2) ? 2 : 0, "as_completed");
+  double timeout = opttimeout(L, lua_istable(L, 2) ? 2 : 0);
   int dummy;
   lua_pushvalue(L, 1);
-  int n = collect(L, 3, "as_completed", 0, &dummy);
+  int n = collect(L, 3, 1, "as_completed", &dummy);
   lua_remove(L, 3);
   int kids = 3;
   lwait *lw = pushwaiter(L);

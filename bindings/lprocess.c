@@ -318,10 +318,11 @@ static int checkstdio(lua_State *L, int opts, const char *name) {
     else if (v == LDEVNULL)
       r = LUAIO_STDIO_DEVNULL;
     else
-      luaL_error(L,
-                 "option %s: asyncio.PIPE, asyncio.DEVNULL or nil "
-                 "expected",
-                 name);
+      luaL_argerror(L, opts,
+                    lua_pushfstring(L,
+                                    "%s: asyncio.PIPE, asyncio.DEVNULL or "
+                                    "nil expected",
+                                    name));
   }
   lua_pop(L, 1);
   return r;
@@ -345,7 +346,7 @@ static void pushpipe(lua_State *L, luaio_pipe_t *p, const char *mt) {
 static int spawn(lua_State *L, const char *fname, int prog, int args,
                  int opts) {
   luaio_loop_t *loop = luaioL_checkloop(L, fname);
-  const char *file = luaL_checkstring(L, prog);
+  const char *file = luaioL_tocstring(L, prog, prog, NULL);
   if (!lua_isnoneornil(L, args))
     luaL_checktype(L, args, LUA_TTABLE);
   if (!lua_isnoneornil(L, opts))
@@ -365,25 +366,34 @@ static int spawn(lua_State *L, const char *fname, int prog, int args,
   o.args[0] = (char *)file;
   for (lua_Integer i = 1; i <= nargs; i++) {
     lua_geti(L, args, i);
-    if (!lua_isstring(L, -1))
-      return luaL_error(L, "%s: argument %d is a %s, not a string", fname,
-                        (int)i, luaL_typename(L, -1));
-    o.args[i] = (char *)lua_tostring(L, -1);
+    o.args[i] = (char *)luaioL_tocstring(L, -1, args, "element %I", i);
     lua_rawseti(L, anchors, (lua_Integer)lua_rawlen(L, anchors) + 1);
   }
   o.args[nargs + 1] = NULL;
   if (!lua_isnoneornil(L, opts)) {
     if (lua_getfield(L, opts, "cwd") != LUA_TNIL)
-      o.cwd = luaL_checkstring(L, -1); /* stays on the stack */
+      o.cwd = luaioL_tocstring(L, -1, opts, "cwd"); /* stays on the stack */
     if (lua_getfield(L, opts, "env") != LUA_TNIL) {
-      luaL_checktype(L, -1, LUA_TTABLE);
+      if (!lua_istable(L, -1))
+        luaL_argerror(L, opts,
+                      lua_pushfstring(L, "env: table expected, got %s",
+                                      luaL_typename(L, -1)));
       int env = lua_gettop(L);
       int n = 0;
       lua_pushnil(L);
       while (lua_next(L, env)) {
-        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
-          return luaL_error(L, "%s: env must map names to strings", fname);
-        lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+        if (lua_type(L, -2) != LUA_TSTRING)
+          luaL_argerror(L, opts,
+                        lua_pushfstring(L, "env: names must be strings, "
+                                           "got %s",
+                                        luaL_typename(L, -2)));
+        const char *name = luaioL_tocstring(L, -2, opts, "env name");
+        if (name[0] == '\0' || strchr(name, '=') != NULL)
+          luaL_argerror(L, opts,
+                        lua_pushfstring(L, "env: invalid variable name '%s'",
+                                        name));
+        const char *value = luaioL_tocstring(L, -1, opts, "env.%s", name);
+        lua_pushfstring(L, "%s=%s", name, value);
         lua_rawseti(L, anchors, (lua_Integer)lua_rawlen(L, anchors) + 1);
         lua_pop(L, 1);
         n++;
@@ -402,8 +412,13 @@ static int spawn(lua_State *L, const char *fname, int prog, int args,
   luaL_setmetatable(L, PROCESS_MT);
   int rc = luaio_process_spawn(loop, &o, &lp->p);
   if (rc != 0) {
-    lua_pushfstring(L, "%s: %s", fname, file);
-    return luaioL_raise(L, rc, lua_tostring(L, -1));
+    /* The child reports one errno for every step before exec: name the
+    ** directory when it is the one that cannot be entered. */
+    int cwdrc = o.cwd != NULL ? luaio_process_check_cwd(o.cwd) : 0;
+    if (cwdrc != 0)
+      return luaioL_raise(L, cwdrc,
+                          lua_pushfstring(L, "%s: cwd %s", fname, o.cwd));
+    return luaioL_raise(L, rc, lua_pushfstring(L, "%s: %s", fname, file));
   }
   for (int i = 0; i < 3; i++) {
     pushpipe(L, luaio_process_pipe(lp->p, i), i == 0 ? WRITER_MT : READER_MT);
@@ -420,7 +435,7 @@ static int lprocess_exec(lua_State *L) {
 
 /* create_subprocess_shell(cmd, opts): /bin/sh -c cmd */
 static int lprocess_shell(lua_State *L) {
-  luaL_checkstring(L, 1);
+  luaioL_tocstring(L, 1, 1, NULL);
   lua_settop(L, 2);
   lua_pushliteral(L, "/bin/sh"); /* 3 */
   lua_createtable(L, 2, 0);      /* 4 */

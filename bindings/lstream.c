@@ -292,10 +292,18 @@ static int lwriter_writelines(lua_State *L) {
   luaio_stream_t *s = checkwriter(L);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer n = luaL_len(L, 2);
+  for (lua_Integer i = 1; i <= n; i++) { /* all or nothing, as asyncio */
+    int t = lua_geti(L, 2, i);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+      luaL_argerror(L, 2,
+                    lua_pushfstring(L, "element %I: string expected, got %s",
+                                    i, luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, 2, i);
     size_t len;
-    const char *data = luaL_checklstring(L, -1, &len);
+    const char *data = lua_tolstring(L, -1, &len);
     luaioL_check(L, luaio_stream_write(s, data, len), "writelines");
     lua_pop(L, 1);
   }
@@ -526,7 +534,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
 /* open_connection(host, port [, {timeout=, limit=}]) */
 static int lstream_open_connection(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_connection");
-  const char *host = luaL_checkstring(L, 1);
+  const char *host = luaioL_tocstring(L, 1, 1, NULL);
   int port = checkport(L, 2);
   if (!lua_isnoneornil(L, 3))
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -567,7 +575,7 @@ static int getaddrinfo_k(lua_State *L, int status, lua_KContext ctx) {
 /* getaddrinfo(host, port) */
 static int lstream_getaddrinfo(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "getaddrinfo");
-  const char *host = luaL_checkstring(L, 1);
+  const char *host = luaioL_tocstring(L, 1, 1, NULL);
   int port = (int)luaL_optinteger(L, 2, 0);
   luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range");
   lfuture *task = luaioL_checktask(L, "getaddrinfo");
@@ -701,7 +709,8 @@ static int lstream_start_server(lua_State *L) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
   luaio_loop_t *loop = luaioL_checkloop(L, "start_server");
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  const char *host = luaL_optstring(L, 2, NULL);
+  const char *host =
+      lua_isnoneornil(L, 2) ? NULL : luaioL_tocstring(L, 2, 2, NULL);
   int port = checkport(L, 3);
   if (!lua_isnoneornil(L, 4))
     luaL_checktype(L, 4, LUA_TTABLE);

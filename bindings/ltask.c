@@ -404,16 +404,22 @@ static int ltask_await_call_k(lua_State *L, int status, lua_KContext ctx) {
 
 int luaioL_awaitvalue(lua_State *L, int idx, const char *fname) {
   idx = lua_absindex(L, idx);
-  if (luaioL_iscoro(L, idx) && luaioL_tofuture(L, idx) == NULL) {
-    /* A coroutine object runs inline, inside the current task. */
+  lfuture *box = luaioL_tofuture(L, idx);
+  if (box == NULL && (lua_isfunction(L, idx) || luaioL_iscoro(L, idx))) {
+    /* A coroutine object runs inline, inside the current task, and so
+    ** does a function, as the coroutine object it would make. */
     int base = lua_gettop(L);
-    int nargs = pushcoro(L, idx, fname);
+    int nargs = 0;
+    if (lua_isfunction(L, idx))
+      lua_pushvalue(L, idx);
+    else
+      nargs = pushcoro(L, idx, fname);
     lua_callk(L, nargs, LUA_MULTRET, base, ltask_await_call_k);
     return ltask_await_call_k(L, LUA_OK, base);
   }
-  lfuture *box = luaioL_tofuture(L, idx);
   if (box == NULL)
-    return luaL_typeerror(L, idx, "coroutine object, task or future");
+    return luaL_typeerror(L, idx, "coroutine object, function, task or "
+                                  "future");
   if (luaioL_isdone(box))
     return luaioL_pushresult(L, idx);
   luaioL_checkalive(L, box, fname);
@@ -424,7 +430,8 @@ int luaioL_awaitvalue(lua_State *L, int idx, const char *fname) {
 static int ltask_await(lua_State *L) {
   luaL_checkany(L, 1);
   lua_settop(L, 1);
-  if (luaioL_tofuture(L, 1) == NULL && luaioL_iscoro(L, 1))
+  if (luaioL_tofuture(L, 1) == NULL &&
+      (luaioL_iscoro(L, 1) || lua_isfunction(L, 1)))
     luaioL_checktask(L, "await");
   return luaioL_awaitvalue(L, 1, "await");
 }

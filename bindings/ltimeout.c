@@ -108,10 +108,10 @@ static int ltimeout_wait_for(lua_State *L) {
   luaL_checkany(L, 1);
   double delay = checkdelay(L, 2);
   lua_settop(L, 1);
-  int ok = luaioL_tofuture(L, 1) != NULL ||
+  int ok = luaioL_tofuture(L, 1) != NULL || lua_isfunction(L, 1) ||
            luaL_testudata(L, 1, CORO_MT) != NULL;
   if (!ok)
-    return luaL_typeerror(L, 1, "coroutine object, task or future");
+    return luaL_typeerror(L, 1, "coroutine object, function, task or future");
   if (delay < 0) {
     luaioL_checktask(L, "wait_for");
     return luaioL_awaitvalue(L, 1, "wait_for");

@@ -110,6 +110,12 @@ typedef struct {
 LUAIO_EXTERN int luaio_process_spawn(luaio_loop_t *loop,
                                      const luaio_process_options_t *opts,
                                      luaio_process_t **out);
+/* Returns 0 when cwd names a directory a child may enter, else the UV_E*
+** code entering it gives (UV_ENOENT, UV_ENOTDIR, UV_EACCES, ...). The
+** child of a failed luaio_process_spawn() reports one code for every
+** step before it runs the program; this tells when the directory was
+** the step that failed. Blocks for a stat and an access call. */
+LUAIO_EXTERN int luaio_process_check_cwd(const char *cwd);
 LUAIO_EXTERN void luaio_process_ref(luaio_process_t *p);
 LUAIO_EXTERN void luaio_process_unref(luaio_process_t *p);
 

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -431,6 +433,20 @@ static void process_exit_cb(uv_process_t *h, int64_t status, int signum) {
   p->returncode = signum != 0 ? -signum : (int)status;
   futlist_wake(&p->waiters, 0);
   process_close(p);
+}
+
+int luaio_process_check_cwd(const char *cwd) {
+  uv_fs_t req;
+  int rc = uv_fs_stat(NULL, &req, cwd, NULL);
+  int isdir = rc == 0 && (req.statbuf.st_mode & S_IFMT) == S_IFDIR;
+  uv_fs_req_cleanup(&req);
+  if (rc != 0)
+    return rc;
+  if (!isdir)
+    return UV_ENOTDIR;
+  rc = uv_fs_access(NULL, &req, cwd, X_OK, NULL);
+  uv_fs_req_cleanup(&req);
+  return rc;
 }
 
 int luaio_process_spawn(luaio_loop_t *loop, const luaio_process_options_t *opts,

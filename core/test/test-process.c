@@ -184,6 +184,27 @@ TEST(spawn_failure) {
   test_loop_close(loop);
 }
 
+/* A missing cwd fails the spawn with the code a missing program gives;
+** luaio_process_check_cwd tells the two apart. */
+TEST(spawn_failure_cwd) {
+  luaio_loop_t *loop = loop_open();
+  char *args[] = {(char *)"true", NULL};
+  luaio_process_options_t o;
+  memset(&o, 0, sizeof o);
+  o.file = args[0];
+  o.args = args;
+  o.cwd = "/nonexistent/dir";
+  luaio_process_t *p = NULL;
+  ASSERT_EQ(UV_ENOENT, luaio_process_spawn(loop, &o, &p));
+  ASSERT_NULL(p);
+  ASSERT_EQ(UV_ENOENT, luaio_process_check_cwd(o.cwd));
+  ASSERT_EQ(UV_ENOTDIR, luaio_process_check_cwd("/dev/null"));
+  ASSERT_EQ(0, luaio_process_check_cwd("/"));
+  ASSERT_EQ(0, luaio_process_check_cwd("."));
+  drain(loop);
+  test_loop_close(loop);
+}
+
 /* close_all leaves the child running and the loop closable. */
 TEST(close_all) {
   luaio_loop_t *loop = loop_open();
