@@ -41,7 +41,12 @@ typedef struct luaioL_runtime {
   lfuture *main;         /* asyncio.run's main task */
   uv_signal_t *sigint;   /* owns; while asyncio.run runs */
   int interrupted;       /* SIGINT arrived during asyncio.run */
-  int nunretrieved;      /* failed tasks whose error nobody took */
+  int nreports;          /* boxes in the report queue (ltask.c) */
+  int drain_scheduled;   /* a loop callback will deliver those reports */
+  int closing;           /* the loop is closing: reports wait for it */
+  int inhandler;         /* an exception handler is running */
+  luaio_exception_cb host_handler; /* the host's, or NULL: stderr */
+  void *host_ud;
   int task_mt, future_mt; /* registry refs to the two hot metatables */
   unsigned gen;          /* which loop: a new number for every loop */
   int pins;              /* registry ref to the table of pinned boxes */
@@ -54,7 +59,8 @@ typedef struct luaioL_runtime {
 /* User values of a Future or Task box. A task's name, Lua done
 ** callbacks and a shield's source are rare, so they share one table. */
 #define UV_VALUES 1 /* result: one value, or a table with .n; or error */
-#define UV_THREAD 2 /* a task's coroutine, while it runs */
+#define UV_THREAD 2 /* a task's coroutine, while it runs; after it failed,
+                    ** the guard that reports an unretrieved error */
 #define UV_EXTRA 3  /* nil, or {name =, callbacks =, source =} */
 #define NUV 3
 
@@ -89,6 +95,8 @@ struct lfuture {
   unsigned char reported : 1;
   unsigned char sourced : 1;   /* extra.source names the box with the values */
   unsigned char done_early : 1; /* the task ended inside luaio_task_new */
+  unsigned char handler : 1; /* a server's handler: a failure is reported
+                             ** at once, as nobody else can retrieve it */
 };
 
 /* A Task box lets go of its core task when the task is done (it keeps
@@ -218,6 +226,13 @@ lfuture *luaioL_spawn(lua_State *L, int nargs, int eager);
 /* Reports failed tasks whose error nobody retrieved (loop close). A
 ** lua_CFunction, so that closing can run it protected; returns 0. */
 int luaioL_report_unretrieved(lua_State *L);
+/* Queues a report of the error of the failed box at idx, which nobody
+** can retrieve any more (collected, or a server's handler); a loop
+** callback delivers it to the exception handler, or the loop's close.
+** Safe in a finalizer. [-0, +0, m] */
+void luaioL_queuereport(lua_State *L, int idx);
+/* Delivers the queued reports now (a loop that closed). Never raises. */
+void luaioL_drainreports(lua_State *L);
 
 /* Awaits the awaitable at idx in the running task: runs a coroutine
 ** object inline, else waits for the future; leaves its values.
@@ -244,13 +259,28 @@ int luaioL_iscancelled(lua_State *L, int idx);
 ** wrapped in an asyncio.Error; sets .traceback from tb when missing.
 ** [-1, +1, m] */
 void luaioL_carryerror(lua_State *L, const char *tb);
-/* Prints "prefix: message" and the traceback of the error at idx to
-** stderr. [-0, +0, -] */
+/* Reports the error at idx with message prefix through the loop's
+** exception handler (by default: "prefix: message" and the error's
+** traceback on stderr). Never raises. [-0, +0, -] */
 void luaioL_report(lua_State *L, int idx, const char *prefix);
 
 /* Calls the function at top (with nargs below... ) in protected mode and
 ** reports an error instead of raising it. [-(nargs+1), +0, -] */
 void luaioL_pcallreport(lua_State *L, int nargs, const char *what);
+
+/* A message handler for lua_pcall: turns the error into what crosses a
+** task boundary (luaioL_carryerror), with the traceback. */
+int luaioL_msghandler(lua_State *L);
+
+/* Writes the context table at idx to stderr as the default exception
+** handler does. [-0, +0, e] */
+void luaioL_printcontext(lua_State *L, int idx);
+
+/* Passes the context table at top (popped) to the exception handler:
+** the running loop's, else the host's, else luaioL_printcontext. An
+** error in the handler goes to stderr. Never raises (lloop.c).
+** [-1, +0, -] */
+void luaioL_callhandler(lua_State *L);
 
 /* }====================================================================== */
 

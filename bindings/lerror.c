@@ -161,26 +161,75 @@ void luaioL_carryerror(lua_State *L, const char *tb) {
   lua_remove(L, v);
 }
 
-void luaioL_report(lua_State *L, int idx, const char *prefix) {
+/* {======================================================================
+** Reports: contexts for the exception handler
+** ======================================================================= */
+
+void luaioL_printcontext(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
-  const char *msg = luaL_tolstring(L, idx, NULL);
-  const char *tb = NULL;
-  if (lua_istable(L, idx) && lua_getfield(L, idx, "traceback") == LUA_TSTRING)
-    tb = lua_tostring(L, -1);
-  else if (!lua_istable(L, idx))
-    lua_pushnil(L);
-  fprintf(stderr, "%s: %s\n", prefix, msg);
-  if (tb != NULL)
-    fprintf(stderr, "%s\n", tb);
+  int top = lua_gettop(L);
+  luaL_checkstack(L, 4, NULL);
+  lua_getfield(L, idx, "message");
+  const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1)
+                                        : "unhandled error in the event loop";
+  if (lua_getfield(L, idx, "exception") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "error");
+  }
+  int err = lua_gettop(L);
+  if (lua_isnil(L, err)) {
+    fprintf(stderr, "%s\n", msg);
+  } else {
+    const char *text = luaL_tolstring(L, err, NULL);
+    const char *tb = NULL;
+    if (lua_istable(L, err) &&
+        lua_getfield(L, err, "traceback") == LUA_TSTRING)
+      tb = lua_tostring(L, -1);
+    fprintf(stderr, "%s: %s\n", msg, text);
+    if (tb != NULL)
+      fprintf(stderr, "%s\n", tb);
+  }
   fflush(stderr);
-  lua_pop(L, 2);
+  lua_settop(L, top);
 }
 
-static int msghandler(lua_State *L) {
-  if (!lua_istable(L, 1)) {
-    luaL_traceback(L, L, luaL_tolstring(L, 1, NULL), 1);
-    return 1;
+LUAIO_EXTERN void luaio_print_exception(lua_State *L, int ctx) {
+  luaioL_printcontext(L, ctx);
+}
+
+/* Stack: prefix (light userdata), error. [-0, +0, m] */
+static int report_p(lua_State *L) {
+  const char *prefix = lua_touserdata(L, 1);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, prefix);
+  lua_setfield(L, -2, "message");
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "exception");
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "error");
+  luaioL_callhandler(L);
+  return 0;
+}
+
+void luaioL_report(lua_State *L, int idx, const char *prefix) {
+  idx = lua_absindex(L, idx);
+  if (!lua_checkstack(L, 3)) {
+    fprintf(stderr, "%s: (no stack space to report the error)\n", prefix);
+    return;
   }
+  lua_pushcfunction(L, report_p);
+  lua_pushlightuserdata(L, (void *)prefix);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) { /* out of memory */
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s: (cannot be reported: %s)\n", prefix,
+            msg != NULL ? msg : "?");
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
+}
+
+int luaioL_msghandler(lua_State *L) {
   luaL_traceback(L, L, NULL, 1);
   lua_pushvalue(L, 1);
   luaioL_carryerror(L, lua_tostring(L, -2));
@@ -189,18 +238,16 @@ static int msghandler(lua_State *L) {
 
 void luaioL_pcallreport(lua_State *L, int nargs, const char *what) {
   int base = lua_gettop(L) - nargs;
-  lua_pushcfunction(L, msghandler);
+  lua_pushcfunction(L, luaioL_msghandler);
   lua_insert(L, base);
   if (lua_pcall(L, nargs, 0, base) != LUA_OK) {
-    if (lua_isstring(L, -1))
-      fprintf(stderr, "%s: %s\n", what, lua_tostring(L, -1));
-    else
-      luaioL_report(L, -1, what);
-    fflush(stderr);
+    luaioL_report(L, -1, what);
     lua_pop(L, 1);
   }
   lua_remove(L, base);
 }
+
+/* }====================================================================== */
 
 /* {======================================================================
 ** Lua functions

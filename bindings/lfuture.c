@@ -534,13 +534,8 @@ static int lfuture__gc(lua_State *L) {
   if (box->fut == NULL)
     return 0;
   if (box->has_error && !box->retrieved && !box->reported &&
-      !luaio_future_cancelled(box->fut)) {
-    box->reported = 1;
-    lua_getiuservalue(L, 1, UV_VALUES);
-    luaioL_report(L, -1, box->is_task ? "task error was never retrieved"
-                                      : "future error was never retrieved");
-    lua_pop(L, 1);
-  }
+      !luaio_future_cancelled(box->fut))
+    luaioL_queuereport(L, 1); /* keeps the box until it is reported */
   luaio_future_set_data(box->fut, NULL);
   luaio_future_unref(box->fut);
   box->fut = NULL;

@@ -28,6 +28,7 @@ static int loop_open(luaioL_runtime *rt, lua_State *L, uv_loop_t *uv) {
   rt->L = L;
   rt->current = NULL;
   rt->interrupted = 0;
+  rt->drain_scheduled = 0;
   rt->gen++; /* boxes and loop objects of older loops tell by it */
   return 0;
 }
@@ -75,6 +76,7 @@ static void print_open_handle(uv_handle_t *h, void *arg) {
 
 static void loop_close(luaioL_runtime *rt, lua_State *L) {
   luaio_loop_t *loop = rt->loop;
+  rt->closing = 1; /* reports wait for luaioL_report_unretrieved */
   /* As asyncio.run: cancel the remaining tasks and wait for them. */
   for (int round = 0; round < 8 && luaio_loop_ntasks(loop) > 0; round++) {
     luaio_loop_foreach_task(loop, cancel_one, NULL);
@@ -109,6 +111,8 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
   rt->loop = NULL;
   rt->main = NULL;
   rt->current = NULL;
+  rt->closing = 0;
+  luaioL_drainreports(L); /* any queued while the loop closed */
 }
 
 static void sigint_cb(uv_signal_t *h, int signum) {
@@ -278,7 +282,7 @@ static int lloop_get_running_loop(lua_State *L) {
       ((lloop *)lua_touserdata(L, -1))->gen == rt->gen)
     return 1;
   lua_pop(L, 1);
-  lloop *l = lua_newuserdatauv(L, sizeof *l, 0);
+  lloop *l = lua_newuserdatauv(L, sizeof *l, 1); /* 1: the handler */
   l->gen = rt->gen;
   luaL_setmetatable(L, LOOP_MT);
   lua_pushvalue(L, -1);
@@ -415,6 +419,139 @@ static int lhandle__gc(lua_State *L) {
   return 0;
 }
 
+/* {======================================================================
+** The exception handler
+** ======================================================================= */
+
+/* Pushes the running loop's object when someone made it. [-0, +1, -] */
+static int pushloopobj(lua_State *L, luaioL_runtime *rt) {
+  if (rt->loop != NULL &&
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &LOOPOBJ_KEY) == LUA_TUSERDATA &&
+      ((lloop *)lua_touserdata(L, -1))->gen == rt->gen)
+    return 1;
+  if (rt->loop == NULL)
+    lua_pushnil(L);
+  return 0;
+}
+
+/* The default: the host's handler, else stderr. [-0, +0, e] */
+static void default_handler(lua_State *L, luaioL_runtime *rt, int ctx) {
+  if (rt->host_handler != NULL)
+    rt->host_handler(L, lua_absindex(L, ctx), rt->host_ud);
+  else
+    luaioL_printcontext(L, ctx);
+}
+
+/* Stack: context. The running loop's handler, else the default. */
+static int dispatch_p(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (pushloopobj(L, rt) && lua_getiuservalue(L, -1, 1) != LUA_TNIL) {
+    lua_insert(L, -2);
+    lua_pushvalue(L, 1);
+    lua_call(L, 2, 0); /* handler(loop, context) */
+    return 0;
+  }
+  lua_settop(L, 1);
+  default_handler(L, rt, 1);
+  return 0;
+}
+
+/* Stack: context. */
+static int print_p(lua_State *L) {
+  luaioL_printcontext(L, 1);
+  return 0;
+}
+
+/* Prints the context at ctx, protected; says so when even that fails. */
+static void print_safely(lua_State *L, int ctx) {
+  lua_pushcfunction(L, print_p);
+  lua_pushvalue(L, ctx);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "luaio: an error could not be printed (%s)\n",
+            lua_isstring(L, -1) ? lua_tostring(L, -1)
+                                : luaL_typename(L, -1));
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
+}
+
+void luaioL_callhandler(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  int ctx = lua_gettop(L);
+  if (!lua_checkstack(L, 6)) {
+    fprintf(stderr, "luaio: no stack space to report an error\n");
+    lua_pop(L, 1);
+    return;
+  }
+  if (rt->inhandler) {
+    /* A handler that reports from inside itself goes to stderr: it
+    ** cannot recurse without end. */
+    print_safely(L, ctx);
+    lua_settop(L, ctx - 1);
+    return;
+  }
+  rt->inhandler = 1;
+  lua_pushcfunction(L, luaioL_msghandler);
+  lua_pushcfunction(L, dispatch_p);
+  lua_pushvalue(L, ctx);
+  int status = lua_pcall(L, 1, 0, ctx + 1);
+  rt->inhandler = 0;
+  if (status != LUA_OK) {
+    /* The handler failed: its error, then what it was given. */
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "luaio: error in the exception handler");
+    lua_setfield(L, -2, "message");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "exception");
+    print_safely(L, lua_gettop(L));
+    print_safely(L, ctx);
+  }
+  lua_settop(L, ctx - 1);
+}
+
+LUAIO_EXTERN void luaio_set_exception_handler(lua_State *L,
+                                              luaio_exception_cb cb,
+                                              void *ud) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  rt->host_handler = cb;
+  rt->host_ud = cb != NULL ? ud : NULL;
+}
+
+static int lloop_set_exception_handler(lua_State *L) {
+  checklloop(L);
+  if (!lua_isnil(L, 2) && !lua_isfunction(L, 2) &&
+      !luaL_getmetafield(L, 2, "__call"))
+    return luaL_typeerror(L, 2, "function or nil");
+  lua_settop(L, 2);
+  lua_setiuservalue(L, 1, 1);
+  return 0;
+}
+
+static int lloop_get_exception_handler(lua_State *L) {
+  checklloop(L);
+  lua_getiuservalue(L, 1, 1);
+  return 1;
+}
+
+static int lloop_call_exception_handler(lua_State *L) {
+  checklloop(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  luaioL_callhandler(L);
+  return 0;
+}
+
+static int lloop_default_exception_handler(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  checklloop(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  default_handler(L, rt, 2);
+  return 0;
+}
+
+/* }====================================================================== */
+
 static int lloop__tostring(lua_State *L) {
   lua_pushliteral(L, "asyncio.Loop");
   return 1;
@@ -431,6 +568,14 @@ static const luaL_Reg lloop_methods[] = {{"time", lloop_time},
                                          {"call_later", lloop_call_later},
                                          {"call_at", lloop_call_at},
                                          {"create_future", lloop_create_future},
+                                         {"set_exception_handler",
+                                          lloop_set_exception_handler},
+                                         {"get_exception_handler",
+                                          lloop_get_exception_handler},
+                                         {"call_exception_handler",
+                                          lloop_call_exception_handler},
+                                         {"default_exception_handler",
+                                          lloop_default_exception_handler},
                                          {NULL, NULL}};
 
 static const luaL_Reg lloop_meta[] = {{"__tostring", lloop__tostring},

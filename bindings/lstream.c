@@ -619,6 +619,7 @@ static int spawn_handler(lua_State *L) {
   luaio_stream_ref(s);
   setpair(L, s); /* the boxes own that reference; c keeps its own */
   lfuture *task = luaioL_spawn(L, 2, 0); /* on error, c's aborts it */
+  task->handler = 1; /* its failure is reported at once */
   c->conn = NULL; /* c's reference goes to the done callback */
   if (task->fut == NULL ||
       luaio_future_add_done_cb(task->fut, handler_done, s, handler_fin) != 0)

@@ -13,7 +13,10 @@
 ** told apart from a wait on the loop. */
 static const char SUSPEND = 's';
 
-static const char UNRETRIEVED_KEY = 'u'; /* registry: failed boxes */
+static const char FAILED_KEY = 'u';  /* registry: weak set of failed boxes */
+static const char REPORTS_KEY = 'q'; /* registry: boxes to report, a list */
+
+#define GUARD_MT "asyncio.TaskGuard"
 
 typedef struct {
   int consumed;
@@ -44,14 +47,37 @@ static void ltask_endthread(lua_State *L, lfuture *box, int returned) {
   box->co = NULL;
 }
 
-/* Keeps a failed box until someone takes its error or the loop closes. */
-static void ltask_remember_failure(lua_State *L, lfuture *box) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
+/* Watches a failed task whose error nobody took yet. The box and its
+** guard hold each other, so they are collected together, and then the
+** guard's finalizer reports the error unless it was retrieved; the weak
+** set finds the boxes still alive when the loop closes. Nothing else
+** keeps a failed task, and tasks that never fail pay nothing. */
+static void ltask_watch_failure(lua_State *L, lfuture *box) {
+  if (box->handler) { /* nobody else can take a handler's error */
+    luaioL_pushbox(L, box);
+    luaioL_queuereport(L, -1);
+    lua_pop(L, 1);
+    return;
+  }
   luaioL_pushbox(L, box);
+  lua_newuserdatauv(L, 0, 1);
+  lua_pushvalue(L, -2);
+  lua_setiuservalue(L, -2, 1); /* guard -> box */
+  luaL_setmetatable(L, GUARD_MT);
+  lua_setiuservalue(L, -2, UV_THREAD); /* box -> guard */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
+  lua_insert(L, -2);
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 1);
-  box->rt->nunretrieved++;
+}
+
+static int lguard__gc(lua_State *L) {
+  lua_getiuservalue(L, 1, 1);
+  lfuture *box = luaioL_tofuture(L, -1);
+  if (box != NULL && !box->retrieved && !box->reported)
+    luaioL_queuereport(L, -1);
+  return 0;
 }
 
 /* The error at the top of L ended the task: store it in the box, with
@@ -77,8 +103,6 @@ static int ltask_failed(lua_State *L, lfuture *box) {
   lua_insert(L, -2);
   luaioL_fail(L, -2);
   lua_pop(L, 1);
-  if (err == LUAIO_EFAILED)
-    ltask_remember_failure(L, box);
   return err;
 }
 
@@ -166,6 +190,8 @@ static int ltask_step(luaio_task_t *t, int err) {
   /* The coroutine is over; the core calls again once the task is done,
   ** and the box is unpinned then (ltask_done). */
   ltask_endthread(L, box, status == LUA_OK);
+  if (err == LUAIO_EFAILED)
+    ltask_watch_failure(L, box); /* after endthread: it takes UV_THREAD */
   return err;
 }
 
@@ -599,36 +625,47 @@ static void pushname(lua_State *L, int idx, lfuture *box) {
   }
 }
 
+/* {======================================================================
+** Reports of errors nobody retrieved
+** ======================================================================= */
+
 typedef struct {
   uint64_t id;
   int slot;
 } failed_entry;
 
 static int failed_cmp(const void *a, const void *b) {
-  uint64_t x = ((const failed_entry *)a)->id, y = ((const failed_entry *)b)->id;
-  return (x > y) - (x < y);
+  const failed_entry *x = a, *y = b;
+  if (x->id != y->id)
+    return (x->id > y->id) - (x->id < y->id);
+  return (x->slot > y->slot) - (x->slot < y->slot);
 }
 
-/* Reports the errors of failed tasks that nobody retrieved, oldest task
-** first; called when a loop closes. [-0, +0, m] */
-int luaioL_report_unretrieved(lua_State *L) {
-  luaioL_runtime *rt = luaioL_runtime_of(L);
-  if (rt->nunretrieved == 0)
-    return 0;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
-  int t = lua_gettop(L);
-  lua_newtable(L); /* slot -> box */
-  int list = t + 1;
-  int n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    lua_pop(L, 1);
-    lfuture *box = lua_touserdata(L, -1);
-    if (!box->retrieved && !box->reported) {
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, list, ++n);
-    }
+/* Pushes the context of the failed box at b. [-0, +1, m] */
+static void pushcontext(lua_State *L, int b, lfuture *box) {
+  lua_createtable(L, 0, 4);
+  if (box->is_task) {
+    pushname(L, b, box);
+    lua_pushfstring(L, box->handler ? "error in server handler (task '%s')"
+                                    : "error in task '%s' was never "
+                                      "retrieved",
+                    lua_tostring(L, -1));
+    lua_remove(L, -2);
+  } else {
+    lua_pushliteral(L, "future error was never retrieved");
   }
+  lua_setfield(L, -2, "message");
+  lua_getiuservalue(L, b, UV_VALUES);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "exception");
+  lua_setfield(L, -2, "error");
+  lua_pushvalue(L, b);
+  lua_setfield(L, -2, box->is_task ? "task" : "future");
+}
+
+/* Reports the n boxes of the list at idx that nobody retrieved, oldest
+** task first. [-0, +0, m] */
+static void report_list(lua_State *L, int list, int n) {
   failed_entry *v = lua_newuserdatauv(L, (size_t)n * sizeof *v + 1, 0);
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, list, i + 1);
@@ -641,20 +678,142 @@ int luaioL_report_unretrieved(lua_State *L) {
     lua_rawgeti(L, list, v[i].slot);
     int b = lua_gettop(L);
     lfuture *box = lua_touserdata(L, b);
-    box->reported = 1;
-    pushname(L, b, box);
-    lua_getiuservalue(L, b, UV_VALUES);
-    lua_pushfstring(L, "error in task '%s' was never retrieved",
-                    lua_tostring(L, -2));
-    luaioL_report(L, -2, lua_tostring(L, -1));
+    pushcontext(L, b, box);
+    luaioL_callhandler(L);
     lua_settop(L, b - 1);
   }
-  lua_settop(L, t - 1);
+  lua_pop(L, 1);
+}
+
+/* Appends the boxes of the queue that are still to report to the list
+** at list (n so far), marking them reported; returns the new count; the
+** queue is emptied. [-0, +0, m] */
+static int take_queue(lua_State *L, luaioL_runtime *rt, int list, int n) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return n;
+  }
+  lua_newtable(L); /* reports queued from here on go to a new queue */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY);
+  rt->nreports = 0;
+  lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = 1; i <= len; i++) {
+    lua_rawgeti(L, -1, i);
+    lfuture *box = lua_touserdata(L, -1);
+    if (!box->retrieved && !box->reported) {
+      box->reported = 1;
+      lua_rawseti(L, list, ++n);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+/* Delivers the queued reports. [-0, +0, m] */
+static int drain_p(lua_State *L) {
+  luaioL_runtime *rt = lua_touserdata(L, 1);
+  rt->drain_scheduled = 0;
   lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
-  rt->nunretrieved = 0;
+  int list = lua_gettop(L);
+  int n = take_queue(L, rt, list, 0);
+  report_list(L, list, n);
   return 0;
 }
+
+static void drain(lua_State *L, luaioL_runtime *rt) {
+  if (!lua_checkstack(L, 3))
+    return;
+  lua_pushcfunction(L, drain_p);
+  lua_pushlightuserdata(L, rt);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory */
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "luaio: errors nobody retrieved cannot be reported: "
+                    "%s\n", msg != NULL ? msg : "?");
+    lua_pop(L, 1);
+  }
+}
+
+static void drain_cb(void *arg) {
+  luaioL_runtime *rt = arg;
+  drain(rt->L, rt);
+}
+
+void luaioL_queuereport(lua_State *L, int idx) {
+  lfuture *box = lua_touserdata(L, idx);
+  luaioL_runtime *rt = box->rt;
+  idx = lua_absindex(L, idx);
+  if (box->fut != NULL && !box->is_task) {
+    /* A collected future keeps its outcome for the handler. */
+    box->final = (unsigned char)luaio_future_state(box->fut);
+    box->final_err = luaio_future_error(box->fut);
+  }
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY);
+  }
+  lua_pushvalue(L, idx);
+  lua_rawseti(L, -2, ++rt->nreports);
+  lua_pop(L, 1);
+  if (rt->closing || rt->drain_scheduled)
+    return; /* the loop's close reports it, or the drain to come */
+  if (rt->loop == NULL) {
+    drain(L, rt); /* no loop to wait for */
+    return;
+  }
+  /* A loop callback, so that the handler runs where Lua code may run
+  ** (finalizers run inside any allocation). */
+  if (luaio_call_soon(rt->loop, drain_cb, rt, NULL, NULL) == 0)
+    rt->drain_scheduled = 1;
+}
+
+void luaioL_drainreports(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->nreports > 0)
+    drain(L, rt);
+}
+
+/* Reports the errors of failed tasks that nobody retrieved, oldest task
+** first: those still alive and those collected but not yet reported.
+** Called when a loop closes. [-0, +0, m] */
+int luaioL_report_unretrieved(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  lua_newtable(L);
+  int list = lua_gettop(L);
+  int n = 0;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
+  int t = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    lfuture *box = lua_touserdata(L, -1);
+    if (!box->retrieved && !box->reported) {
+      box->reported = 1;
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, list, ++n);
+    }
+  }
+  lua_pop(L, 1);
+  n = take_queue(L, rt, list, n);
+  report_list(L, list, n);
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Makes the weak set of failed boxes for a new loop. [-0, +0, m] */
+static void newfailedset(lua_State *L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
+}
+
+/* }====================================================================== */
 
 void luaioL_open_task(lua_State *L) {
   luaioL_setfuncs(L, ltask_funcs);
@@ -670,6 +829,9 @@ void luaioL_open_task(lua_State *L) {
   luaL_setfuncs(L, ltask_methods, 2); /* upvalues: runtime, metatable */
   lua_pop(L, 2);
   luaioL_newclass(L, CORO_MT, NULL, lcoro_meta);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &UNRETRIEVED_KEY);
+  luaL_newmetatable(L, GUARD_MT);
+  lua_pushcfunction(L, lguard__gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  newfailedset(L);
 }

@@ -34,14 +34,44 @@ LUAIO_EXTERN int luaio_host_open(lua_State *L, uv_loop_t *uv);
 
 /* Runs one iteration of the host loop without blocking: ready callbacks,
 ** due timers, pending I/O. Errors in tasks are kept in their tasks;
-** errors in callbacks are reported on stderr. Returns the number of live
-** tasks, or a negative code when no host loop is open. */
+** errors in callbacks, and those of tasks collected with their error
+** never retrieved, go to the exception handler (see below). Returns the
+** number of live tasks, or a negative code when no host loop is open. */
 LUAIO_EXTERN int luaio_host_step(lua_State *L);
 
 /* Cancels every task left, lets them finish their cleanup, reports the
 ** errors nobody retrieved and closes the loop. Returns 0 or a negative
 ** code. A libuv loop given to luaio_host_open() is left open. */
 LUAIO_EXTERN int luaio_host_close(lua_State *L);
+
+/* Errors to the host. Every error that no Lua code can catch is handed
+** to an exception handler as a context table: "message" (a string),
+** "exception" and "error" (the error, an asyncio.Error or a table that
+** carries its "traceback"), and "task" or "future" when one failed. They
+** are: errors in loop callbacks (call_soon, call_later, call_at), in done
+** callbacks and in signal handlers; errors of server handlers (reported
+** when the handler fails); and errors of tasks and futures that nobody
+** retrieved (reported when the collector takes the task, or when the
+** loop closes, whichever comes first).
+**
+** A handler set from Lua (loop:set_exception_handler) is used first.
+** Without one, the host's handler is; without that, the default prints
+** "message: error" and the error's traceback on stderr. The host's
+** handler stands in for that default for every loop of L, also when a
+** Lua handler calls loop:default_exception_handler(context).
+**
+** cb is called on the loop's thread with the context table at index ctx
+** of L, inside a protected call: an error it raises is printed on stderr
+** with the context, and the loop goes on. It may use any Lua API call
+** but must not yield. NULL restores the default. */
+typedef void (*luaio_exception_cb)(lua_State *L, int ctx, void *ud);
+LUAIO_EXTERN void luaio_set_exception_handler(lua_State *L,
+                                              luaio_exception_cb cb,
+                                              void *ud);
+
+/* Writes the context table at index ctx to stderr as the default handler
+** does (a host's handler may end with it). [-0, +0, e] */
+LUAIO_EXTERN void luaio_print_exception(lua_State *L, int ctx);
 
 typedef struct luaio_alloc_s luaio_alloc_t;
 
