@@ -3,26 +3,7 @@
 -- errors nobody retrieved), as asyncio's loop.set_exception_handler.
 local asyncio = require "asyncio"
 
-local LUAIO_BIN = os.getenv("LUAIO_BIN")
-
--- Runs a Lua script with the luaio CLI; returns stdout, stderr, status.
-local function run_script(source)
-  assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
-  local script, errfile = os.tmpname(), os.tmpname()
-  local f = assert(io.open(script, "w"))
-  f:write(source)
-  f:close()
-  local p = io.popen(("timeout -k 5 30 '%s' '%s' 2>'%s'"):format(
-    LUAIO_BIN, script, errfile))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  f = assert(io.open(errfile))
-  local err = f:read("a")
-  f:close()
-  os.remove(script)
-  os.remove(errfile)
-  return out, err, status
-end
+local run_script = require("support").run_script
 
 -- Installs a handler that appends every context to a list; returns it.
 local function collect()

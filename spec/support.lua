@@ -51,4 +51,26 @@ function support.count_fds()
   return n
 end
 
+-- Runs a Lua script with the luaio command named by $LUAIO_BIN (under
+-- `timeout`, so that a hang fails the case); returns its stdout, its
+-- stderr and its exit status. Needs no task.
+function support.run_script(source)
+  local bin = os.getenv("LUAIO_BIN")
+  assert(bin, "LUAIO_BIN must name the luaio binary")
+  local script, errfile = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(source)
+  f:close()
+  local p = io.popen(("timeout -k 5 30 '%s' '%s' 2>'%s'"):format(
+    bin, script, errfile))
+  local out = p:read("a")
+  local _, _, status = p:close()
+  f = assert(io.open(errfile))
+  local err = f:read("a")
+  f:close()
+  os.remove(script)
+  os.remove(errfile)
+  return out, err, status
+end
+
 return support

@@ -4,14 +4,11 @@
 -- exception in client_connected_cb"); so does luaio now.
 local asyncio = require "asyncio"
 
-local LUAIO_BIN = os.getenv("LUAIO_BIN")
+local run_script = require("support").run_script
 
 describe("a failing server handler", function()
   it("is reported on stderr while the server runs", function()
-    assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
-    local script, errfile = os.tmpname(), os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
+    local _, err, status = run_script([[
       local asyncio = require "asyncio"
       asyncio.run(function()
         local server = asyncio.start_server(function(reader, writer)
@@ -29,16 +26,6 @@ describe("a failing server handler", function()
         server:close()
       end)
     ]])
-    f:close()
-    local p = io.popen(("timeout -k 5 30 '%s' '%s' 2>'%s'"):format(
-      LUAIO_BIN, script, errfile))
-    p:read("a")
-    local _, _, status = p:close()
-    f = assert(io.open(errfile))
-    local err = f:read("a")
-    f:close()
-    os.remove(script)
-    os.remove(errfile)
     assert.equal(0, status)
     local report = "error in server handler (task 'Task-%d'): "
     local r1 = err:find(report:format(2), 1, true)

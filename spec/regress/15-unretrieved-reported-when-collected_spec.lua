@@ -3,28 +3,10 @@
 -- reported as soon as the collector takes the task.
 local asyncio = require "asyncio"
 
-local LUAIO_BIN = os.getenv("LUAIO_BIN")
-
-local function run_script(source)
-  local script, errfile = os.tmpname(), os.tmpname()
-  local f = assert(io.open(script, "w"))
-  f:write(source)
-  f:close()
-  local p = io.popen(("timeout -k 5 30 '%s' '%s' 2>'%s'"):format(
-    LUAIO_BIN, script, errfile))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  f = assert(io.open(errfile))
-  local err = f:read("a")
-  f:close()
-  os.remove(script)
-  os.remove(errfile)
-  return out, err, status
-end
+local run_script = require("support").run_script
 
 describe("an unretrieved task failure", function()
   it("is reported on stderr when its task is collected", function()
-    assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
     local _, err, status = run_script([[
       local asyncio = require "asyncio"
       asyncio.run(function()
