@@ -156,6 +156,36 @@ static int lgather_gather(lua_State *L) {
 ** wait and as_completed
 ** ======================================================================= */
 
+/* Drops the repeated elements of the list kids (n of them), keeping the
+** first listing of each: asyncio's wait and as_completed take a set, so
+** a task listed twice is one task. Returns the new count. [-0, +0, m] */
+static int dedupe(lua_State *L, int kids, int n) {
+  if (n < 2)
+    return n;
+  lua_createtable(L, 0, n);
+  int seen = lua_gettop(L);
+  int m = 0;
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, kids, i);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, seen) != LUA_TNIL) {
+      lua_pop(L, 2);
+      continue;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen); /* seen[kid] = true */
+    lua_rawseti(L, kids, ++m);
+  }
+  for (int i = n; i > m; i--) {
+    lua_pushnil(L);
+    lua_rawseti(L, kids, i);
+  }
+  lua_pop(L, 1);
+  return m;
+}
+
 static lwait *pushwaiter(lua_State *L) {
   lwait *lw = lua_newuserdatauv(L, sizeof *lw, 0);
   lw->w = NULL;
@@ -245,6 +275,7 @@ static int lgather_wait(lua_State *L) {
   int kids = 3;
   if (n == 0)
     return luaL_argerror(L, 1, "the list of tasks is empty");
+  n = dedupe(L, kids, n);
   lwait *lw = pushwaiter(L);
   luaio_future_t **futs = futures_of(L, kids, n);
   lw->w = luaio_wait_new(rt->loop, futs, (size_t)n, mode, timeout);
@@ -310,6 +341,7 @@ static int lgather_as_completed(lua_State *L) {
   int n = collect(L, 3, 1, "as_completed", &dummy);
   lua_remove(L, 3);
   int kids = 3;
+  n = dedupe(L, kids, n);
   lwait *lw = pushwaiter(L);
   luaio_future_t **futs = futures_of(L, kids, n);
   lw->w = luaio_wait_new(rt->loop, futs, (size_t)n, LUAIO_ALL_COMPLETED,

@@ -404,7 +404,9 @@ typedef struct luaio_wait_s luaio_wait_t;
 /* Watches n futures. Returns a new reference owned by the caller, or
 ** NULL when out of memory. The waiter takes a reference to each future.
 ** timeout < 0 means none; otherwise, once it passes, the waiter's future
-** resolves (wait) or fails with LUAIO_ETIMEOUT (as_completed). */
+** resolves (wait) or fails with LUAIO_ETIMEOUT (as_completed). A future
+** listed twice is watched twice: asyncio takes a set, so a caller that
+** wants its semantics drops repeats first (the Lua functions do). */
 LUAIO_EXTERN luaio_wait_t *luaio_wait_new(luaio_loop_t *loop,
                                           luaio_future_t *const *futs,
                                           size_t n, luaio_wait_mode mode,
