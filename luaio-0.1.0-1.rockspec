@@ -1,6 +1,7 @@
 -- luaio-0.1.0-1.rockspec - `luarocks make` in the source tree builds the
 -- asyncio module with CMake against the system's Lua 5.4 and libuv, and
--- installs it with the manual page and the editor type definitions.
+-- installs it, with the manual page and the editor type definitions in
+-- the rock's directory (`luarocks show luaio` names it).
 -- The version must be the one core/luaio.h defines (ctest checks it).
 rockspec_format = "3.0"
 package = "luaio"
@@ -31,5 +32,5 @@ build = {
     LUAIO_LUA_CMOD_DIR = "$(LIBDIR)",
     CMAKE_INSTALL_PREFIX = "$(PREFIX)",
   },
-  copy_directories = { "docs" },
+  copy_directories = { "docs", "types" },
 }

@@ -53,7 +53,8 @@ for f in bin/luaio lib/lua/5.4/asyncio.so lib/libluaio.a \
   include/luaio/luaio.h include/luaio/luaiolib.h \
   lib/pkgconfig/luaio.pc lib/pkgconfig/luaio-static.pc \
   lib/cmake/luaio/luaioConfig.cmake lib/cmake/luaio/luaioConfigVersion.cmake \
-  share/man/man1/luaio.1; do
+  share/man/man1/luaio.1 share/luaio/types/config.json \
+  share/luaio/types/library/asyncio.lua; do
   [ -e "$p/$f" ] || fail "not installed: $prefix/$f"
 done
 # Every header the installed ones include is installed too.
@@ -143,7 +144,7 @@ DESTDIR=$dest cmake -DMANIFEST="$manifest" -P "$src/cmake/uninstall.cmake" >"$tm
   { cat "$tmp/uninstall.log"; fail "uninstall"; }
 left=$(find "$dest" ! -type d)
 [ -z "$left" ] || fail "left after uninstall: $left"
-for d in include/luaio lib/cmake/luaio; do
+for d in include/luaio lib/cmake/luaio share/luaio; do
   [ ! -e "$p/$d" ] || fail "left after uninstall: $prefix/$d"
 done
 echo "ok: nothing left"

@@ -32,6 +32,11 @@ echo "== luarocks make $rockspec"
   >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "luarocks make"; }
 tail -n 1 "$tmp/log"
 
+rock=$tmp/tree/lib/luarocks/rocks-5.4/luaio
+for f in docs/luaio.1 types/library/asyncio.lua; do
+  [ -f "$rock"/*/"$f" ] || fail "the rock has no $f"
+done
+
 echo "== require \"asyncio\" from the tree"
 module=$tmp/tree/lib/lua/5.4/asyncio.so
 [ -f "$module" ] || fail "no $module"
