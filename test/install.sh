@@ -138,6 +138,14 @@ cp "$src/examples/producer_consumer.lua" "$tmp/example.lua"
 diff -u "$src/examples/producer_consumer.expected" "$tmp/out" ||
   fail "luaio example.lua: unexpected output"
 echo "ok producer_consumer.lua"
+# The manual page describes every option that --help lists.
+"$p/bin/luaio" --help | sed -n 's/^  *\(-[-A-Za-z]*\).*/\1/p' | sort -u >"$tmp/opts"
+[ -s "$tmp/opts" ] || fail "luaio --help lists no option"
+while read -r opt; do
+  grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$p/share/man/man1/luaio.1" ||
+    fail "luaio.1 does not describe $opt (luaio --help lists it)"
+done <"$tmp/opts"
+echo "ok luaio.1 describes $(wc -l <"$tmp/opts") options"
 
 echo "== uninstall"
 DESTDIR=$dest cmake -DMANIFEST="$manifest" -P "$src/cmake/uninstall.cmake" >"$tmp/uninstall.log" ||
