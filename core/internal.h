@@ -86,6 +86,35 @@ void luaio__timers_free(luaio_loop_t *loop);
 /* }====================================================================== */
 
 /* {======================================================================
+** Clock (clock.c): a manual or virtual clock's state. A real clock reads
+** uv_hrtime() in luaio_loop_time() and uses none of it.
+** ======================================================================= */
+
+typedef struct {
+  luaio_clock_kind kind;
+  double now;       /* the time at base, or the time when rate is 0 */
+  double rate;      /* clock seconds per real second */
+  uint64_t base;    /* uv_hrtime() when now was last taken, if rate > 0 */
+  double threshold; /* virtual: real seconds before jumping over real work */
+  unsigned jump : 2; /* whether to jump after this poll (clock.c) */
+  unsigned woke : 1; /* the wakeup timer fired during the poll */
+} luaio__clock;
+
+/* The time of a manual or virtual clock. */
+double luaio__clock_time(const luaio_loop_t *loop);
+/* Chooses how to poll libuv when the earliest deadline is wait clock
+** seconds away on a manual or virtual clock; may arm the wakeup timer
+** (for wait or for the autojump threshold). */
+uv_run_mode luaio__clock_prepare_poll(luaio_loop_t *loop, double wait);
+/* After the poll: jumps a virtual clock to the earliest deadline when
+** prepare said so and the poll found nothing to do. */
+void luaio__clock_after_poll(luaio_loop_t *loop);
+/* Arms the wakeup timer for ms real milliseconds and refs it. */
+void luaio__wakeup_arm(luaio_loop_t *loop, double ms);
+
+/* }====================================================================== */
+
+/* {======================================================================
 ** Loop
 ** ======================================================================= */
 
@@ -110,6 +139,7 @@ struct luaio_loop_s {
   size_t nhandles; /* call_soon/call_later handles not yet done with */
   int stopping;
   int in_uv_run; /* inside loop_iterate's uv_run: the wakeup may stop it */
+  luaio__clock clock;
   void *data;
 };
 

@@ -29,9 +29,25 @@ static void wakeup_cb(uv_timer_t *handle) {
   luaio_loop_t *loop = handle->data;
   if (loop->in_uv_run)
     uv_stop(loop->uv);
+  loop->clock.woke = 1; /* a virtual clock's threshold passed */
+}
+
+void luaio__wakeup_arm(luaio_loop_t *loop, double ms) {
+  if (ms > 1e12) /* some thirty years; keeps the cast defined */
+    ms = 1e12;
+  uv_timer_start(&loop->wakeup, wakeup_cb, (uint64_t)ms, 0);
+  /* Referenced while armed, so that a poll with nothing else waits. */
+  uv_ref((uv_handle_t *)&loop->wakeup);
 }
 
 luaio_loop_t *luaio_loop_new(uv_loop_t *uv) {
+  return luaio_loop_new_clock(uv, LUAIO_CLOCK_REAL);
+}
+
+luaio_loop_t *luaio_loop_new_clock(uv_loop_t *uv, luaio_clock_kind kind) {
+  if (kind != LUAIO_CLOCK_REAL && kind != LUAIO_CLOCK_MANUAL &&
+      kind != LUAIO_CLOCK_VIRTUAL)
+    return NULL;
   luaio_loop_t *loop = luaio__alloc(sizeof *loop);
   if (loop == NULL)
     return NULL;
@@ -50,6 +66,8 @@ luaio_loop_t *luaio_loop_new(uv_loop_t *uv) {
   /* The wakeup timer must not keep libuv alive: only real work does. */
   uv_unref((uv_handle_t *)&loop->wakeup);
   loop->wakeup.data = loop;
+  loop->clock.kind = kind;
+  loop->clock.threshold = INFINITY;
   return loop;
 }
 
@@ -100,8 +118,9 @@ int luaio_loop_delete(luaio_loop_t *loop) {
 }
 
 double luaio_loop_time(const luaio_loop_t *loop) {
-  (void)loop;
-  return (double)uv_hrtime() / 1e9;
+  if (loop->clock.kind == LUAIO_CLOCK_REAL) /* the hot path: one test */
+    return (double)uv_hrtime() / 1e9;
+  return luaio__clock_time(loop);
 }
 
 uv_loop_t *luaio_loop_uv(luaio_loop_t *loop) { return loop->uv; }
@@ -119,8 +138,14 @@ size_t luaio_loop_ntimers(const luaio_loop_t *loop) {
 size_t luaio_loop_nready(const luaio_loop_t *loop) { return loop->nready; }
 
 int luaio_loop_can_progress(luaio_loop_t *loop) {
-  return loop->nready > 0 || luaio__timers_count(loop) > 0 ||
-         uv_loop_alive(loop->uv);
+  if (loop->nready > 0 || uv_loop_alive(loop->uv))
+    return 1;
+  if (luaio__timers_count(loop) == 0)
+    return 0;
+  /* Nothing in the loop moves a stopped manual clock. */
+  if (loop->clock.kind != LUAIO_CLOCK_MANUAL || loop->clock.rate > 0)
+    return 1;
+  return luaio__timers_next(loop) <= luaio__clock_time(loop);
 }
 
 int luaio_loop_alive(const luaio_loop_t *loop) {
@@ -143,11 +168,10 @@ static uv_run_mode loop_prepare_poll(luaio_loop_t *loop, luaio_run_mode mode) {
   double wait = next - luaio_loop_time(loop);
   if (wait <= 0)
     return UV_RUN_NOWAIT;
+  if (loop->clock.kind != LUAIO_CLOCK_REAL)
+    return luaio__clock_prepare_poll(loop, wait);
   uv_update_time(loop->uv); /* arm from now, not from a stale uv_now */
-  double ms = ceil(wait * 1e3);
-  uv_timer_start(&loop->wakeup, wakeup_cb, (uint64_t)ms, 0);
-  /* Referenced while armed, so that a poll with nothing else waits. */
-  uv_ref((uv_handle_t *)&loop->wakeup);
+  luaio__wakeup_arm(loop, ceil(wait * 1e3));
   return UV_RUN_ONCE;
 }
 
@@ -158,6 +182,8 @@ static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode) {
   uv_run(loop->uv, uvmode);
   loop->in_uv_run = was_in_uv_run;
   uv_unref((uv_handle_t *)&loop->wakeup);
+  if (loop->clock.kind != LUAIO_CLOCK_REAL)
+    luaio__clock_after_poll(loop);
   luaio__timers_expire(loop, luaio_loop_time(loop));
   luaio__ready_run(loop);
   return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);

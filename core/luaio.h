@@ -137,7 +137,9 @@ LUAIO_EXTERN void luaio_loop_stop(luaio_loop_t *loop);
 /* Nonzero while callbacks, timers or tasks are pending in the core. */
 LUAIO_EXTERN int luaio_loop_alive(const luaio_loop_t *loop);
 
-/* The monotonic clock in seconds, as asyncio's loop.time(). */
+/* The loop's clock in seconds, as asyncio's loop.time(): libuv's
+** monotonic clock on a real clock, else the clock's own time (see
+** Clocks below). Every deadline in the core is read against it. */
 LUAIO_EXTERN double luaio_loop_time(const luaio_loop_t *loop);
 
 /* The underlying libuv loop (borrowed). */
@@ -154,8 +156,71 @@ LUAIO_EXTERN size_t luaio_loop_nready(const luaio_loop_t *loop);
 
 /* Nonzero while something can still wake a task: ready callbacks, armed
 ** timers or active libuv handles. Live tasks with none of these wait
-** for something that can never happen. */
+** for something that can never happen. On a manual clock that does not
+** move with real time, only timers already due count: nothing in the
+** loop moves that clock. */
 LUAIO_EXTERN int luaio_loop_can_progress(luaio_loop_t *loop);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Clocks. Every loop has one, chosen when it is made; timers, sleeps,
+** timeouts, call_later/call_at and luaio_loop_time() all read it.
+**
+** A real clock is libuv's monotonic clock. A manual or virtual clock
+** starts at 0 and moves by luaio_clock_jump(), and, at a rate other than
+** 0, with real time. A virtual clock also jumps by itself to the next
+** deadline once nothing else can happen first: no callback is ready, a
+** poll of libuv finds no event, and no real work is pending (a libuv
+** request: a thread-pool job, a file operation, a name lookup, a
+** connect or write in flight; or a running subprocess). While real work
+** is pending it waits for it, or jumps anyway once the loop has found
+** nothing to do for the autojump threshold in real seconds. A read or a
+** listen waiting for a peer does not hold the clock: the peer is taken
+** to be part of the program, as in a test. A manual clock never jumps by
+** itself: its owner (a test, a game's frame loop) moves it.
+** ======================================================================= */
+
+typedef enum {
+  LUAIO_CLOCK_REAL = 0, /* libuv's monotonic clock, the default */
+  LUAIO_CLOCK_MANUAL,   /* moves only when jumped (or at its rate) */
+  LUAIO_CLOCK_VIRTUAL   /* manual, and jumps to the next deadline by itself */
+} luaio_clock_kind;
+
+/* Like luaio_loop_new(), with a clock of the given kind. */
+LUAIO_EXTERN luaio_loop_t *luaio_loop_new_clock(uv_loop_t *uv,
+                                                luaio_clock_kind kind);
+
+/* The kind of the loop's clock. */
+LUAIO_EXTERN luaio_clock_kind luaio_clock_kind_of(const luaio_loop_t *loop);
+
+/* Moves a manual or virtual clock forward by seconds (>= 0, finite);
+** what falls due runs in the loop's next iteration, in deadline order.
+** Returns 0, LUAIO_EINVAL for a negative, NaN or infinite jump (a clock
+** never goes back), LUAIO_EINVALSTATE on a real clock. */
+LUAIO_EXTERN int luaio_clock_jump(luaio_loop_t *loop, double seconds);
+
+/* The clock seconds that pass per real second on a manual or virtual
+** clock: 0 (the default) stops it between jumps. Returns 0, LUAIO_EINVAL
+** for a negative, NaN or infinite rate, LUAIO_EINVALSTATE on a real
+** clock. A real clock's rate is 1. */
+LUAIO_EXTERN int luaio_clock_set_rate(luaio_loop_t *loop, double rate);
+LUAIO_EXTERN double luaio_clock_rate(const luaio_loop_t *loop);
+
+/* How long, in real seconds, a virtual clock waits on pending real work
+** with nothing else to do before it jumps anyway: INFINITY (the default)
+** never, 0 at once (Trio's autojump_threshold). Returns 0, LUAIO_EINVAL
+** for a negative or NaN threshold, LUAIO_EINVALSTATE unless the clock is
+** virtual. */
+LUAIO_EXTERN int luaio_clock_set_autojump_threshold(luaio_loop_t *loop,
+                                                    double seconds);
+LUAIO_EXTERN double luaio_clock_autojump_threshold(const luaio_loop_t *loop);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Debugging
+** ======================================================================= */
 
 /* Debug aid: prints every live task, with its state and what it waits
 ** for, to f. */
