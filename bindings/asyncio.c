@@ -122,6 +122,7 @@ static int openmodule(lua_State *L) {
   luaioL_open_process(L);
   luaioL_open_fs(L);
   luaioL_open_thread(L);
+  luaioL_open_clock(L);
   lua_pushstring(L, luaio_version_string());
   lua_setfield(L, -2, "_VERSION");
   /* The Lua parts receive the module table. */

@@ -54,6 +54,9 @@ typedef struct luaioL_runtime {
   int *freepins;         /* owns; slots free again, a stack */
   int nfreepins, capfreepins;
   int ntasks_created;
+  int default_clock;     /* the luaio_clock_kind asyncio.run uses */
+  double host_scale;     /* a host's clock seconds per frame second */
+  int host_paused;       /* a host's clock ignores its frames */
 } luaioL_runtime;
 
 /* User values of a Future or Task box. A task's name, Lua done
@@ -299,6 +302,16 @@ void luaioL_open_stream(lua_State *L);  /* TCP streams, getaddrinfo */
 void luaioL_open_process(lua_State *L); /* subprocesses, signals */
 void luaioL_open_fs(lua_State *L);      /* asyncio.fs */
 void luaioL_open_thread(lua_State *L);  /* to_thread */
+void luaioL_open_clock(lua_State *L);   /* asyncio.Clock */
+
+/* The kind of clock named by the value at idx: nil (the default), a
+** kind's name or an asyncio.Clock. [-0, +0, v] */
+luaio_clock_kind luaioL_clockkind(lua_State *L, int idx);
+/* Makes the running loop's clock the one at idx (an asyncio.Clock, or a
+** name: then a new one), which then shows the loop's time. [-0, +0, m] */
+void luaioL_bindclock(lua_State *L, int idx);
+/* Before the running loop closes: its clock keeps the time. [-0, +0, -] */
+void luaioL_unbindclock(lua_State *L);
 
 /* Closes the subprocess handles, pipes and signal handlers still open on
 ** the running loop, leaving the children running (lprocess.c). For

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lbind.h"
 
@@ -21,8 +22,9 @@ typedef struct {
 ** Opening and closing loops
 ** ======================================================================= */
 
-static int loop_open(luaioL_runtime *rt, lua_State *L, uv_loop_t *uv) {
-  rt->loop = luaio_loop_new(uv);
+static int loop_open(luaioL_runtime *rt, lua_State *L, uv_loop_t *uv,
+                     luaio_clock_kind clock) {
+  rt->loop = luaio_loop_new_clock(uv, clock);
   if (rt->loop == NULL)
     return LUAIO_ENOMEM;
   rt->L = L;
@@ -108,6 +110,7 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
     uv_walk(luaio_loop_uv(loop), print_open_handle, NULL);
     fputc('\n', stderr);
   }
+  luaioL_unbindclock(L);
   rt->loop = NULL;
   rt->main = NULL;
   rt->current = NULL;
@@ -189,19 +192,48 @@ static int run_main(lua_State *L) {
   return 1;
 }
 
-/* asyncio.run(main, ...) */
+/* Whether the value at idx is run's options table: a plain table whose
+** keys are all option names, and not an argument for main. */
+static int isoptions(lua_State *L, int idx) {
+  if (!lua_istable(L, idx) || lua_getmetatable(L, idx))
+    return 0;
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING ||
+        strcmp(lua_tostring(L, -1), "clock") != 0) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    n++;
+  }
+  return n > 0;
+}
+
+/* asyncio.run(main, ... [, {clock = ...}]) */
 static int lloop_run(lua_State *L) {
   luaioL_runtime *rt = luaioL_rt(L);
   if (rt->loop != NULL)
     return luaL_error(L, "asyncio.run cannot be called while a loop is "
                          "running: inside a task, use asyncio.await or "
                          "asyncio.create_task");
-  int nargs = lua_gettop(L) - 1;
   if (luaL_testudata(L, 1, CORO_MT) == NULL && !lua_isfunction(L, 1))
     return luaL_typeerror(L, 1, "function or coroutine object");
-  int rc = loop_open(rt, L, NULL);
+  lua_pushnil(L); /* the clock option, kept at 2 while the loop runs */
+  if (lua_gettop(L) > 2 && isoptions(L, lua_gettop(L) - 1)) {
+    lua_getfield(L, -2, "clock");
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+  }
+  lua_insert(L, 2);
+  int nargs = lua_gettop(L) - 2;
+  luaio_clock_kind clock = luaioL_clockkind(L, 2);
+  int rc = loop_open(rt, L, NULL, clock);
   if (rc != 0)
     return luaioL_check(L, rc, "run");
+  luaioL_bindclock(L, 2);
+  lua_remove(L, 2);
   sigint_install(rt);
   lua_pushcfunction(L, run_main);
   lua_insert(L, 1);
@@ -236,7 +268,10 @@ int luaio_host_open(lua_State *L, uv_loop_t *uv) {
   if (rt->loop != NULL)
     return LUAIO_EBUSY;
   rt->host_uv = uv;
-  return loop_open(rt, L, uv);
+  int rc = loop_open(rt, L, uv, (luaio_clock_kind)rt->default_clock);
+  if (rc == 0)
+    luaioL_bindclock(L, 0);
+  return rc;
 }
 
 int luaio_host_step(lua_State *L) {

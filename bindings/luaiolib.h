@@ -73,6 +73,35 @@ LUAIO_EXTERN void luaio_set_exception_handler(lua_State *L,
 ** does (a host's handler may end with it). [-0, +0, e] */
 LUAIO_EXTERN void luaio_print_exception(lua_State *L, int ctx);
 
+/* Like luaio_host_open(), on a clock of the given kind. A host with a
+** frame loop of its own uses LUAIO_CLOCK_MANUAL: game time, which moves
+** only by luaio_host_advance(), so a paused game fires no timer. */
+LUAIO_EXTERN int luaio_host_open_clock(lua_State *L, uv_loop_t *uv,
+                                       luaio_clock_kind kind);
+
+/* Moves the host loop's manual or virtual clock by the frame's delta dt
+** (seconds, >= 0) times the scale, or not at all while paused; what falls
+** due runs in the next luaio_host_step(). Returns 0, LUAIO_EINVAL for a
+** negative, NaN or infinite dt, LUAIO_EINVALSTATE when no host loop is
+** open or its clock is real. */
+LUAIO_EXTERN int luaio_host_advance(lua_State *L, double dt);
+
+/* Pauses (paused != 0) or resumes the host loop's clock: while paused,
+** luaio_host_advance() leaves it where it is. Returns 0 or
+** LUAIO_EINVALSTATE when no host loop is open. */
+LUAIO_EXTERN int luaio_host_pause(lua_State *L, int paused);
+
+/* Sets the clock seconds per frame second of luaio_host_advance(): 1 by
+** default, 0.5 for slow motion, 2 for double speed. Returns 0,
+** LUAIO_EINVAL for a negative, NaN or infinite scale, LUAIO_EINVALSTATE
+** when no host loop is open. */
+LUAIO_EXTERN int luaio_host_set_scale(lua_State *L, double scale);
+
+/* The clock of the loops asyncio.run opens from now on when its options
+** name none (LUAIO_CLOCK_REAL until changed): the luaio command's
+** --virtual-time sets LUAIO_CLOCK_VIRTUAL. */
+LUAIO_EXTERN void luaio_set_default_clock(lua_State *L, luaio_clock_kind kind);
+
 typedef struct luaio_alloc_s luaio_alloc_t;
 
 /* Creates a Lua state whose allocator suits many small objects (tasks):

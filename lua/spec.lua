@@ -11,6 +11,10 @@
 --     local cb = t.expect(function(fut) ... end, 1)
 --     ...
 --   end))
+--
+--   it("times out after 30 s, at once", asyncio.spec(function(t)
+--     ... t.clock:time() ...
+--   end, { clock = "virtual" }))
 local asyncio = ...
 
 -- What an expectation is called in a failure message: the name it was given,
@@ -90,11 +94,21 @@ local function check_handles()
   end
 end
 
-function asyncio.spec(body)
+-- opts.clock: "virtual", "manual" or an asyncio.Clock runs the body on that
+-- clock (a new one for each run of the case), given to it as t.clock.
+function asyncio.spec(body, opts)
+  local kind = opts and opts.clock
   return function()
     collectgarbage()
+    local clock = kind
+    if type(kind) == "string" and kind ~= "real" then
+      clock = asyncio.Clock(kind)
+    end
     local ok, err = pcall(asyncio.run, function()
       local t, expectations = new_context()
+      if type(clock) == "userdata" then
+        t.clock = clock
+      end
       body(t)
       collectgarbage()
       -- One more loop iteration, so that tasks the body just cancelled and
@@ -103,7 +117,7 @@ function asyncio.spec(body)
       check_expectations(expectations)
       check_tasks()
       check_handles()
-    end)
+    end, clock and { clock = clock } or nil)
     collectgarbage()
     if not ok then
       error(err, 0) -- the body's own error value, so busted shows it as is
