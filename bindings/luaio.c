@@ -40,6 +40,7 @@ enum {
   HAS_EXEC = 1 << 3,  /* -e */
   HAS_NOENV = 1 << 4, /* -E */
   HAS_HELP = 1 << 5,  /* --help */
+  HAS_VIRTUAL_TIME = 1 << 6, /* --virtual-time */
 };
 
 /* luaio's own options, beyond lua5.4's. To add one, add a row: it is
@@ -60,8 +61,16 @@ static int opt_help(cli *c, const char *arg) {
   return 0;
 }
 
+static int opt_virtual_time(cli *c, const char *arg) {
+  (void)arg;
+  c->has |= HAS_VIRTUAL_TIME;
+  return 0;
+}
+
 static const longopt longopts[] = {
     {"--help", NULL, opt_help, "show this help and exit"},
+    {"--virtual-time", NULL, opt_virtual_time,
+     "run asyncio.run's loops on a virtual clock"},
     {NULL, NULL, NULL, NULL}};
 
 static void print_options(FILE *f) {
@@ -492,6 +501,8 @@ static int pmain(lua_State *L) {
   luaL_openlibs(L);
   luaL_requiref(L, "asyncio", luaopen_asyncio, 1); /* global and loaded */
   lua_pop(L, 1);
+  if (c->has & HAS_VIRTUAL_TIME)
+    luaio_set_default_clock(L, LUAIO_CLOCK_VIRTUAL);
   createargtable(L, argv, c->argc, c->script);
   if (!(c->has & HAS_NOENV) && handle_luainit(L) != LUA_OK)
     return 0;

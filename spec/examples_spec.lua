@@ -27,10 +27,12 @@ local function list_examples()
   return files
 end
 
--- runs `path`; returns stdout, stderr, how ("exit"/"signal"), code
-local function run_example(path)
+-- runs `path` with the command-line options `flags`; returns stdout, stderr,
+-- how ("exit"/"signal"), code
+local function run_example(path, flags)
   local err_file = os.tmpname()
-  local p = io.popen(luaio_bin .. " " .. shell_quote(path) .. " 2>" .. shell_quote(err_file))
+  local p = io.popen(luaio_bin .. flags .. " " .. shell_quote(path) .. " 2>"
+                     .. shell_quote(err_file))
   local out = p:read("a")
   local _, how, code = p:close()
   local err = read_file(err_file) or ""
@@ -81,16 +83,20 @@ describe("examples", function()
       assert.is_true(expected ~= nil, "missing " .. expected_path)
     end)
 
-    if expected then
-      it(name .. " prints its expected output", function()
-        assert.is_true(luaio_bin ~= nil, "LUAIO_BIN is not set")
-        local out, err, how, code = run_example(path)
-        assert.is_true(how == "exit" and code == 0, with_stderr(
-          ("%s ended with %s %s"):format(name, tostring(how), tostring(code)), err))
-        assert.is_true(out == expected, with_stderr(
-          name .. ": stdout differs from " .. expected_path .. "\n"
-            .. first_difference(expected, out) .. "\n--- got ---\n" .. out, err))
-      end)
+    -- On the virtual clock (luaio --virtual-time) the sleeps take no real
+    -- time, and the output must not change.
+    for _, flags in ipairs { "", " --virtual-time" } do
+      if expected then
+        it(name .. " prints its expected output" .. flags, function()
+          assert.is_true(luaio_bin ~= nil, "LUAIO_BIN is not set")
+          local out, err, how, code = run_example(path, flags)
+          assert.is_true(how == "exit" and code == 0, with_stderr(
+            ("%s ended with %s %s"):format(name, tostring(how), tostring(code)), err))
+          assert.is_true(out == expected, with_stderr(
+            name .. ": stdout differs from " .. expected_path .. "\n"
+              .. first_difference(expected, out) .. "\n--- got ---\n" .. out, err))
+        end)
+      end
     end
   end
 end)
