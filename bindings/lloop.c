@@ -99,6 +99,7 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
     }
     rt->sigint = NULL;
   }
+  luaioL_unbindclock(L); /* the clock keeps the loop's last time */
   if (luaio_loop_ntasks(loop) > 0) {
     fprintf(stderr, "luaio: %zu task(s) ignored cancellation and wait for "
                     "something that never comes; they are abandoned\n",
@@ -110,7 +111,6 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
     uv_walk(luaio_loop_uv(loop), print_open_handle, NULL);
     fputc('\n', stderr);
   }
-  luaioL_unbindclock(L);
   rt->loop = NULL;
   rt->main = NULL;
   rt->current = NULL;

@@ -2,6 +2,10 @@ local asyncio = require "asyncio"
 local support = require "support"
 local pass, new_log = support.pass, support.new_log
 
+-- Specs of timeouts run on a virtual clock: a 30 s timeout takes no time,
+-- and comes in the same order however loaded the machine is.
+local VIRTUAL = { clock = "virtual" }
+
 -- Suspends the current task until it is cancelled: awaits a fresh future that
 -- nobody resolves (one per call, so cancelling one waiter wakes no other).
 local function block()
@@ -246,13 +250,13 @@ describe("asyncio.wait", function()
      asyncio.spec(function()
     local quick = asyncio.create_task(function() return "q" end)
     local blocked = asyncio.create_task(block)
-    local done, pending = asyncio.wait({ quick, blocked }, { timeout = 0.01 })
+    local done, pending = asyncio.wait({ quick, blocked }, { timeout = 30 })
     same_tasks({ quick }, done)
     same_tasks({ blocked }, pending)
     assert.is_false(blocked:done())
     assert.is_false(blocked:cancelled())
     cancel_and_wait(blocked)
-  end))
+  end, VIRTUAL))
 end)
 
 describe("asyncio.as_completed", function()
@@ -291,7 +295,7 @@ describe("asyncio.as_completed", function()
     local quick = asyncio.create_task(function() return "quick" end)
     local blocked = asyncio.create_task(block)
     local ok, err = pcall(function()
-      for aw in asyncio.as_completed({ quick, blocked }, { timeout = 0.01 }) do
+      for aw in asyncio.as_completed({ quick, blocked }, { timeout = 30 }) do
         add(asyncio.await(aw))
       end
     end)
@@ -302,7 +306,7 @@ describe("asyncio.as_completed", function()
     assert.equal("quick timeout", joined())
     assert.is_false(blocked:done())
     cancel_and_wait(blocked)
-  end))
+  end, VIRTUAL))
 end)
 
 describe("asyncio.wait_for", function()
@@ -326,7 +330,7 @@ describe("asyncio.wait_for", function()
       add("cleanup-end")
       error(err, 0)
     end)
-    local ok, err = pcall(asyncio.wait_for, inner, 0.01)
+    local ok, err = pcall(asyncio.wait_for, inner, 30)
     assert.is_false(ok)
     assert.is_true(asyncio.TimeoutError:is(err))
     add("timeout")
@@ -334,15 +338,15 @@ describe("asyncio.wait_for", function()
     -- CPython 3.12 prints the same order
     assert.equal("cleanup-start cleanup-end timeout inner.cancelled:true", joined())
     assert.equal(0, asyncio.current_task():cancelling())
-  end))
+  end, VIRTUAL))
 
   it("waits forever when the timeout is nil", asyncio.spec(function()
     local task = asyncio.create_task(function()
-      asyncio.sleep(0.01)
+      asyncio.sleep(3600)
       return "late"
     end)
     assert.equal("late", asyncio.wait_for(task, nil))
-  end))
+  end, VIRTUAL))
 
   it("raises the inner error", asyncio.spec(function()
     local f = asyncio.async(function()
@@ -367,7 +371,7 @@ describe("asyncio.timeout and asyncio.timeout_at", function()
   it("cancels fn at the deadline and raises TimeoutError in the caller",
      asyncio.spec(function()
     local add, joined = new_log()
-    local ok, err = pcall(asyncio.timeout, 0.01, function()
+    local ok, err = pcall(asyncio.timeout, 30, function()
       local ok, err = pcall(block)
       if asyncio.CancelledError:is(err) then add("cleanup") end
       error(err, 0)
@@ -380,14 +384,14 @@ describe("asyncio.timeout and asyncio.timeout_at", function()
     -- CPython 3.12 prints the same order
     assert.equal("cleanup timeout continues", joined())
     assert.equal(0, asyncio.current_task():cancelling())
-  end))
+  end, VIRTUAL))
 
   it("has no deadline when the delay is nil", asyncio.spec(function()
     assert.equal("ok", asyncio.timeout(nil, function()
-      asyncio.sleep(0.01)
+      asyncio.sleep(3600)
       return "ok"
     end))
-  end))
+  end, VIRTUAL))
 
   it("raises fn's own error unchanged", asyncio.spec(function()
     local e = { code = 1 }
@@ -403,15 +407,15 @@ describe("asyncio.timeout and asyncio.timeout_at", function()
      asyncio.spec(function()
     local add, joined = new_log()
     -- The inner timeout expires; the outer one goes on.
-    asyncio.timeout(1, function()
-      local ok, err = pcall(asyncio.timeout, 0.01, block)
+    asyncio.timeout(60, function()
+      local ok, err = pcall(asyncio.timeout, 30, block)
       if asyncio.TimeoutError:is(err) then add("inner-timeout") end
       asyncio.sleep(0)
       add("outer-continues")
     end)
     -- The outer timeout expires while the inner one has a later deadline.
-    local ok, err = pcall(asyncio.timeout, 0.01, function()
-      local ok, err = pcall(asyncio.timeout, 1, block)
+    local ok, err = pcall(asyncio.timeout, 30, function()
+      local ok, err = pcall(asyncio.timeout, 60, block)
       if asyncio.CancelledError:is(err) then add("inner-sees-cancelled") end
       if asyncio.TimeoutError:is(err) then add("inner-sees-timeout") end
       error(err, 0)
@@ -421,11 +425,11 @@ describe("asyncio.timeout and asyncio.timeout_at", function()
     -- CPython 3.12 prints the same order
     assert.equal("inner-timeout outer-continues inner-sees-cancelled outer-timeout "
                  .. "cancelling:0", joined())
-  end))
+  end, VIRTUAL))
 
   it("timeout_at takes a loop time", asyncio.spec(function()
     local loop = asyncio.get_running_loop()
-    local ok, err = pcall(asyncio.timeout_at, loop:time() + 0.01, block)
+    local ok, err = pcall(asyncio.timeout_at, loop:time() + 30, block)
     assert.is_false(ok)
     assert.is_true(asyncio.TimeoutError:is(err))
     assert.equal("in time", asyncio.timeout_at(loop:time() + 10, function(x)
@@ -435,7 +439,7 @@ describe("asyncio.timeout and asyncio.timeout_at", function()
     assert.equal("no deadline", asyncio.timeout_at(nil, function()
       return "no deadline"
     end))
-  end))
+  end, VIRTUAL))
 end)
 
 describe("asyncio.shield", function()

@@ -10,9 +10,11 @@
 
 #define DATA(t) luaio_future_data(luaio_task_future(t))
 
+/* On a virtual clock: deadlines come at once and exactly, in order, however
+** loaded the machine. */
 static luaio_loop_t *loop_open(void) {
   test_alloc_install();
-  luaio_loop_t *loop = luaio_loop_new(NULL);
+  luaio_loop_t *loop = luaio_loop_new_clock(NULL, LUAIO_CLOCK_VIRTUAL);
   ASSERT_NOT_NULL(loop);
   return loop;
 }
