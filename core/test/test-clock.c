@@ -141,10 +141,12 @@ static void release_cb(void *arg) {
   atomic_store(&job_done, 1);
 }
 
-TEST(virtual_threshold_jumps_over_work) {
+/* Runs a job that waits for a timer 10 s away on a virtual clock with the
+** given autojump threshold. */
+static void run_waiting_job(double threshold) {
   luaio_loop_t *loop = the_loop = loop_open(LUAIO_CLOCK_VIRTUAL);
   atomic_store(&job_done, 0);
-  ASSERT_OK(luaio_clock_set_autojump_threshold(loop, 0));
+  ASSERT_OK(luaio_clock_set_autojump_threshold(loop, threshold));
   ASSERT_OK(luaio_call_later(loop, 10, release_cb, S("timer"), NULL, NULL));
   luaio_work_t *w = luaio_work_new(loop, waiting_job, NULL, NULL);
   ASSERT_NOT_NULL(w);
@@ -156,22 +158,11 @@ TEST(virtual_threshold_jumps_over_work) {
   test_loop_close(loop);
 }
 
-/* The same with a threshold of 20 ms: the loop waits that long on the
-** job, finds nothing to do, and jumps. */
-TEST(virtual_threshold_after_real_wait) {
-  luaio_loop_t *loop = the_loop = loop_open(LUAIO_CLOCK_VIRTUAL);
-  atomic_store(&job_done, 0);
-  ASSERT_OK(luaio_clock_set_autojump_threshold(loop, 0.02));
-  ASSERT_OK(luaio_call_later(loop, 10, release_cb, S("timer"), NULL, NULL));
-  luaio_work_t *w = luaio_work_new(loop, waiting_job, NULL, NULL);
-  ASSERT_NOT_NULL(w);
-  ASSERT_OK(luaio_future_add_done_cb(luaio_work_future(w), job_done_cb,
-                                     S("job"), NULL));
-  ASSERT_EQ(0, luaio_loop_run(loop, LUAIO_RUN_DEFAULT));
-  ASSERT_STR_EQ("timer@10,job@10", test_log);
-  luaio_work_unref(w);
-  test_loop_close(loop);
-}
+TEST(virtual_threshold_jumps_over_work) { run_waiting_job(0); }
+
+/* With a threshold of 20 ms the loop waits that long on the job, finds
+** nothing to do, and jumps. */
+TEST(virtual_threshold_after_real_wait) { run_waiting_job(0.02); }
 
 /* At a rate, a manual clock runs with real time: 1000 clock seconds per
 ** real one take a 10 s timer to its deadline in about 10 ms. */
