@@ -23,6 +23,8 @@ typedef struct {
   int bound;
 } lclock;
 
+static void pushclockmeta(lua_State *L);
+
 static const char CLOCK_KEY = 'c'; /* registry: the clock a loop runs on */
 
 static lclock *checkclock(lua_State *L, int idx) {
@@ -74,7 +76,8 @@ void luaioL_bindclock(lua_State *L, int idx) {
     memset(c, 0, sizeof *c);
     c->kind = luaio_clock_kind_of(loop);
     c->threshold = INFINITY;
-    luaL_setmetatable(L, CLOCK_MT);
+    pushclockmeta(L);
+    lua_setmetatable(L, -2);
   }
   lclock *c = lua_touserdata(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CLOCK_KEY);
@@ -95,10 +98,10 @@ void luaioL_unbindclock(lua_State *L) {
       c->now = luaio_loop_time(rt->loop); /* it keeps its time */
       c->bound = 0;
     }
+    lua_pushnil(L); /* an existing key: clearing it allocates nothing */
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &CLOCK_KEY);
   }
   lua_pop(L, 1);
-  lua_pushnil(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &CLOCK_KEY);
 }
 
 /* }====================================================================== */
@@ -112,7 +115,8 @@ static int lclock_new(lua_State *L) {
   memset(c, 0, sizeof *c);
   c->kind = k == 0 ? LUAIO_CLOCK_MANUAL : LUAIO_CLOCK_VIRTUAL;
   c->threshold = INFINITY;
-  luaL_setmetatable(L, CLOCK_MT);
+  pushclockmeta(L);
+  lua_setmetatable(L, -2);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     if (lua_getfield(L, 2, "rate") != LUA_TNIL)
@@ -265,12 +269,15 @@ static const luaL_Reg lclock_meta[] = {{"__newindex", lclock__newindex},
                                        {"__tostring", lclock__tostring},
                                        {NULL, NULL}};
 
-void luaioL_open_clock(lua_State *L) {
-  luaioL_setfuncs(L, lclock_funcs);
-  luaL_newmetatable(L, CLOCK_MT); /* also sets __name */
-  luaL_setfuncs(L, lclock_meta, 0);
-  luaL_newlib(L, lclock_methods);
-  lua_pushcclosure(L, lclock__index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+/* Pushes the metatable of clocks, made on first use: scripts that use
+** none pay nothing for it. [-0, +1, m] */
+static void pushclockmeta(lua_State *L) {
+  if (luaL_newmetatable(L, CLOCK_MT)) { /* also sets __name */
+    luaL_setfuncs(L, lclock_meta, 0);
+    luaL_newlib(L, lclock_methods);
+    lua_pushcclosure(L, lclock__index, 1);
+    lua_setfield(L, -2, "__index");
+  }
 }
+
+void luaioL_open_clock(lua_State *L) { luaioL_setfuncs(L, lclock_funcs); }
