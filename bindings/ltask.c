@@ -226,6 +226,10 @@ int luaioL_await(lua_State *L, lfuture *task, luaio_future_t *fut,
   int rc = luaio_task_await(task->task, fut);
   if (rc == LUAIO_ESELF)
     return luaL_error(L, "a task cannot await itself (it would never end)");
+  if (rc == LUAIO_ECYCLE)
+    return luaL_error(L, "this await would never end: what it awaits is "
+                         "itself waiting, through tasks or gathers, for this "
+                         "task");
   luaioL_check(L, rc, "await");
   lua_pushlightuserdata(L, (void *)&SUSPEND);
   return lua_yieldk(L, 1, ctx, k);

@@ -32,7 +32,8 @@ static int gai_cancel(luaio_future_t *fut, const char *msg) {
   return rc;
 }
 
-static const luaio__future_kind gai_kind = {gai_cancel, gai_free, 0};
+static const luaio__future_kind gai_kind = {.cancel = gai_cancel,
+                                            .free = gai_free};
 
 static int same_addr(const luaio_addrinfo_t *a, const luaio_addrinfo_t *b) {
   return a->family == b->family && a->port == b->port &&

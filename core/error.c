@@ -18,6 +18,7 @@ const char *luaio_strerror(int err) {
   case LUAIO_EBROKEN: return "barrier is broken";
   case LUAIO_EVALUE: return "released too many times";
   case LUAIO_ESELF: return "a task cannot await itself";
+  case LUAIO_ECYCLE: return "the awaited future waits for the awaiting task";
   default: return uv_strerror(err);
   }
 }
@@ -35,10 +36,11 @@ const char *luaio_err_name(int err) {
   case LUAIO_EBROKEN: return "EBROKEN";
   case LUAIO_EVALUE: return "EVALUE";
   case LUAIO_ESELF: return "ESELF";
+  case LUAIO_ECYCLE: return "ECYCLE";
   default: return uv_err_name(err);
   }
 }
 
 /* The core's codes must stay clear of every code libuv may return. */
 static_assert(LUAIO_ECANCELLED < UV_ERRNO_MAX, "codes overlap libuv's");
-static_assert(LUAIO_ESELF < LUAIO_ECANCELLED, "codes must be ordered");
+static_assert(LUAIO_ECYCLE < LUAIO_ECANCELLED, "codes must be ordered");

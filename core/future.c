@@ -31,8 +31,8 @@ static void plain_free(luaio_future_t *fut) {
   luaio__free(fut, sizeof *fut);
 }
 
-const luaio__future_kind luaio__plain_future = {luaio__future_cancel_plain,
-                                                plain_free, 0};
+const luaio__future_kind luaio__plain_future = {
+    .cancel = luaio__future_cancel_plain, .free = plain_free};
 
 luaio_future_t *luaio__future_alloc(luaio_loop_t *loop,
                                     const luaio__future_kind *kind,
@@ -164,9 +164,136 @@ int luaio__future_cancel_plain(luaio_future_t *fut, const char *msg) {
   return 1;
 }
 
-int luaio_future_cancel(luaio_future_t *fut, const char *msg) {
-  return fut->kind->cancel(fut, msg);
+/* {======================================================================
+** Walks over the futures that cancellation passes on to, with a stack
+** of their own: chains of awaiting tasks can be as deep as memory allows.
+** ======================================================================= */
+
+#define WALK_LOCAL 16
+
+/* Makes room for one more element in *arr, which starts as local (with
+** WALK_LOCAL elements) and moves to the heap when that is full. Returns 0,
+** or LUAIO_ENOMEM with *arr as it was. The caller frees a heap array with
+** walk_free(). */
+static int walk_reserve(void **arr, const void *local, size_t n, size_t *cap,
+                        size_t elem) {
+  if (n < *cap)
+    return 0;
+  void *p;
+  if (*arr == local) {
+    size_t ncap = *cap * 4;
+    p = luaio__alloc(ncap * elem);
+    if (p == NULL)
+      return LUAIO_ENOMEM;
+    memcpy(p, local, n * elem);
+    *cap = ncap;
+  } else if ((p = luaio__grow(*arr, cap, elem, WALK_LOCAL)) == NULL) {
+    return LUAIO_ENOMEM;
+  }
+  *arr = p;
+  return 0;
 }
+
+static void walk_free(void *arr, const void *local, size_t cap, size_t elem) {
+  if (arr != local)
+    luaio__free(arr, cap * elem);
+}
+
+typedef struct {
+  luaio_future_t *fut;
+  size_t next; /* the index of its next target */
+  int any;     /* one of its targets took the request */
+} cancel_frame;
+
+/* Cancels the targets of root, whose cancel returned LUAIO__CANCEL_PASS,
+** depth first; each future on the path is marked, so that a cycle ends
+** where it closes (the future there is being cancelled already). */
+static int cancel_walk(luaio_future_t *root, const char *msg) {
+  cancel_frame local[WALK_LOCAL];
+  void *frames = local;
+  size_t n = 0, cap = WALK_LOCAL;
+  int rc = 0;
+  root->mark = 1;
+  local[n++] = (cancel_frame){root, 0, 0};
+  while (n > 0) {
+    cancel_frame *f = (cancel_frame *)frames + n - 1;
+    luaio_future_t *target = f->fut->kind->target(f->fut, f->next);
+    if (target == NULL) { /* every target has had its turn */
+      rc = f->fut->kind->cancel_end(f->fut, f->any);
+      f->fut->mark = 0;
+      if (--n > 0 && rc == 1)
+        ((cancel_frame *)frames)[n - 1].any = 1;
+      continue;
+    }
+    f->next++;
+    if (target->mark) { /* a cycle: it is being cancelled already */
+      f->any = 1;
+      continue;
+    }
+    int trc = target->kind->cancel(target, msg);
+    if (trc == LUAIO__CANCEL_PASS &&
+        walk_reserve(&frames, local, n, &cap, sizeof(cancel_frame)) != 0)
+      /* No memory for a deeper walk: its own request stands, its targets
+      ** are left as they are. */
+      trc = target->kind->cancel_end(target, 0);
+    if (trc == LUAIO__CANCEL_PASS) {
+      target->mark = 1;
+      ((cancel_frame *)frames)[n++] = (cancel_frame){target, 0, 0};
+    } else if (trc == 1) {
+      ((cancel_frame *)frames)[n - 1].any = 1;
+    }
+  }
+  walk_free(frames, local, cap, sizeof(cancel_frame));
+  return rc;
+}
+
+int luaio_future_cancel(luaio_future_t *fut, const char *msg) {
+  int rc = fut->kind->cancel(fut, msg);
+  return rc == LUAIO__CANCEL_PASS ? cancel_walk(fut, msg) : rc;
+}
+
+/* How many futures luaio__future_reaches() looks at, at most: it runs at
+** every await of a task or gather, and a chain built from its far end
+** would make each await walk all of it. A longer cycle is not found at its
+** await; the deadlock check reports it, and a cancel walks it safely. */
+#define REACH_LIMIT 256
+
+/* Breadth first over the pending futures that fut's cancellation would
+** reach; the array of those seen is also the queue, and their marks are
+** cleared at the end. */
+int luaio__future_reaches(luaio_future_t *fut, const luaio_future_t *goal) {
+  luaio_future_t *local[WALK_LOCAL];
+  void *seen = local;
+  size_t n = 0, cap = WALK_LOCAL;
+  int found = 0;
+  fut->mark = 1;
+  local[n++] = fut;
+  for (size_t k = 0; k < n && n < REACH_LIMIT && !found; k++) {
+    luaio_future_t *f = ((luaio_future_t **)seen)[k];
+    luaio_future_t *target;
+    for (size_t i = 0; (target = f->kind->target(f, i)) != NULL; i++) {
+      if (target == goal) {
+        found = 1;
+        break;
+      }
+      if (target->mark || target->state != LUAIO_PENDING ||
+          target->kind->target == NULL)
+        continue;
+      if (walk_reserve(&seen, local, n, &cap, sizeof target) != 0) {
+        found = LUAIO_ENOMEM;
+        break;
+      }
+      target->mark = 1;
+      ((luaio_future_t **)seen)[n++] = target;
+    }
+  }
+  for (size_t k = 0; k < n; k++)
+    ((luaio_future_t **)seen)[k]->mark = 0;
+  walk_free(seen, local, cap, sizeof fut);
+  return found;
+}
+
+/* }====================================================================== */
 
 void luaio__future_add_node(luaio_future_t *fut, luaio__node *node) {
   if (fut->state != LUAIO_PENDING)

@@ -20,18 +20,22 @@ struct gather {
   gather_child children[];
 };
 
+/* Cancels every child (through its targets), then gather_cancel_end. */
 static int gather_cancel(luaio_future_t *fut, const char *msg) {
+  (void)msg;
+  return fut->state == LUAIO_PENDING ? LUAIO__CANCEL_PASS : 0;
+}
+
+static luaio_future_t *gather_target(luaio_future_t *fut, size_t i) {
   gather *g = (gather *)fut;
-  if (fut->state != LUAIO_PENDING)
-    return 0;
-  int ret = 0;
-  for (size_t i = 0; i < g->n; i++)
-    if (luaio_future_cancel(g->children[i].child, msg) == 1)
-      ret = 1;
+  return i < g->n ? g->children[i].child : NULL;
+}
+
+static int gather_cancel_end(luaio_future_t *fut, int any) {
   /* The gather ends cancelled once every child is done. */
-  if (ret)
-    g->cancel_requested = 1;
-  return ret;
+  if (any)
+    ((gather *)fut)->cancel_requested = 1;
+  return any;
 }
 
 static void gather_free(luaio_future_t *fut) {
@@ -41,7 +45,11 @@ static void gather_free(luaio_future_t *fut) {
   luaio__free(g, sizeof *g + g->n * sizeof g->children[0]);
 }
 
-static const luaio__future_kind gather_kind = {gather_cancel, gather_free, 1};
+static const luaio__future_kind gather_kind = {.cancel = gather_cancel,
+                                               .free = gather_free,
+                                               .abandon_keeps = 1,
+                                               .target = gather_target,
+                                               .cancel_end = gather_cancel_end};
 
 /* Counts the child c, which is done. */
 static void gather_count(gather *g, gather_child *c) {

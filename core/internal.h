@@ -161,7 +161,20 @@ typedef struct {
   /* Nonzero when luaio_future_abandon() must not cancel: the cancel
   ** would reach objects that others still use (a gather's children). */
   int abandon_keeps;
+  /* For a kind whose cancellation passes on to other futures (a task to
+  ** what it awaits, a gather to its children), NULL for the others: the
+  ** i-th future a cancel of fut passes on to, or NULL past the last. Its
+  ** cancel returns LUAIO__CANCEL_PASS to have them cancelled in turn,
+  ** then cancel_end is called with any = 1 when one of them took the
+  ** request, and returns the cancel's result. luaio_future_cancel() walks
+  ** them with a stack of its own, never by recursion, so that a chain of
+  ** any depth or a cycle of awaits cannot overflow the C stack. */
+  luaio_future_t *(*target)(luaio_future_t *fut, size_t i);
+  int (*cancel_end)(luaio_future_t *fut, int any);
 } luaio__future_kind;
+
+/* What a kind's cancel returns to have its targets cancelled. */
+#define LUAIO__CANCEL_PASS 2
 
 struct luaio_future_s {
   const luaio__future_kind *kind;
@@ -169,6 +182,7 @@ struct luaio_future_s {
   int refs;
   luaio_state state;
   int err;
+  unsigned char mark; /* on a cancel's path, or seen by a cycle check */
   char *cancel_msg; /* owns */
   luaio__list callbacks; /* done callbacks and waiting tasks */
   void *data;
@@ -192,6 +206,10 @@ void luaio__future_add_node(luaio_future_t *fut, luaio__node *node);
 void luaio__future_copy_state(luaio_future_t *fut, const luaio_future_t *src);
 /* Removes node if it is still queued on fut; returns 1 if it was. */
 int luaio__future_remove_node(luaio_future_t *fut, luaio__node *node);
+/* Returns 1 when a cancel of fut would reach goal through the kinds'
+** targets (an await of fut by goal would close a cycle), 0 when not (or
+** not within the first few hundred futures), LUAIO_ENOMEM. */
+int luaio__future_reaches(luaio_future_t *fut, const luaio_future_t *goal);
 
 /* }====================================================================== */
 

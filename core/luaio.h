@@ -67,6 +67,7 @@ LUAIO_EXTERN const char *luaio_version_string(void);
 #define LUAIO_EBROKEN (-5008)     /* the barrier was aborted or reset */
 #define LUAIO_EVALUE (-5009)      /* released more often than acquired */
 #define LUAIO_ESELF (-5010)       /* a task awaited itself */
+#define LUAIO_ECYCLE (-5011)      /* an await would close a cycle of awaits */
 #define LUAIO_ENOMEM UV_ENOMEM
 #define LUAIO_EINVAL UV_EINVAL
 #define LUAIO_EBUSY UV_EBUSY
@@ -402,8 +403,9 @@ LUAIO_EXTERN const char *luaio_task_cancel_message(const luaio_task_t *task);
 /* Called from the running step of task: makes it wait for fut, and
 ** resume (step with err 0) once fut is done, whatever its outcome. The
 ** task holds a reference to fut until then. Returns 0, LUAIO_ESELF when
-** fut is the task itself, LUAIO_EINVALSTATE when task is not the
-** running one, LUAIO_ENOMEM. */
+** fut is the task itself, LUAIO_ECYCLE when fut waits, through tasks and
+** gathers, for the task (the wait would never end), LUAIO_EINVALSTATE when
+** task is not the running one, LUAIO_ENOMEM. */
 LUAIO_EXTERN int luaio_task_await(luaio_task_t *task, luaio_future_t *fut);
 
 /* Like luaio_task_await(), for a future that many tasks wait on (an

@@ -28,7 +28,8 @@ static void shield_free(luaio_future_t *fut) {
   luaio__free(s, sizeof *s);
 }
 
-static const luaio__future_kind shield_kind = {shield_cancel, shield_free, 0};
+static const luaio__future_kind shield_kind = {.cancel = shield_cancel,
+                                               .free = shield_free};
 
 static void shield_inner_done(luaio__node *node) {
   shield *s = container_of(node, shield, node);

@@ -630,7 +630,8 @@ static int op_cancel(luaio_future_t *fut, const char *msg) {
   return rc;
 }
 
-static const luaio__future_kind connect_kind = {op_cancel, op_free, 0};
+static const luaio__future_kind connect_kind = {.cancel = op_cancel,
+                                                .free = op_free};
 
 /* The operation is done: let go of the timer, the lookup and the
 ** attempt in progress (its callback will find the operation done). */

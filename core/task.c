@@ -7,8 +7,54 @@
 
 #include "internal.h"
 
-static int task_cancel_kind(luaio_future_t *fut, const char *msg) {
-  return luaio_task_cancel((luaio_task_t *)fut, msg);
+static void task_schedule(luaio_task_t *t);
+static int task_detach(luaio_task_t *t);
+
+/* A cancel request: taken at once, unless what the task awaits must be
+** cancelled first (LUAIO__CANCEL_PASS, then task_cancel_end). */
+static int task_cancel(luaio_future_t *fut, const char *msg) {
+  luaio_task_t *t = (luaio_task_t *)fut;
+  if (t->base.state != LUAIO_PENDING)
+    return 0;
+  /* msg may be this task's own message, passed on by task_step(). */
+  if (msg != NULL && msg != t->cancel_msg) {
+    char *copy = luaio__strdup(msg);
+    if (copy == NULL)
+      return LUAIO_ENOMEM;
+    luaio__strfree(t->cancel_msg);
+    t->cancel_msg = copy;
+  }
+  t->num_cancels++;
+  if (t->waiter != NULL && t->shared_wait) {
+    if (!t->stepping && task_detach(t))
+      task_schedule(t);
+    t->must_cancel = 1; /* the next step raises it */
+    return 1;
+  }
+  if (t->waiter != NULL)
+    return LUAIO__CANCEL_PASS;
+  /* While the task steps, task_step() wakes it once the step returns;
+  ** scheduling it here too would queue its node twice. */
+  if (t->sleep.index != LUAIO__NOT_ARMED && !t->stepping) {
+    luaio__timer_disarm(t->base.loop, &t->sleep);
+    task_schedule(t);
+  }
+  t->must_cancel = 1;
+  return 1;
+}
+
+/* A cancelled waiter wakes the task, which sees it cancelled; one that
+** would not be cancelled stays awaited (a task may ignore the request and
+** finish), and the task raises the cancellation at its next step. */
+static int task_cancel_end(luaio_future_t *fut, int any) {
+  if (!any)
+    ((luaio_task_t *)fut)->must_cancel = 1;
+  return 1;
+}
+
+static luaio_future_t *task_target(luaio_future_t *fut, size_t i) {
+  luaio_task_t *t = (luaio_task_t *)fut;
+  return i == 0 && !t->shared_wait ? t->waiter : NULL;
 }
 
 static void task_free(luaio_future_t *fut) {
@@ -18,7 +64,11 @@ static void task_free(luaio_future_t *fut) {
   luaio__free(t, sizeof *t);
 }
 
-const luaio__future_kind luaio__task_kind = {task_cancel_kind, task_free, 1};
+const luaio__future_kind luaio__task_kind = {.cancel = task_cancel,
+                                             .free = task_free,
+                                             .abandon_keeps = 1,
+                                             .target = task_target,
+                                             .cancel_end = task_cancel_end};
 
 static void task_step(luaio_task_t *t);
 
@@ -109,9 +159,14 @@ static void task_step(luaio_task_t *t) {
       if (t->must_cancel && t->shared_wait) {
         if (task_detach(t))
           task_schedule(t);
-      } else if (t->must_cancel &&
-                 luaio_future_cancel(t->waiter, t->cancel_msg) == 1)
-        t->must_cancel = 0;
+      } else if (t->must_cancel) {
+        /* Marked, so that a cancel coming back round to this task does
+        ** not touch the message it passes on. */
+        t->base.mark = 1;
+        if (luaio_future_cancel(t->waiter, t->cancel_msg) == 1)
+          t->must_cancel = 0;
+        t->base.mark = 0;
+      }
     } else if (t->sleep.index != LUAIO__NOT_ARMED) {
       if (t->must_cancel) {
         luaio__timer_disarm(loop, &t->sleep);
@@ -170,36 +225,7 @@ luaio_task_t *luaio_task_current(const luaio_loop_t *loop) {
 uint64_t luaio_task_id(const luaio_task_t *task) { return task->id; }
 
 int luaio_task_cancel(luaio_task_t *t, const char *msg) {
-  if (t->base.state != LUAIO_PENDING)
-    return 0;
-  if (msg != NULL) {
-    char *copy = luaio__strdup(msg);
-    if (copy == NULL)
-      return LUAIO_ENOMEM;
-    luaio__strfree(t->cancel_msg);
-    t->cancel_msg = copy;
-  }
-  t->num_cancels++;
-  if (t->waiter != NULL && t->shared_wait) {
-    if (!t->stepping && task_detach(t))
-      task_schedule(t);
-    t->must_cancel = 1; /* the next step raises it */
-    return 1;
-  }
-  if (t->waiter != NULL) {
-    int rc = luaio_future_cancel(t->waiter, msg);
-    /* The waiter stays: a task may ignore the request and finish. */
-    if (rc == 1)
-      return 1;
-  }
-  /* While the task steps, task_step() wakes it once the step returns;
-  ** scheduling it here too would queue its node twice. */
-  if (t->sleep.index != LUAIO__NOT_ARMED && !t->stepping) {
-    luaio__timer_disarm(t->base.loop, &t->sleep);
-    task_schedule(t);
-  }
-  t->must_cancel = 1;
-  return 1;
+  return luaio_future_cancel(&t->base, msg);
 }
 
 int luaio_task_cancelling(const luaio_task_t *task) {
@@ -219,9 +245,13 @@ const char *luaio_task_cancel_message(const luaio_task_t *task) {
 int luaio_task_await(luaio_task_t *t, luaio_future_t *fut) {
   if (fut == &t->base)
     return LUAIO_ESELF;
-  if (!t->stepping || t->waiter != NULL ||
-      t->sleep.index != LUAIO__NOT_ARMED)
+  if (!t->stepping || t->waiter != NULL || t->sleep.index != LUAIO__NOT_ARMED)
     return LUAIO_EINVALSTATE;
+  if (fut->kind->target != NULL && fut->state == LUAIO_PENDING) {
+    int rc = luaio__future_reaches(fut, &t->base);
+    if (rc != 0)
+      return rc == 1 ? LUAIO_ECYCLE : rc;
+  }
   luaio_future_ref(fut);
   t->waiter = fut;
   luaio__future_add_node(fut, &t->node);
@@ -238,8 +268,7 @@ int luaio_task_await_shared(luaio_task_t *t, luaio_future_t *fut) {
 int luaio_task_sleep(luaio_task_t *t, double delay) {
   if (isnan(delay) || delay < 0)
     return LUAIO_EINVAL;
-  if (!t->stepping || t->waiter != NULL ||
-      t->sleep.index != LUAIO__NOT_ARMED)
+  if (!t->stepping || t->waiter != NULL || t->sleep.index != LUAIO__NOT_ARMED)
     return LUAIO_EINVALSTATE;
   if (delay == 0)
     return 0;

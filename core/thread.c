@@ -19,7 +19,8 @@ struct luaio_work_s {
 static int work_cancel_kind(luaio_future_t *fut, const char *msg);
 static void work_free(luaio_future_t *fut);
 
-static const luaio__future_kind work_kind = {work_cancel_kind, work_free, 0};
+static const luaio__future_kind work_kind = {.cancel = work_cancel_kind,
+                                             .free = work_free};
 
 /* Runs on a pool thread: it may read w->work and w->arg, which nobody
 ** changes while busy, and nothing else. */

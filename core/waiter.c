@@ -10,8 +10,8 @@ static void waiter_free(luaio_future_t *fut) {
   luaio__free(fut, sizeof(luaio__waiter));
 }
 
-static const luaio__future_kind waiter_kind = {luaio__future_cancel_plain,
-                                               waiter_free, 0};
+static const luaio__future_kind waiter_kind = {
+    .cancel = luaio__future_cancel_plain, .free = waiter_free};
 
 luaio__waiter *luaio__waiter_push(luaio__waitlist *list, luaio_loop_t *loop) {
   luaio__waiter *w = (luaio__waiter *)luaio__future_alloc(loop, &waiter_kind,

@@ -7,6 +7,7 @@
 ** coroutine there.
 */
 #include <math.h>
+#include <stdlib.h>
 
 #include "luaio.h"
 #include "test.h"
@@ -893,5 +894,131 @@ TEST(done_step) {
   luaio_task_unref(e);
   test_loop_close(loop);
 }
+
+/* {======================================================================
+** Cancellation through chains and cycles of awaits
+** ======================================================================= */
+
+/* Awaits the future *DATA(t), without logging, and ends as it did. */
+static int chain_step(luaio_task_t *t, int err) {
+  luaio_future_t *next = *(luaio_future_t **)DATA(t);
+  if (luaio_task_waiter(t) == NULL && err == 0 && !luaio_future_done(next)) {
+    ASSERT_OK(luaio_task_await(t, next));
+    return LUAIO_STEP_SUSPENDED;
+  }
+  if (err != 0)
+    return err;
+  return luaio_future_cancelled(next) ? LUAIO_ECANCELLED : LUAIO_STEP_RETURNED;
+}
+
+/* One cancel of the head of a long chain of tasks, each awaiting the next
+** (as recursive async code builds it), reaches the tail without recursing
+** in C, and every task ends cancelled. (It ran out of C stack long before
+** this depth.) */
+TEST(cancel_deep_chain) {
+  enum { N = 300000 };
+  luaio_loop_t *loop = loop_open();
+  luaio_future_t **futs = malloc(N * sizeof *futs);
+  ASSERT_NOT_NULL(futs);
+  for (int i = 0; i < N - 1; i++)
+    futs[i] = luaio_task_future(spawn(loop, chain_step, &futs[i + 1], 0));
+  sleeper s = {"tail", 10, 0, 0, 0, "deep"};
+  futs[N - 1] = luaio_task_future(spawn(loop, sleep_step, &s, 0));
+  run_once(loop);
+  ASSERT_PTR_EQ(futs[1], luaio_task_waiter(luaio_future_task(futs[0])));
+  ASSERT_EQ(1, luaio_future_cancel(futs[0], "deep"));
+  ASSERT_EQ(1, luaio_task_cancelling(luaio_future_task(futs[N - 1])));
+  run(loop);
+  ASSERT_STR_EQ("tail:ECANCELLED", test_log);
+  for (int i = 0; i < N; i++) {
+    ASSERT_EQ(LUAIO_CANCELLED, luaio_future_state(futs[i]));
+    luaio_future_unref(futs[i]);
+  }
+  free(futs);
+  test_loop_close(loop);
+}
+
+/* Awaits the future in a->fut and logs what luaio_task_await said, then
+** ends at once. */
+static int try_await_step(luaio_task_t *t, int err) {
+  awaiter *a = DATA(t);
+  ASSERT_OK(err);
+  if (a->n++ == 0) {
+    int rc = luaio_task_await(t, a->fut);
+    test_logf("await:%s", luaio_err_name(rc));
+    if (rc == 0)
+      return LUAIO_STEP_SUSPENDED;
+  }
+  return LUAIO_STEP_RETURNED;
+}
+
+/* An await that would close a cycle (a waits for b, b would wait for a,
+** directly or through a gather) fails at once, as awaiting oneself does. */
+TEST(await_cycle) {
+  luaio_loop_t *loop = loop_open();
+  awaiter aa = {NULL, 0}, ab = {NULL, 0};
+  luaio_task_t *a = spawn(loop, try_await_step, &aa, 0);
+  luaio_task_t *b = spawn(loop, try_await_step, &ab, 0);
+  aa.fut = luaio_task_future(b);
+  luaio_future_t *children[] = {luaio_task_future(a)};
+  luaio_future_t *g = luaio_gather_new(loop, children, 1, 0);
+  ASSERT_NOT_NULL(g);
+  ab.fut = g; /* b awaits gather(a), and a awaits b */
+  run(loop);
+  ASSERT_STR_EQ("await:OK,await:ECYCLE", test_log);
+  ASSERT_EQ(LUAIO_RESOLVED, state_of(a));
+  ASSERT_EQ(LUAIO_RESOLVED, state_of(b));
+  ASSERT_STR_EQ("the awaited future waits for the awaiting task",
+                luaio_strerror(LUAIO_ECYCLE));
+  luaio_future_unref(g);
+  luaio_task_unref(a);
+  luaio_task_unref(b);
+  test_loop_close(loop);
+}
+
+/* A task gathering itself: the await fails, the task goes on. */
+TEST(await_gather_of_self) {
+  luaio_loop_t *loop = loop_open();
+  awaiter a = {NULL, 0};
+  luaio_task_t *t = spawn(loop, try_await_step, &a, 0);
+  luaio_future_t *children[] = {luaio_task_future(t)};
+  a.fut = luaio_gather_new(loop, children, 1, 0);
+  ASSERT_NOT_NULL(a.fut);
+  run(loop);
+  ASSERT_STR_EQ("await:ECYCLE", test_log);
+  ASSERT_EQ(LUAIO_RESOLVED, state_of(t));
+  luaio_future_unref(a.fut);
+  luaio_task_unref(t);
+  test_loop_close(loop);
+}
+
+/* Cancels itself with the message "own", then awaits *DATA(t) as
+** chain_step does. */
+static int cancel_then_await_step(luaio_task_t *t, int err) {
+  if (luaio_task_waiter(t) == NULL && err == 0)
+    ASSERT_EQ(1, luaio_task_cancel(t, "own"));
+  return chain_step(t, err);
+}
+
+/* A task cancelled during its step passes its own message on to what it
+** awaits once the step is over: the message it owns is copied, never
+** handed to a call that could free it. */
+TEST(cancel_message_passed_on) {
+  luaio_loop_t *loop = loop_open();
+  sleeper s = {"inner", 10, 0, 0, 0, "own"};
+  luaio_task_t *inner = spawn(loop, sleep_step, &s, LUAIO_TASK_EAGER);
+  luaio_future_t *next = luaio_task_future(inner);
+  luaio_task_t *outer = spawn(loop, cancel_then_await_step, &next, 0);
+  run(loop);
+  ASSERT_STR_EQ("inner:ECANCELLED", test_log);
+  ASSERT_STR_EQ("own", luaio_task_cancel_message(inner));
+  ASSERT_STR_EQ("own", luaio_task_cancel_message(outer));
+  ASSERT_EQ(LUAIO_CANCELLED, state_of(outer));
+  luaio_task_unref(inner);
+  luaio_task_unref(outer);
+  test_loop_close(loop);
+}
+
+/* }====================================================================== */
 
 int main(int argc, char **argv) { return test_main(argc, argv); }
