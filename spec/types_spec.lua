@@ -7,6 +7,7 @@
 -- they count as definitions but are not looked up in turn.
 -- Environment: LUAIO_SOURCE_DIR (the source tree; defaults to ".").
 local asyncio = require "asyncio"
+asyncio.Clock() -- registers the Clock class, which is made on first use
 
 local source_dir = os.getenv("LUAIO_SOURCE_DIR") or "."
 local TYPES = "types/library/asyncio.lua"

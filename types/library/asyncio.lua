@@ -31,11 +31,25 @@ asyncio._VERSION = "0.0.0"
 
 ---Runs `main` as the main task of a new event loop and returns its values
 ---(or raises its error). On exit the tasks left are cancelled and the loop
----is closed. Raises if a loop is already running in this thread.
+---is closed. Raises if a loop is already running in this thread. A last
+---argument `{clock = ...}` (a table whose keys are all option names) is
+---the options, not an argument for `main`.
 ---@param main asyncio.Coroutine|fun(...): ...
----@param ... any arguments for `main`
+---@param ... any arguments for `main`, then the options
 ---@return any ...
 function asyncio.run(main, ...) end
+
+---@class asyncio.RunOptions
+---@field clock? "real"|"manual"|"virtual"|asyncio.Clock the loop's clock
+
+---Makes a clock for `asyncio.run(main, {clock = c})`: "virtual" (the
+---default) jumps to the next deadline once nothing else can happen;
+---"manual" moves only by `c:jump(s)`. Both start at 0 and keep their time
+---between runs.
+---@param kind? "manual"|"virtual"
+---@param opts? {rate?: number, autojump_threshold?: number}
+---@return asyncio.Clock
+function asyncio.Clock(kind, opts) end
 
 ---Makes an async function: calling it returns a coroutine object that has
 ---not started, to await or to run as a task.
@@ -528,6 +542,22 @@ local TaskGroup = {}
 function TaskGroup:create_task(aw, opts) end
 
 ---The running event loop.
+---A manual or virtual clock (asyncio.Clock).
+---@class asyncio.Clock
+---@field kind "manual"|"virtual"
+---@field rate number clock seconds per real second (0: stopped between jumps)
+---@field autojump_threshold number real seconds a virtual clock waits on real work before it jumps anyway
+local Clock = {}
+
+---The clock's time: its loop's time while one runs on it.
+---@return number
+function Clock:time() end
+
+---Moves the clock forward by `seconds` (>= 0); what falls due runs in the
+---loop's next iteration.
+---@param seconds number
+function Clock:jump(seconds) end
+
 ---@class asyncio.Loop
 local Loop = {}
 
