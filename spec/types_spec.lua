@@ -7,7 +7,6 @@
 -- they count as definitions but are not looked up in turn.
 -- Environment: LUAIO_SOURCE_DIR (the source tree; defaults to ".").
 local asyncio = require "asyncio"
-asyncio.Clock() -- registers the Clock class, which is made on first use
 
 local source_dir = os.getenv("LUAIO_SOURCE_DIR") or "."
 local TYPES = "types/library/asyncio.lua"
@@ -89,7 +88,18 @@ local function methods_of(mt)
 end
 
 -- name -> methods table, for the classes with at least one public method.
+-- A class may make its metatable on first use: every constructor (a
+-- module function named with a capital) is called once first, inside a
+-- loop, and may fail without its arguments.
 local function registry_classes()
+  asyncio.run(function()
+    for k, v in pairs(asyncio) do
+      if type(k) == "string" and k:match("^%u") and type(v) == "function"
+      then
+        pcall(v)
+      end
+    end
+  end)
   local found = {}
   for name, mt in pairs(debug.getregistry()) do
     if type(name) == "string" and name:match("^asyncio%.")
