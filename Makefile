@@ -91,6 +91,10 @@ install:
 	@$(SUBMAKE) deps
 	@$(SUBMAKE) build
 	DESTDIR="$(DESTDIR)" $(CMAKE) --install build
+	@# The loader finds a new libluaio.so.* in /usr/local/lib only once its
+	@# cache is rebuilt.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	   command -v ldconfig >/dev/null 2>&1; then echo ldconfig; ldconfig; fi
 
 uninstall:
 	DESTDIR="$(DESTDIR)" $(CMAKE) -DMANIFEST=build/install_manifest.txt \

@@ -66,6 +66,12 @@ done
 soname=$(readelf -d "$p/lib/libluaio.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "libluaio.so.$soversion" ] || fail "soname is '$soname'"
 echo "soname $soname"
+# Nothing installed looks for libraries in the source or build tree.
+for f in "$p/bin/luaio" "$p/lib/lua/5.4/asyncio.so" "$p/lib/libluaio.so"; do
+  if readelf -d "$f" | grep -E 'R(UN)?PATH' | grep -qE "$src|$build"; then
+    fail "$f searches the source or build tree: $(readelf -d "$f" | grep PATH)"
+  fi
+done
 
 echo "== exported symbols"
 nm -D --defined-only "$p/lib/libluaio.so" | awk '{ print $3 }' >"$tmp/syms"
