@@ -313,6 +313,13 @@ void luaioL_bindclock(lua_State *L, int idx);
 /* Before the running loop closes: its clock keeps the time. [-0, +0, -] */
 void luaioL_unbindclock(lua_State *L);
 
+/* Ctrl-C and SIGTERM while asyncio.run runs (linterrupt.c): open starts
+** handling them for rt's running loop, close stops; reset forgets a
+** handled interruption, so the next signal is a first one again. */
+void luaioL_interrupt_open(luaioL_runtime *rt);
+void luaioL_interrupt_close(luaioL_runtime *rt);
+void luaioL_interrupt_reset(luaioL_runtime *rt);
+
 /* Closes the subprocess handles, pipes and signal handlers still open on
 ** the running loop, leaving the children running (lprocess.c). For
 ** loop_close, before the loop is deleted; a lua_CFunction, returning 0.

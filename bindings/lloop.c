@@ -4,7 +4,6 @@
 ** core/handle.c.
 */
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,18 +37,6 @@ static int loop_open(luaioL_runtime *rt, lua_State *L, uv_loop_t *uv,
 static void cancel_one(luaio_task_t *t, void *arg) {
   (void)arg;
   luaio_task_cancel(t, NULL);
-}
-
-/* The SIGINT and SIGTERM handles, in one block: rt->sigint is h[0]. */
-typedef struct {
-  uv_signal_t h[2];
-  int open;
-} lsigint;
-
-static void sigint_close_cb(uv_handle_t *h) {
-  lsigint *s = h->data;
-  if (--s->open == 0)
-    free(s);
 }
 
 /* Runs a part of closing that uses Lua, protected: even out of memory,
@@ -91,20 +78,18 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
   /* What tasks left open; peers see a reset. */
   close_part(L, luaioL_close_streams);
   close_part(L, luaioL_report_unretrieved);
-  if (rt->sigint != NULL) {
-    lsigint *s = (lsigint *)(void *)rt->sigint;
-    for (int i = 0; i < 2; i++) {
-      s->h[i].data = s;
-      uv_close((uv_handle_t *)&s->h[i], sigint_close_cb);
-    }
-    rt->sigint = NULL;
-  }
+  luaioL_interrupt_close(rt);
   luaioL_unbindclock(L); /* the clock keeps the loop's last time */
   if (luaio_loop_ntasks(loop) > 0) {
     fprintf(stderr, "luaio: %zu task(s) ignored cancellation and wait for "
                     "something that never comes; they are abandoned\n",
             luaio_loop_ntasks(loop));
     luaio_print_tasks(loop, stderr);
+  } else if (rt->interrupted && luaio_loop_uv(loop)->active_reqs.count > 0) {
+    /* After Ctrl-C or SIGTERM the program is to end now, but work still
+    ** runs on the thread pool (to_thread, a file or name request): it
+    ** cannot be stopped, and waiting for it would take a second signal.
+    ** Its result is dropped and the loop left to the process's exit. */
   } else if (luaio_loop_delete(loop) != 0) {
     fprintf(stderr, "luaio: the loop could not be closed cleanly; still "
                     "open:");
@@ -116,35 +101,6 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
   rt->current = NULL;
   rt->closing = 0;
   luaioL_drainreports(L); /* any queued while the loop closed */
-}
-
-static void sigint_cb(uv_signal_t *h, int signum) {
-  luaioL_runtime *rt = h->data;
-  if (rt->interrupted) {
-    /* A second Ctrl-C while cleanup runs: stop at once. */
-    signal(signum, SIG_DFL);
-    raise(signum);
-    return;
-  }
-  rt->interrupted = signum; /* SIGINT or SIGTERM */
-  if (rt->main != NULL && rt->main->task != NULL)
-    luaio_task_cancel(rt->main->task, "interrupted");
-}
-
-static void sigint_install(luaioL_runtime *rt) {
-  static const int signums[2] = {SIGINT, SIGTERM};
-  lsigint *s = malloc(sizeof *s);
-  if (s == NULL)
-    return;
-  s->open = 2;
-  for (int i = 0; i < 2; i++) {
-    uv_signal_init(luaio_loop_uv(rt->loop), &s->h[i]);
-    s->h[i].data = rt;
-    /* A handle that fails to start stays inactive until closed. */
-    if (uv_signal_start(&s->h[i], sigint_cb, signums[i]) == 0)
-      uv_unref((uv_handle_t *)&s->h[i]); /* must not keep the loop alive */
-  }
-  rt->sigint = &s->h[0];
 }
 
 static void print_deadlock(luaio_task_t *t, void *arg) {
@@ -234,7 +190,7 @@ static int lloop_run(lua_State *L) {
     return luaioL_check(L, rc, "run");
   luaioL_bindclock(L, 2);
   lua_remove(L, 2);
-  sigint_install(rt);
+  luaioL_interrupt_open(rt);
   lua_pushcfunction(L, run_main);
   lua_insert(L, 1);
   lua_pushlightuserdata(L, rt);

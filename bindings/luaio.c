@@ -540,7 +540,11 @@ int main(int argc, char **argv) {
   report(L, st);
   int interrupted = luaio_interrupted(L);
   luaio_closestate(L, alloc);
-  if (interrupted) /* the signal's number: 130 for SIGINT, 143 for SIGTERM */
-    return 128 + interrupted;
+  if (interrupted) { /* the signal's number: 130 for SIGINT, 143 for SIGTERM */
+    /* Without running exit's handlers: libuv's would wait for the thread
+    ** pool, where to_thread work may still run. */
+    fflush(NULL);
+    _exit(128 + interrupted);
+  }
   return st == LUA_OK ? c.status : EXIT_FAILURE;
 }

@@ -98,10 +98,14 @@ describe("luaio CLI", function()
     assert.matches("luaio", out .. err, 1, true)
   end)
 
-  it("--help prints usage", function()
+  it("--help prints usage and the exit statuses", function()
     local out, err, status = luaio("--help")
     assert.equal(0, status)
-    assert.matches("usage", (out .. err):lower(), 1, true)
+    assert.equal("", err)
+    assert.matches("usage", out:lower(), 1, true)
+    for _, word in ipairs({ "-i", "-l mod", "-E", "-W", "130", "143" }) do
+      assert.matches(word, out, 1, true)
+    end
   end)
 
   it("warns on stderr about a coroutine object nobody awaited", function()
