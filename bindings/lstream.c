@@ -280,11 +280,22 @@ static int lreader_new(lua_State *L) {
 ** Writing
 ** ======================================================================= */
 
+/* Queues data, or raises: write after write_eof() is a mistake (as
+** asyncio's RuntimeError); a closed or lost connection is not (the data
+** is dropped, and drain and the reads report the loss). */
+static int write_error(lua_State *L, int rc, const char *fname) {
+  if (rc == UV_EPIPE)
+    return luaL_error(L, "%s: cannot write after write_eof()", fname);
+  return luaioL_check(L, rc, fname);
+}
+
 static int lwriter_write(lua_State *L) {
   luaio_stream_t *s = checkwriter(L);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  luaioL_check(L, luaio_stream_write(s, data, len), "write");
+  int rc = luaio_stream_write(s, data, len);
+  if (rc != 0)
+    return write_error(L, rc, "write");
   return 0;
 }
 
@@ -304,10 +315,22 @@ static int lwriter_writelines(lua_State *L) {
     lua_geti(L, 2, i);
     size_t len;
     const char *data = lua_tolstring(L, -1, &len);
-    luaioL_check(L, luaio_stream_write(s, data, len), "writelines");
+    int rc = luaio_stream_write(s, data, len);
+    if (rc != 0)
+      return write_error(L, rc, "writelines");
     lua_pop(L, 1);
   }
   return 0;
+}
+
+/* Raises drain's error: the writer closed by its own close() or abort()
+** says so (asyncio raises "Connection lost" there). */
+static int drain_error(lua_State *L, int rc) {
+  if (rc == LUAIO_EINVALSTATE) {
+    luaioL_newerror(L, "Error", "drain: the writer is closed");
+    return lua_error(L);
+  }
+  return luaioL_raisewait(L, rc, "drain");
 }
 
 static int drain_k(lua_State *L, int status, lua_KContext ctx) {
@@ -317,7 +340,7 @@ static int drain_k(lua_State *L, int status, lua_KContext ctx) {
   lfuture *w = lua_touserdata(L, 2);
   int rc = luaio_stream_drain_finish(s, w->fut, luaioL_resumeerr(L));
   if (rc != 0)
-    return luaioL_raisewait(L, rc, "drain");
+    return drain_error(L, rc);
   return 0;
 }
 
@@ -325,7 +348,9 @@ static int lwriter_drain(lua_State *L) {
   luaio_stream_t *s = checkwriter(L);
   lua_settop(L, 1);
   luaio_future_t *fut;
-  luaioL_check(L, luaio_stream_drain(s, &fut), "drain");
+  int rc = luaio_stream_drain(s, &fut);
+  if (rc != 0)
+    return drain_error(L, rc);
   if (fut == NULL)
     return 0;
   luaioL_pushfuture(L, fut); /* owns fut; at 2 */
@@ -839,6 +864,16 @@ static int lserver__tostring(lua_State *L) {
   return 1;
 }
 
+/* _stream_memory(): a debug aid, the bytes the running loop's streams
+** hold in their own input buffers, and in the buffers they share. */
+static int lstream__stream_memory(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "_stream_memory");
+  size_t shared;
+  lua_pushinteger(L, (lua_Integer)luaio_stream_memory(loop, &shared));
+  lua_pushinteger(L, (lua_Integer)shared);
+  return 2;
+}
+
 /* }====================================================================== */
 
 int luaioL_close_streams(lua_State *L) {
@@ -870,6 +905,7 @@ static const luaL_Reg lstream_funcs[] = {
     {"start_server", lstream_start_server},
     {"getaddrinfo", lstream_getaddrinfo},
     {"StreamReader", lreader_new},
+    {"_stream_memory", lstream__stream_memory},
     {NULL, NULL}};
 
 static const luaL_Reg lreader_methods[] = {{"read", lreader_read},

@@ -141,6 +141,11 @@ struct luaio_loop_s {
   int in_uv_run; /* inside loop_iterate's uv_run: the wakeup may stop it */
   luaio__clock clock;
   void *data;
+  /* stream.c's: while a stream handle is open, the read buffer streams
+  ** share, and small input buffers kept for reuse (a list through them) */
+  char *stream_rbuf, *stream_pool; /* owns */
+  size_t stream_nopen, stream_npool;
+  size_t stream_bytes; /* in the streams' own input buffers (debug aid) */
 };
 
 /* Cancels every call_later/call_at handle still armed (handle.c). */

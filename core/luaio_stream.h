@@ -93,13 +93,15 @@ LUAIO_EXTERN int luaio_stream_wait_read(luaio_stream_t *s,
 LUAIO_EXTERN int luaio_stream_wait_read_finish(luaio_stream_t *s,
                                                luaio_future_t *fut, int err);
 
-/* Queues len bytes of data (copied) for writing; never waits. Returns 0,
-** the error a previous write met, UV_EPIPE once the stream is closed or
-** its end was written, LUAIO_EINVALSTATE on a stream with no
-** connection, LUAIO_ENOMEM. */
+/* Queues len bytes of data (copied) for writing; never waits. Data
+** written once the stream is closing (closed by us, or its connection
+** lost) is dropped, as asyncio's transport drops it: the loss shows in
+** drain and in reads. Returns 0, UV_EPIPE after luaio_stream_write_eof(),
+** LUAIO_EINVALSTATE on a stream with no connection, LUAIO_ENOMEM. */
 LUAIO_EXTERN int luaio_stream_write(luaio_stream_t *s, const char *data,
                                     size_t len);
-/* Bytes queued and not yet handed to the kernel. */
+/* Bytes queued and not yet handed to the kernel (0 once they are being
+** dropped, after an abort or a lost connection). */
 LUAIO_EXTERN size_t luaio_stream_write_buffer_size(const luaio_stream_t *s);
 /* Sets the water marks of drain; low is clamped to high. */
 LUAIO_EXTERN void luaio_stream_set_write_limits(luaio_stream_t *s, size_t high,
@@ -107,16 +109,19 @@ LUAIO_EXTERN void luaio_stream_set_write_limits(luaio_stream_t *s, size_t high,
 /* Sets *out to NULL when writing need not wait (the buffer did not pass
 ** the high-water mark, or has since gone below the low one), else to a
 ** new future (the caller owns the reference) that resolves when it
-** goes below the low-water mark or writing fails. Returns 0, the write
-** error, LUAIO_ENOMEM. drain_finish borrows fut and returns 0, err
-** when cancelled, or the write error. */
+** goes below the low-water mark or writing fails. Returns 0, the error
+** that lost the connection, LUAIO_EINVALSTATE once the stream was closed
+** (close or abort) and has nothing left to write, LUAIO_ENOMEM.
+** drain_finish borrows fut and returns 0, err when cancelled, or the
+** error that lost the connection. */
 LUAIO_EXTERN int luaio_stream_drain(luaio_stream_t *s, luaio_future_t **out);
 LUAIO_EXTERN int luaio_stream_drain_finish(luaio_stream_t *s,
                                            luaio_future_t *fut, int err);
 
 /* Shuts down the writing side once the queued data is written (the
-** peer reads an end of input). Returns 0, UV_EPIPE when closed,
-** LUAIO_EINVALSTATE with no connection, or LUAIO_ENOMEM. */
+** peer reads an end of input); does nothing once the stream is closing
+** or its end was written. Returns 0, LUAIO_EINVALSTATE with no
+** connection, or LUAIO_ENOMEM. */
 LUAIO_EXTERN int luaio_stream_write_eof(luaio_stream_t *s);
 
 /* Closes the stream once the queued data is written, as asyncio's
@@ -124,16 +129,26 @@ LUAIO_EXTERN int luaio_stream_write_eof(luaio_stream_t *s);
 ** Idempotent. */
 LUAIO_EXTERN void luaio_stream_close(luaio_stream_t *s);
 /* Closes at once, dropping queued data; a TCP peer sees a reset
-** (ECONNRESET). Idempotent; also finishes a close in progress. */
+** (ECONNRESET). Idempotent; also finishes a close in progress. A stream
+** whose connection is lost (reset, or a write failing) does the same by
+** itself, as asyncio's transport. */
 LUAIO_EXTERN void luaio_stream_abort(luaio_stream_t *s);
-/* Nonzero once close or abort was called (or the input ended on an
-** unconnected stream). */
+/* Nonzero once close or abort was called, the connection was lost, or
+** the input ended on an unconnected stream. */
 LUAIO_EXTERN int luaio_stream_is_closing(const luaio_stream_t *s);
 /* Sets *out to NULL when the handle is closed (or there never was one),
 ** else to a new future (the caller owns the reference) that resolves
 ** when it is. Returns 0 or LUAIO_ENOMEM. */
 LUAIO_EXTERN int luaio_stream_wait_closed(luaio_stream_t *s,
                                           luaio_future_t **out);
+
+/* Debug aid: returns the bytes the loop's streams hold in their own
+** input buffers (a stream at rest holds none; one with unread input, a
+** little more than that), and sets *shared to the bytes of the read
+** buffer and the small buffers they share while any stream is open
+** (at most 128 KiB, 0 once none is). */
+LUAIO_EXTERN size_t luaio_stream_memory(const luaio_loop_t *loop,
+                                        size_t *shared);
 
 /* The addresses of a connected stream, taken when it connected: copies
 ** the numeric host into host (size >= 46 holds any) and sets *port.

@@ -36,27 +36,29 @@ static int wait_outcome(const luaio_future_t *fut, int err) {
 
 enum { H_NONE, H_OPEN, H_CLOSING, H_CLOSED }; /* the handle's life */
 
-#define READ_CHUNK 65536
+#define READ_CHUNK 65536  /* the shared read buffer: what one read may take */
+#define READ_DIRECT 16384 /* room enough in a stream's buffer to read there */
 
 struct luaio_stream_s {
   luaio_loop_t *loop;
   int refs; /* an open handle holds one */
   int hstate;
   uv_tcp_t tcp;
-  char *buf; /* owns; the input is buf[start .. start + len) */
+  char *buf; /* owns, or NULL when empty; the input is buf[start .. +len) */
   size_t start, len, cap;
   size_t limit;
   int rerr;              /* the error the input ended with, or 0 */
   luaio_future_t *rwait; /* owns: the reader's wait, or NULL */
   size_t wqueued;        /* bytes in write requests not yet done */
   size_t high, low;
-  int werr;               /* the first write error */
+  int werr;               /* the error that lost the connection */
   unsigned eof : 1;       /* no more input will come */
   unsigned reading : 1;   /* uv_read_start is in effect */
   unsigned connected : 1; /* peer and local hold addresses */
   unsigned wpaused : 1;   /* wqueued passed high, not yet below low */
   unsigned eof_written : 1;
-  unsigned closing : 1; /* close or abort was called */
+  unsigned closing : 1; /* close or abort was called, or the connection lost */
+  unsigned dropped : 1; /* the queued writes are being dropped */
   waitlist drainers, closers;
   struct sockaddr_storage peer, local;
   luaio_stream_t *next_conn; /* a server's queue of accepted streams */
@@ -80,6 +82,73 @@ void luaio_stream_ref(luaio_stream_t *s) {
   s->refs++;
 }
 
+/* Small input buffers go back to a pool of the loop's, while a stream
+** handle is open, so that a stream at rest holds none and one that
+** reads holds one without a malloc per read. */
+#define SMALL_BUF 1024
+#define POOL_MAX 64
+
+/* Gives s, which holds no input buffer, a small one. Returns 0 or
+** LUAIO_ENOMEM. */
+static inline int buf_take_small(luaio_stream_t *s) {
+  luaio_loop_t *loop = s->loop;
+  char *b = loop->stream_pool;
+  if (b != NULL) {
+    memcpy(&loop->stream_pool, b, sizeof b); /* the next one */
+    loop->stream_npool--;
+  } else if ((b = luaio__alloc(SMALL_BUF)) == NULL) {
+    return LUAIO_ENOMEM;
+  }
+  s->buf = b;
+  s->cap = SMALL_BUF;
+  loop->stream_bytes += SMALL_BUF;
+  return 0;
+}
+
+/* Frees the input buffer, which must be empty or no longer wanted. */
+static inline void buf_release(luaio_stream_t *s) {
+  char *b = s->buf;
+  if (b == NULL)
+    return;
+  luaio_loop_t *loop = s->loop;
+  loop->stream_bytes -= s->cap;
+  if (s->cap == SMALL_BUF && loop->stream_nopen > 0 &&
+      loop->stream_npool < POOL_MAX) {
+    memcpy(b, &loop->stream_pool, sizeof b);
+    loop->stream_pool = b;
+    loop->stream_npool++;
+  } else {
+    luaio__free(b, s->cap);
+  }
+  s->buf = NULL;
+  s->start = s->len = s->cap = 0;
+}
+
+/* Makes room for n more bytes after the input. Returns 0 or
+** LUAIO_ENOMEM. */
+static int buf_reserve(luaio_stream_t *s, size_t n) {
+  if (s->cap - (s->start + s->len) >= n)
+    return 0;
+  if (s->buf == NULL && n <= SMALL_BUF)
+    return buf_take_small(s);
+  if (s->start > 0) {
+    memmove(s->buf, s->buf + s->start, s->len);
+    s->start = 0;
+    if (s->cap - s->len >= n)
+      return 0;
+  }
+  size_t ncap = s->cap * 2;
+  if (ncap < s->len + n)
+    ncap = s->len + n;
+  char *nbuf = luaio__realloc(s->buf, s->cap, ncap);
+  if (nbuf == NULL)
+    return LUAIO_ENOMEM;
+  s->loop->stream_bytes += ncap - s->cap;
+  s->buf = nbuf;
+  s->cap = ncap;
+  return 0;
+}
+
 void luaio_stream_unref(luaio_stream_t *s) {
   assert(s->refs > 0);
   if (--s->refs > 0)
@@ -89,8 +158,14 @@ void luaio_stream_unref(luaio_stream_t *s) {
   luaio__waitlist_clear(&s->closers);
   if (s->rwait != NULL)
     luaio_future_unref(s->rwait);
-  luaio__free(s->buf, s->cap);
+  buf_release(s);
   luaio__free(s, sizeof *s);
+}
+
+size_t luaio_stream_memory(const luaio_loop_t *loop, size_t *shared) {
+  *shared = loop->stream_npool * SMALL_BUF +
+            (loop->stream_rbuf != NULL ? READ_CHUNK : 0);
+  return loop->stream_bytes;
 }
 
 static void wake_reader(luaio_stream_t *s) {
@@ -104,34 +179,26 @@ static void wake_reader(luaio_stream_t *s) {
 }
 
 /* {======================================================================
-** Reading from libuv. The buffer grows so that libuv can read up to
-** READ_CHUNK bytes in place. Reading stops while more than twice limit
-** bytes are buffered and nobody waits for more (asyncio's pause_reading).
+** Reading from libuv. A stream at rest holds no input buffer: libuv reads
+** into a buffer the loop's streams share, and what arrives is copied into
+** the stream's own, sized to what it holds. A stream whose own buffer
+** has READ_DIRECT bytes free (a reader lagging behind a fast peer) is
+** read into in place. Reading stops while more than twice limit bytes
+** are buffered and nobody waits for more (asyncio's pause_reading).
 ** ======================================================================= */
 
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 
+/* libuv calls read_cb with the buffer before it calls alloc_cb again, and
+** read_cb never reads, so one shared buffer serves every stream. */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   luaio_stream_t *s = h->data;
-  (void)suggested;
-  if (s->cap - (s->start + s->len) < READ_CHUNK && s->start > 0) {
-    memmove(s->buf, s->buf + s->start, s->len);
-    s->start = 0;
-  }
-  if (s->cap - s->len < READ_CHUNK) {
-    size_t ncap = s->cap * 2;
-    if (ncap < s->len + READ_CHUNK)
-      ncap = s->len + READ_CHUNK;
-    char *nbuf = luaio__realloc(s->buf, s->cap, ncap);
-    if (nbuf == NULL) {
-      *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
-      return;
-    }
-    s->buf = nbuf;
-    s->cap = ncap;
-  }
   size_t end = s->start + s->len;
-  *buf = uv_buf_init(s->buf + end, (unsigned)(s->cap - end));
+  (void)suggested;
+  if (s->cap - end >= READ_DIRECT)
+    *buf = uv_buf_init(s->buf + end, (unsigned)(s->cap - end));
+  else
+    *buf = uv_buf_init(s->loop->stream_rbuf, READ_CHUNK);
 }
 
 static void read_resume(luaio_stream_t *s) {
@@ -151,25 +218,46 @@ static void read_pause(luaio_stream_t *s) {
   }
 }
 
-/* The input ended, cleanly (err 0) or not. */
+static void handle_close(luaio_stream_t *s);
+
+/* The connection is lost (asyncio's _force_close): queued data is
+** dropped, writing and drain report err, and the handle closes. */
+static void stream_lost(luaio_stream_t *s, int err) {
+  if (s->werr == 0) {
+    s->werr = err;
+    waitlist_wake_all(&s->drainers);
+  }
+  s->closing = 1;
+  s->dropped = 1;
+  handle_close(s);
+}
+
+/* The input ended, cleanly (err 0) or not (the connection is lost). */
 static void input_end(luaio_stream_t *s, int err) {
   read_pause(s);
   if (!s->eof) {
     s->eof = 1;
     s->rerr = err;
   }
-  if (err != 0 && s->werr == 0) {
-    s->werr = err; /* a reset connection cannot be written either */
-    waitlist_wake_all(&s->drainers);
-  }
+  if (err != 0)
+    stream_lost(s, err);
   wake_reader(s);
 }
 
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   luaio_stream_t *s = h->data;
-  (void)buf; /* it points into s->buf */
   if (nread > 0) {
-    s->len += (size_t)nread;
+    size_t n = (size_t)nread;
+    if (buf->base == s->loop->stream_rbuf) {
+      int rc = s->buf == NULL && n <= SMALL_BUF ? buf_take_small(s)
+                                                : buf_reserve(s, n);
+      if (rc != 0) {
+        input_end(s, UV_ENOBUFS); /* the data is lost: so is the stream */
+        return;
+      }
+      memcpy(s->buf + s->start + s->len, buf->base, n);
+    }
+    s->len += n;
     if (s->len > 2 * s->limit && s->rwait == NULL)
       read_pause(s);
     wake_reader(s);
@@ -187,22 +275,10 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
 int luaio_stream_feed(luaio_stream_t *s, const char *data, size_t len) {
   if (s->eof)
     return LUAIO_EINVALSTATE;
-  if (s->cap - (s->start + s->len) < len) {
-    if (s->start > 0) {
-      memmove(s->buf, s->buf + s->start, s->len);
-      s->start = 0;
-    }
-    if (s->cap - s->len < len) {
-      size_t ncap = s->cap > 0 ? s->cap : 64;
-      while (ncap - s->len < len)
-        ncap *= 2;
-      char *nbuf = luaio__realloc(s->buf, s->cap, ncap);
-      if (nbuf == NULL)
-        return LUAIO_ENOMEM;
-      s->buf = nbuf;
-      s->cap = ncap;
-    }
-  }
+  if (len == 0)
+    return 0;
+  if (buf_reserve(s, len) != 0)
+    return LUAIO_ENOMEM;
   memcpy(s->buf + s->start + s->len, data, len);
   s->len += len;
   wake_reader(s);
@@ -223,7 +299,7 @@ void luaio_stream_consume(luaio_stream_t *s, size_t n) {
   s->start += n;
   s->len -= n;
   if (s->len == 0)
-    s->start = 0;
+    buf_release(s); /* at rest, a stream holds no input buffer */
   read_resume(s);
 }
 
@@ -345,17 +421,13 @@ typedef struct {
   char data[];
 } wreq;
 
-static void handle_close(luaio_stream_t *s);
-
 static void write_cb(uv_write_t *req, int status) {
   wreq *w = container_of(req, wreq, req);
   luaio_stream_t *s = w->s;
   s->wqueued -= w->len;
   luaio__free(w, sizeof *w + w->len);
-  if (status < 0 && status != UV_ECANCELED && s->werr == 0) {
-    s->werr = status;
-    waitlist_wake_all(&s->drainers);
-  }
+  if (status < 0 && status != UV_ECANCELED)
+    input_end(s, status); /* as asyncio: the reader hears of it too */
   if (s->wpaused && s->wqueued <= s->low) {
     s->wpaused = 0;
     waitlist_wake_all(&s->drainers);
@@ -367,11 +439,11 @@ static void write_cb(uv_write_t *req, int status) {
 int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
   if (s->hstate == H_NONE)
     return LUAIO_EINVALSTATE;
-  if (s->werr != 0)
-    return s->werr;
-  if (s->closing || s->hstate != H_OPEN || s->eof_written)
+  if (s->eof_written)
     return UV_EPIPE;
-  if (len == 0)
+  /* As asyncio: what is written to a closed or lost connection is
+  ** dropped; drain() and the reads report the loss. */
+  if (s->closing || s->hstate != H_OPEN || len == 0)
     return 0;
   if (s->wqueued == 0) {
     /* Nothing queued: write at once what the socket takes. A request
@@ -397,7 +469,8 @@ int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
   int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
   if (rc != 0) {
     luaio__free(w, sizeof *w + len);
-    return rc;
+    input_end(s, rc);
+    return 0;
   }
   s->wqueued += len;
   if (s->wqueued > s->high)
@@ -406,7 +479,7 @@ int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
 }
 
 size_t luaio_stream_write_buffer_size(const luaio_stream_t *s) {
-  return s->wqueued;
+  return s->dropped ? 0 : s->wqueued;
 }
 
 void luaio_stream_set_write_limits(luaio_stream_t *s, size_t high, size_t low) {
@@ -422,8 +495,12 @@ void luaio_stream_set_write_limits(luaio_stream_t *s, size_t high, size_t low) {
 
 int luaio_stream_drain(luaio_stream_t *s, luaio_future_t **out) {
   *out = NULL;
+  if (!s->wpaused && !s->closing && s->werr == 0)
+    return 0;
   if (s->werr != 0)
     return s->werr;
+  if (s->closing && (s->dropped || s->wqueued == 0))
+    return LUAIO_EINVALSTATE; /* closed by us: nothing will drain */
   if (!s->wpaused)
     return 0;
   waiter *w = luaio__waiter_push(&s->drainers, s->loop);
@@ -450,10 +527,8 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
 int luaio_stream_write_eof(luaio_stream_t *s) {
   if (s->hstate == H_NONE)
     return LUAIO_EINVALSTATE;
-  if (s->closing || s->hstate != H_OPEN)
-    return UV_EPIPE;
-  if (s->eof_written)
-    return 0;
+  if (s->closing || s->hstate != H_OPEN || s->eof_written)
+    return 0; /* as asyncio: nothing to do */
   uv_shutdown_t *req = luaio__alloc(sizeof *req);
   if (req == NULL)
     return LUAIO_ENOMEM;
@@ -472,12 +547,37 @@ int luaio_stream_write_eof(luaio_stream_t *s) {
 ** The handle's life
 ** ======================================================================= */
 
-/* Gives s an open TCP handle, which holds a reference to s. */
+/* Frees the shared read buffer and the pool once no stream handle is
+** open. */
+static void stream_rbuf_drop(luaio_loop_t *loop) {
+  if (loop->stream_nopen > 0)
+    return;
+  luaio__free(loop->stream_rbuf, READ_CHUNK);
+  loop->stream_rbuf = NULL;
+  while (loop->stream_pool != NULL) {
+    char *b = loop->stream_pool;
+    memcpy(&loop->stream_pool, b, sizeof b);
+    luaio__free(b, SMALL_BUF);
+  }
+  loop->stream_npool = 0;
+}
+
+/* Gives s an open TCP handle, which holds a reference to s and keeps the
+** shared read buffer. */
 static int stream_open(luaio_stream_t *s) {
   assert(s->hstate == H_NONE);
-  int rc = uv_tcp_init(luaio_loop_uv(s->loop), &s->tcp);
-  if (rc != 0)
+  luaio_loop_t *loop = s->loop;
+  if (loop->stream_rbuf == NULL) {
+    loop->stream_rbuf = luaio__alloc(READ_CHUNK);
+    if (loop->stream_rbuf == NULL)
+      return LUAIO_ENOMEM;
+  }
+  int rc = uv_tcp_init(luaio_loop_uv(loop), &s->tcp);
+  if (rc != 0) {
+    stream_rbuf_drop(loop);
     return rc;
+  }
+  loop->stream_nopen++;
   s->tcp.data = s;
   s->hstate = H_OPEN;
   s->refs++;
@@ -498,6 +598,8 @@ static void stream_connected(luaio_stream_t *s) {
 static void close_cb(uv_handle_t *h) {
   luaio_stream_t *s = h->data;
   s->hstate = H_CLOSED;
+  s->loop->stream_nopen--;
+  stream_rbuf_drop(s->loop);
   input_end(s, 0);
   waitlist_wake_all(&s->drainers);
   waitlist_wake_all(&s->closers);
@@ -524,6 +626,7 @@ void luaio_stream_close(luaio_stream_t *s) {
 
 void luaio_stream_abort(luaio_stream_t *s) {
   s->closing = 1;
+  s->dropped = 1;
   input_end(s, 0);
   if (s->hstate != H_OPEN)
     return;

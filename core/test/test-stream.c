@@ -608,6 +608,122 @@ TEST(connect_cancelled_after_connecting) {
   test_loop_close(loop);
 }
 
+/* A stream holds an input buffer only while input waits to be read; the
+** buffers streams share go with the last stream. */
+TEST(input_buffer_only_while_input_waits) {
+  luaio_loop_t *loop = loop_open();
+  size_t shared;
+  ASSERT_EQ(0, luaio_stream_memory(loop, &shared));
+  ASSERT_EQ(0, shared);
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, luaio_server_port(sc.srv), echo_script, &t);
+  c.send = "ping\n";
+  RUN_UNTIL(loop, sc.conn != NULL && buffered(sc.conn) == 5);
+  size_t held = luaio_stream_memory(loop, &shared);
+  ASSERT(held >= 5 && held <= 4096); /* not a 64 KiB buffer */
+  ASSERT(shared > 0 && shared <= 128 * 1024);
+  ASSERT_STR_EQ("ping\n", take(sc.conn, 5));
+  ASSERT_EQ(0, luaio_stream_memory(loop, &shared)); /* both at rest */
+  ASSERT_OK(luaio_stream_write(sc.conn, "pong\n", 5));
+  RUN_UNTIL(loop, luaio_future_done(luaio_task_future(t)));
+  ASSERT_STR_EQ("connected,reply:pong\n", test_log);
+  ASSERT_EQ(0, luaio_stream_memory(loop, &shared));
+  client_done(&c, t);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  ASSERT_EQ(0, luaio_stream_memory(loop, &shared));
+  ASSERT_EQ(0, shared);
+  test_loop_close(loop);
+}
+
+/* Writes more than the kernel takes, then waits in drain. */
+static int flood_wait_script(luaio_task_t *t, void *arg) {
+  client *c = arg;
+  static char chunk[65536];
+  if (c->state == 2) {
+    for (int i = 0; i < 256; i++)
+      ASSERT_OK(luaio_stream_write(c->s, chunk, sizeof chunk));
+    ASSERT(luaio_stream_write_buffer_size(c->s) > 0);
+    ASSERT_OK(luaio_stream_drain(c->s, &c->fut));
+    ASSERT_NOT_NULL(c->fut);
+    ASSERT_OK(luaio_task_await(t, c->fut));
+    c->state = 3;
+    return LUAIO_STEP_SUSPENDED;
+  }
+  int rc = luaio_stream_drain_finish(c->s, c->fut, 0);
+  luaio_future_unref(c->fut);
+  c->fut = NULL;
+  test_logf("drain:%s", rc == UV_ECONNRESET || rc == UV_EPIPE ? "lost" : "?");
+  return LUAIO_STEP_RETURNED;
+}
+
+/* As asyncio's transport: a lost connection drops what is queued, and
+** the stream is closing; later writes are dropped, drain reports the
+** loss, and the reader reads it after what was buffered. */
+TEST(lost_connection_drops_queued_writes) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, luaio_server_port(sc.srv), flood_wait_script, &t);
+  RUN_UNTIL(loop, sc.conn != NULL && c.fut != NULL);
+  ASSERT(!luaio_stream_is_closing(c.s));
+  luaio_stream_abort(sc.conn);
+  RUN_UNTIL(loop, luaio_future_done(luaio_task_future(t)));
+  ASSERT_STR_EQ("connected,drain:lost", test_log);
+  ASSERT(luaio_stream_is_closing(c.s));
+  ASSERT_EQ(0, luaio_stream_write_buffer_size(c.s));
+  ASSERT_OK(luaio_stream_write(c.s, "x", 1)); /* dropped */
+  ASSERT_EQ(0, luaio_stream_write_buffer_size(c.s));
+  luaio_future_t *fut;
+  int rc = luaio_stream_drain(c.s, &fut);
+  ASSERT(rc == UV_ECONNRESET || rc == UV_EPIPE);
+  size_t len;
+  ASSERT_EQ(rc, luaio_stream_read(c.s, 1, &len));
+  ASSERT_OK(luaio_stream_write_eof(c.s)); /* nothing to do */
+  RUN_UNTIL(loop, open_tcp(loop) == 1);     /* closed by itself */
+  client_done(&c, t);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
+/* Writing after write_eof is an error; after close, data is dropped and
+** drain says the stream is closed. */
+TEST(write_after_eof_and_close) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, luaio_server_port(sc.srv), nop_script, &t);
+  RUN_UNTIL(loop, sc.conn != NULL && luaio_future_done(luaio_task_future(t)));
+  ASSERT_OK(luaio_stream_write_eof(c.s));
+  ASSERT_OK(luaio_stream_write_eof(c.s));
+  ASSERT_EQ(UV_EPIPE, luaio_stream_write(c.s, "x", 1));
+  luaio_future_t *fut;
+  ASSERT_OK(luaio_stream_drain(c.s, &fut));
+  ASSERT_NULL(fut);
+  ASSERT_OK(luaio_stream_write(sc.conn, "y", 1));
+  luaio_stream_close(sc.conn);
+  ASSERT(luaio_stream_is_closing(sc.conn));
+  ASSERT_OK(luaio_stream_write(sc.conn, "z", 1)); /* dropped */
+  ASSERT_EQ(0, luaio_stream_write_buffer_size(sc.conn));
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_stream_drain(sc.conn, &fut));
+  ASSERT_NULL(fut);
+  size_t len;
+  RUN_UNTIL(loop, luaio_stream_readexactly(c.s, 2, &len) == UV_EOF);
+  ASSERT_STR_EQ("y", take(c.s, len)); /* what was written before close */
+  client_done(&c, t);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
 /* One server on 127.0.0.1 and ::1, one port: both accept, and only after
 ** start_serving; a failed listen closes its own socket only; wait_closed
 ** waits for every socket. */
