@@ -817,10 +817,13 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
     server_unpin(L, ls);
     return luaioL_raisewait(L, err, "serve_forever");
   }
-  return 0;
+  /* As asyncio, whose close() cancels serve_forever's future. */
+  return luaioL_raise(L, LUAIO_ECANCELLED,
+                      "serve_forever: the server was closed");
 }
 
-/* Serves until the server is closed, or closes it when cancelled. */
+/* Serves until the server is closed (then raises CancelledError, as
+** asyncio), or closes it when cancelled. */
 static int lserver_serve_forever(lua_State *L) {
   lserver *ls = checkserver(L);
   lua_settop(L, 1);
