@@ -88,12 +88,19 @@ void luaio_stream_ref(luaio_stream_t *s) {
 #define SMALL_BUF 1024
 #define POOL_MAX 64
 
+/* Nonzero while s has a handle, which the loop outlives: only then is its
+** buffer counted in the loop's and taken from its pool. A stream without
+** one may outlive its loop. */
+static inline int attached(const luaio_stream_t *s) {
+  return s->hstate == H_OPEN || s->hstate == H_CLOSING;
+}
+
 /* Gives s, which holds no input buffer, a small one. Returns 0 or
 ** LUAIO_ENOMEM. */
 static inline int buf_take_small(luaio_stream_t *s) {
   luaio_loop_t *loop = s->loop;
-  char *b = loop->stream_pool;
-  if (b != NULL) {
+  char *b;
+  if (attached(s) && (b = loop->stream_pool) != NULL) {
     memcpy(&loop->stream_pool, b, sizeof b); /* the next one */
     loop->stream_npool--;
   } else if ((b = luaio__alloc(SMALL_BUF)) == NULL) {
@@ -101,7 +108,8 @@ static inline int buf_take_small(luaio_stream_t *s) {
   }
   s->buf = b;
   s->cap = SMALL_BUF;
-  loop->stream_bytes += SMALL_BUF;
+  if (attached(s))
+    loop->stream_bytes += SMALL_BUF;
   return 0;
 }
 
@@ -111,14 +119,17 @@ static inline void buf_release(luaio_stream_t *s) {
   if (b == NULL)
     return;
   luaio_loop_t *loop = s->loop;
-  loop->stream_bytes -= s->cap;
-  if (s->cap == SMALL_BUF && loop->stream_nopen > 0 &&
-      loop->stream_npool < POOL_MAX) {
-    memcpy(b, &loop->stream_pool, sizeof b);
-    loop->stream_pool = b;
-    loop->stream_npool++;
-  } else {
+  if (!attached(s)) {
     luaio__free(b, s->cap);
+  } else {
+    loop->stream_bytes -= s->cap;
+    if (s->cap == SMALL_BUF && loop->stream_npool < POOL_MAX) {
+      memcpy(b, &loop->stream_pool, sizeof b);
+      loop->stream_pool = b;
+      loop->stream_npool++;
+    } else {
+      luaio__free(b, s->cap);
+    }
   }
   s->buf = NULL;
   s->start = s->len = s->cap = 0;
@@ -143,7 +154,8 @@ static int buf_reserve(luaio_stream_t *s, size_t n) {
   char *nbuf = luaio__realloc(s->buf, s->cap, ncap);
   if (nbuf == NULL)
     return LUAIO_ENOMEM;
-  s->loop->stream_bytes += ncap - s->cap;
+  if (attached(s))
+    s->loop->stream_bytes += ncap - s->cap;
   s->buf = nbuf;
   s->cap = ncap;
   return 0;
@@ -578,6 +590,7 @@ static int stream_open(luaio_stream_t *s) {
     return rc;
   }
   loop->stream_nopen++;
+  loop->stream_bytes += s->cap;
   s->tcp.data = s;
   s->hstate = H_OPEN;
   s->refs++;
@@ -597,6 +610,7 @@ static void stream_connected(luaio_stream_t *s) {
 
 static void close_cb(uv_handle_t *h) {
   luaio_stream_t *s = h->data;
+  s->loop->stream_bytes -= s->cap; /* what is unread stays, uncounted */
   s->hstate = H_CLOSED;
   s->loop->stream_nopen--;
   stream_rbuf_drop(s->loop);
