@@ -340,6 +340,13 @@ function asyncio.start_server(handler, host, port, opts) end
 ---@return asyncio.StreamReader
 function asyncio.StreamReader(limit) end
 
+---Debug aid: the bytes the running loop's streams hold in their own input
+---buffers (0 when every stream is at rest), and in the buffers they share
+---(at most 128 KiB, 0 once no stream is open).
+---@return integer held
+---@return integer shared
+function asyncio._stream_memory() end
+
 ---One address that getaddrinfo found.
 ---@class asyncio.AddrInfo
 ---@field host string the numeric address
@@ -822,7 +829,9 @@ local PipeReader = {}
 ---@class asyncio.Writer
 local Writer = {}
 
----Queues `data` to be written.
+---Queues `data` to be written. Never raises for a closed or lost
+---connection (the data is dropped; drain and the reads report the loss);
+---raises after write_eof().
 ---@param data string
 function Writer:write(data) end
 
@@ -886,7 +895,8 @@ function Server:close() end
 ---Waits until the server is closed.
 function Server:wait_closed() end
 
----Accepts connections until the task is cancelled.
+---Accepts connections until the task is cancelled (then closes the
+---server), or the server is closed (then raises CancelledError).
 function Server:serve_forever() end
 
 ---Starts accepting (after start_server with start_serving = false).
