@@ -17,7 +17,9 @@ typedef struct {
 } lqueue;
 
 /* User value 1: slot id -> item. User value 2: the number of the loop
-** the queue was made on, where its waiters' futures live. */
+** the queue is bound to, where its waiters' futures live: nil until the
+** first put, get or join that waits binds it to the running loop, as
+** asyncio 3.10 binds a queue at its first wait. */
 
 
 static lqueue *checkqueue(lua_State *L) {
@@ -27,25 +29,25 @@ static lqueue *checkqueue(lua_State *L) {
   return luaL_checkudata(L, 1, QUEUE_MT); /* raises the usual error */
 }
 
-/* Pushes the running loop's number (a new one for every loop, where a
-** loop's address may be reused), or raises naming fname. [-0, +1, e] */
-static void pushloop(lua_State *L, const char *fname) {
-  luaioL_checkloop(L, fname);
-  lua_pushinteger(L, (lua_Integer)luaioL_runtime_of(L)->gen);
-}
-
-/* Before a wait: the queue's loop must be the running one, not a closed
-** one (whose address a new loop may even have taken). [-0, +0, e] */
+/* Before a wait: the queue must be bound to the running loop, or to none
+** yet (then it is bound now); not to a closed one, whose address a new
+** loop may even have taken. [-0, +0, e] */
 static void checkowner(lua_State *L, const char *fname) {
-  pushloop(L, fname);
-  lua_getiuservalue(L, 1, 2);
-  if (!lua_rawequal(L, -1, -2))
+  luaio_loop_t *loop = luaioL_checkloop(L, fname);
+  lua_Integer gen = (lua_Integer)luaioL_runtime_of(L)->gen;
+  if (lua_getiuservalue(L, 1, 2) == LUA_TNIL) {
+    luaioL_check(L, luaio_queue_bind(((lqueue *)lua_touserdata(L, 1))->q,
+                                     loop),
+                 fname);
+    lua_pushinteger(L, gen);
+    lua_setiuservalue(L, 1, 2);
+  } else if (lua_tointeger(L, -1) != gen) {
     luaL_error(L,
-               "%s: this queue belongs to an event loop that is no "
-               "longer running; create it inside the asyncio.run that "
-               "uses it",
+               "%s: this queue is bound to a different event loop (the "
+               "first to wait on it); make one for each asyncio.run",
                fname);
-  lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
 }
 
 /* {======================================================================
@@ -307,10 +309,8 @@ static int lqueue__tostring(lua_State *L) {
   return 1;
 }
 
-static int newqueue(lua_State *L, luaio_queue_kind kind, const char *fname) {
-  luaio_loop_t *loop = luaioL_checkloop(L, fname);
+static int newqueue(lua_State *L, luaio_queue_kind kind) {
   lua_Integer maxsize = luaL_optinteger(L, 1, 0);
-  pushloop(L, fname);
   lqueue *lq = lua_newuserdatauv(L, sizeof *lq, 2);
   lq->magic = QUEUE_MAGIC;
   lq->q = NULL;
@@ -319,9 +319,7 @@ static int newqueue(lua_State *L, luaio_queue_kind kind, const char *fname) {
   luaL_setmetatable(L, QUEUE_MT);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 2);
-  lq->q = luaio_queue_new(loop, kind, (long)maxsize,
+  lq->q = luaio_queue_new(NULL, kind, (long)maxsize,
                           kind == LUAIO_QUEUE_PRIORITY ? priority_less : NULL,
                           lq);
   if (lq->q == NULL)
@@ -330,15 +328,15 @@ static int newqueue(lua_State *L, luaio_queue_kind kind, const char *fname) {
 }
 
 static int lqueue_new(lua_State *L) {
-  return newqueue(L, LUAIO_QUEUE_FIFO, "Queue");
+  return newqueue(L, LUAIO_QUEUE_FIFO);
 }
 
 static int lqueue_new_lifo(lua_State *L) {
-  return newqueue(L, LUAIO_QUEUE_LIFO, "LifoQueue");
+  return newqueue(L, LUAIO_QUEUE_LIFO);
 }
 
 static int lqueue_new_priority(lua_State *L) {
-  return newqueue(L, LUAIO_QUEUE_PRIORITY, "PriorityQueue");
+  return newqueue(L, LUAIO_QUEUE_PRIORITY);
 }
 
 static const luaL_Reg lqueue_funcs[] = {{"Queue", lqueue_new},

@@ -18,9 +18,11 @@
 #define GUARD_MT "asyncio.Guard"
 
 /* Each box owns one reference to its core object. Its user value 1 is
-** the number of the loop it was made on: waits allocate futures on that
-** loop, so they must run on it. A loop's address may be reused by the
-** next one, its number is not. */
+** the number of the loop it is bound to, nil until its first wait binds
+** it to the running one (asyncio 3.10's _LoopBoundMixin): waits allocate
+** futures on that loop, so they must run on it. A loop's address may be
+** reused by the next one, its number is not. A Condition's user value 2
+** is the Lock box it was made on, if any. */
 typedef struct {
   luaio_event_t *ev;
 } levent;
@@ -76,38 +78,68 @@ static lbarrier *checkbarrier(lua_State *L) {
 ** ======================================================================= */
 
 
-/* Pushes the running loop's number (a new one for every loop, where a
-** loop's address may be reused), or raises naming fname. [-0, +1, e] */
-static void pushloop(lua_State *L, const char *fname) {
-  luaioL_checkloop(L, fname);
-  lua_pushinteger(L, (lua_Integer)luaioL_runtime_of(L)->gen);
-}
-
-/* The class of the object at 1 without "asyncio.", as "Lock". */
-static const char *classname(lua_State *L) {
+/* The class of the object at idx without "asyncio.", as "Lock". */
+static const char *classname(lua_State *L, int idx) {
   const char *name = "object";
-  if (luaL_getmetafield(L, 1, "__name") == LUA_TSTRING) {
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) {
     name = lua_tostring(L, -1) + sizeof "asyncio." - 1;
     lua_pop(L, 1); /* the metatable still holds the string */
   }
   return name;
 }
 
-/* Checks that a wait on the object at 1 may begin: the loop it was made
-** on must be the running one. Returns the running task when L can
-** suspend, else NULL; then a wait the core begins must be abandoned (by
-** calling its *_finish at once) and luaioL_checktask called for the
-** error that says why. [-0, +0, v] */
-static lfuture *beginwait(lua_State *L, const char *fname) {
-  pushloop(L, fname);
-  lua_getiuservalue(L, 1, 1);
-  if (!lua_rawequal(L, -1, -2))
-    luaL_error(L,
-               "%s: this %s belongs to an event loop that is no longer "
-               "running; create it inside the asyncio.run that uses it",
-               fname, classname(L));
-  lua_pop(L, 2);
+/* Binds the object at idx, unbound, to the running loop: its core object
+** and its user value 1. [-0, +0, v] */
+static void bindbox(lua_State *L, int idx, const char *fname) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
+  void *box = lua_touserdata(L, idx);
+  int rc;
+  if (luaL_testudata(L, idx, EVENT_MT) != NULL)
+    rc = luaio_event_bind(((levent *)box)->ev, rt->loop);
+  else if (luaL_testudata(L, idx, LOCK_MT) != NULL)
+    rc = luaio_lock_bind(((llock *)box)->lock, rt->loop);
+  else if (luaL_testudata(L, idx, CONDITION_MT) != NULL) {
+    /* Its lock must be bound to the same loop, or to none yet. */
+    if (lua_getiuservalue(L, idx, 2) == LUA_TUSERDATA) {
+      int lock = lua_gettop(L);
+      if (lua_getiuservalue(L, lock, 1) == LUA_TNIL)
+        bindbox(L, lock, fname);
+      else if (lua_tointeger(L, -1) != (lua_Integer)rt->gen)
+        luaL_error(L,
+                   "%s: this Condition's Lock is bound to a different "
+                   "event loop (the first to wait on it); make a Lock "
+                   "for each asyncio.run",
+                   fname);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    rc = luaio_condition_bind(((lcondition *)box)->cond, rt->loop);
+  } else if (luaL_testudata(L, idx, BARRIER_MT) != NULL)
+    rc = luaio_barrier_bind(((lbarrier *)box)->b, rt->loop);
+  else
+    rc = luaio_semaphore_bind(((lsemaphore *)box)->sem, rt->loop);
+  luaioL_check(L, rc, fname); /* the numbers agreed: not expected */
+  lua_pushinteger(L, (lua_Integer)rt->gen);
+  lua_setiuservalue(L, idx, 1);
+}
+
+/* Checks that a wait on the object at 1 may begin: a loop must run, and
+** the object be bound to it, or to none yet (then it is bound now).
+** Returns the running task when L can suspend, else NULL; then a wait
+** the core begins must be abandoned (by calling its *_finish at once)
+** and luaioL_checktask called for the error that says why.
+** [-0, +0, v] */
+static lfuture *beginwait(lua_State *L, const char *fname) {
+  luaioL_checkloop(L, fname);
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (lua_getiuservalue(L, 1, 1) == LUA_TNIL)
+    bindbox(L, 1, fname);
+  else if (lua_tointeger(L, -1) != (lua_Integer)rt->gen)
+    luaL_error(L,
+               "%s: this %s is bound to a different event loop (the first "
+               "to wait on it); make one for each asyncio.run",
+               fname, classname(L, 1));
+  lua_pop(L, 1);
   lfuture *task = rt->current;
   if (task == NULL || task->co != L || !lua_isyieldable(L))
     return NULL;
@@ -310,7 +342,7 @@ static int lsemaphore_locked(lua_State *L) {
 
 static int lsemaphore__tostring(lua_State *L) {
   lsemaphore *s = checksemaphore(L);
-  lua_pushfstring(L, "asyncio.%s (%s, value %I)", classname(L),
+  lua_pushfstring(L, "asyncio.%s (%s, value %I)", classname(L, 1),
                   luaio_semaphore_locked(s->sem) ? "locked" : "unlocked",
                   (lua_Integer)luaio_semaphore_value(s->sem));
   return 1;
@@ -633,7 +665,7 @@ static int lguard__tostring(lua_State *L) {
   int armed = ((lguard *)luaL_checkudata(L, 1, GUARD_MT))->armed;
   lua_getiuservalue(L, 1, 1);
   lua_replace(L, 1);
-  lua_pushfstring(L, "asyncio.Guard of asyncio.%s (%s)", classname(L),
+  lua_pushfstring(L, "asyncio.Guard of asyncio.%s (%s)", classname(L, 1),
                   armed ? "held" : "released");
   return 1;
 }
@@ -674,55 +706,47 @@ static int lcondition_guard(lua_State *L) {
 ** Constructors
 ** ======================================================================= */
 
-/* Pushes a new box of size bytes with metatable tname, made on the
-** running loop, whose number it keeps. [-0, +1, e] */
-static void *newbox(lua_State *L, size_t size, const char *tname,
-                    const char *fname) {
-  pushloop(L, fname);
-  void *box = lua_newuserdatauv(L, size, 1);
+/* Pushes a new box of size bytes with metatable tname and nuv user
+** values, bound to no loop yet. [-0, +1, m] */
+static void *newbox(lua_State *L, size_t size, const char *tname, int nuv) {
+  void *box = lua_newuserdatauv(L, size, nuv);
   memset(box, 0, size); /* NULL: safe to collect */
   luaL_setmetatable(L, tname);
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 1);
   return box;
 }
 
-static luaio_loop_t *runningloop(lua_State *L) {
-  return luaioL_runtime_of(L)->loop;
-}
-
 static int lsync_event(lua_State *L) {
-  levent *e = newbox(L, sizeof *e, EVENT_MT, "Event");
-  if ((e->ev = luaio_event_new(runningloop(L))) == NULL)
+  levent *e = newbox(L, sizeof *e, EVENT_MT, 1);
+  if ((e->ev = luaio_event_new(NULL)) == NULL)
     return luaL_error(L, "not enough memory");
   return 1;
 }
 
 static int lsync_lock(lua_State *L) {
-  llock *l = newbox(L, sizeof *l, LOCK_MT, "Lock");
-  if ((l->lock = luaio_lock_new(runningloop(L))) == NULL)
+  llock *l = newbox(L, sizeof *l, LOCK_MT, 1);
+  if ((l->lock = luaio_lock_new(NULL)) == NULL)
     return luaL_error(L, "not enough memory");
   return 1;
 }
 
-static int newsemaphore(lua_State *L, int bounded, const char *fname) {
+static int newsemaphore(lua_State *L, int bounded) {
   lua_Integer value = luaL_optinteger(L, 1, 1);
   luaL_argcheck(L, value >= 0 && value <= LONG_MAX, 1,
                 "initial value must be >= 0");
   lsemaphore *s =
-      newbox(L, sizeof *s, bounded ? BSEMAPHORE_MT : SEMAPHORE_MT, fname);
-  s->sem = luaio_semaphore_new(runningloop(L), (long)value, bounded);
+      newbox(L, sizeof *s, bounded ? BSEMAPHORE_MT : SEMAPHORE_MT, 1);
+  s->sem = luaio_semaphore_new(NULL, (long)value, bounded);
   if (s->sem == NULL)
     return luaL_error(L, "not enough memory");
   return 1;
 }
 
 static int lsync_semaphore(lua_State *L) {
-  return newsemaphore(L, 0, "Semaphore");
+  return newsemaphore(L, 0);
 }
 
 static int lsync_bounded_semaphore(lua_State *L) {
-  return newsemaphore(L, 1, "BoundedSemaphore");
+  return newsemaphore(L, 1);
 }
 
 static int lsync_condition(lua_State *L) {
@@ -730,15 +754,10 @@ static int lsync_condition(lua_State *L) {
   lua_settop(L, 1);
   if (!lua_isnil(L, 1))
     lock = ((llock *)luaL_checkudata(L, 1, LOCK_MT))->lock;
-  lcondition *c = newbox(L, sizeof *c, CONDITION_MT, "Condition");
-  if (lock != NULL) {
-    lua_getiuservalue(L, 1, 1);
-    lua_getiuservalue(L, 2, 1);
-    if (!lua_rawequal(L, -1, -2))
-      return luaL_argerror(L, 1, "the lock belongs to another event loop");
-    lua_pop(L, 2);
-  }
-  if ((c->cond = luaio_condition_new(runningloop(L), lock)) == NULL)
+  lcondition *c = newbox(L, sizeof *c, CONDITION_MT, 2);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 2); /* the Lock box, or nil */
+  if ((c->cond = luaio_condition_new(NULL, lock)) == NULL)
     return luaL_error(L, "not enough memory");
   return 1;
 }
@@ -747,8 +766,8 @@ static int lsync_barrier(lua_State *L) {
   lua_Integer parties = luaL_checkinteger(L, 1);
   luaL_argcheck(L, parties >= 1 && parties <= LONG_MAX, 1,
                 "parties must be >= 1");
-  lbarrier *b = newbox(L, sizeof *b, BARRIER_MT, "Barrier");
-  if ((b->b = luaio_barrier_new(runningloop(L), (long)parties)) == NULL)
+  lbarrier *b = newbox(L, sizeof *b, BARRIER_MT, 1);
+  if ((b->b = luaio_barrier_new(NULL, (long)parties)) == NULL)
     return luaL_error(L, "not enough memory");
   return 1;
 }

@@ -276,6 +276,9 @@ luaio__waiter *luaio__waiter_of(luaio_future_t *fut,
 size_t luaio__waitlist_wake(luaio__waitlist *list, size_t n);
 /* Lets go of every waiter; those still pending stay so. */
 void luaio__waitlist_clear(luaio__waitlist *list);
+/* Binds an object that keeps waiters, whose loop is *slot, to loop (the
+** *_bind functions): 0, or LUAIO_EINVALSTATE when bound to another. */
+int luaio__bind_loop(luaio_loop_t **slot, luaio_loop_t *loop);
 
 /* }====================================================================== */
 

@@ -623,6 +623,8 @@ LUAIO_EXTERN luaio_queue_t *luaio_queue_new(luaio_loop_t *loop,
                                             luaio_queue_kind kind,
                                             long maxsize, luaio_queue_cmp cmp,
                                             void *ud);
+/* As luaio_event_bind() (a NULL loop: bound before the first wait). */
+LUAIO_EXTERN int luaio_queue_bind(luaio_queue_t *q, luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_queue_ref(luaio_queue_t *q);
 /* Drops a reference; the last one frees the queue and lets go of any
 ** waiter futures still queued (they stay pending). */
@@ -718,6 +720,13 @@ typedef struct luaio_event_s luaio_event_t;
 /* Creates a clear event. The caller owns the reference returned. Returns
 ** NULL only when out of memory. */
 LUAIO_EXTERN luaio_event_t *luaio_event_new(luaio_loop_t *loop);
+/* An event, lock, semaphore, condition, barrier or queue made with a NULL
+** loop belongs to none yet, as asyncio's are bound to the loop that first
+** uses them: everything but a wait works. *_bind gives it its loop, which
+** must be done before its first wait (the waiter futures live on it).
+** Returns 0, or LUAIO_EINVALSTATE when it is bound to another loop
+** already (then nothing changes). */
+LUAIO_EXTERN int luaio_event_bind(luaio_event_t *ev, luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_event_ref(luaio_event_t *ev);
 LUAIO_EXTERN void luaio_event_unref(luaio_event_t *ev);
 
@@ -749,6 +758,8 @@ typedef struct luaio_lock_s luaio_lock_t;
 /* Creates an unlocked lock. The caller owns the reference returned.
 ** Returns NULL only when out of memory. */
 LUAIO_EXTERN luaio_lock_t *luaio_lock_new(luaio_loop_t *loop);
+/* As luaio_event_bind(). */
+LUAIO_EXTERN int luaio_lock_bind(luaio_lock_t *lock, luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_lock_ref(luaio_lock_t *lock);
 LUAIO_EXTERN void luaio_lock_unref(luaio_lock_t *lock);
 LUAIO_EXTERN int luaio_lock_locked(const luaio_lock_t *lock);
@@ -781,6 +792,9 @@ typedef struct luaio_semaphore_s luaio_semaphore_t;
 ** or out of memory. */
 LUAIO_EXTERN luaio_semaphore_t *luaio_semaphore_new(luaio_loop_t *loop,
                                                     long value, int bounded);
+/* As luaio_event_bind(). */
+LUAIO_EXTERN int luaio_semaphore_bind(luaio_semaphore_t *sem,
+                                      luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_semaphore_ref(luaio_semaphore_t *sem);
 LUAIO_EXTERN void luaio_semaphore_unref(luaio_semaphore_t *sem);
 
@@ -829,6 +843,10 @@ typedef struct luaio_condition_s luaio_condition_t;
 ** Returns NULL only when out of memory. */
 LUAIO_EXTERN luaio_condition_t *luaio_condition_new(luaio_loop_t *loop,
                                                     luaio_lock_t *lock);
+/* As luaio_event_bind(); binds the condition's lock too when it is not
+** bound, and fails when it is bound to another loop. */
+LUAIO_EXTERN int luaio_condition_bind(luaio_condition_t *cond,
+                                      luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_condition_ref(luaio_condition_t *cond);
 LUAIO_EXTERN void luaio_condition_unref(luaio_condition_t *cond);
 
@@ -873,6 +891,8 @@ typedef struct luaio_barrier_s luaio_barrier_t;
 ** reference returned. Returns NULL when parties < 1 or out of memory. */
 LUAIO_EXTERN luaio_barrier_t *luaio_barrier_new(luaio_loop_t *loop,
                                                 long parties);
+/* As luaio_event_bind(). */
+LUAIO_EXTERN int luaio_barrier_bind(luaio_barrier_t *b, luaio_loop_t *loop);
 LUAIO_EXTERN void luaio_barrier_ref(luaio_barrier_t *b);
 LUAIO_EXTERN void luaio_barrier_unref(luaio_barrier_t *b);
 

@@ -88,6 +88,10 @@ luaio_queue_t *luaio_queue_new(luaio_loop_t *loop, luaio_queue_kind kind,
   return q;
 }
 
+int luaio_queue_bind(luaio_queue_t *q, luaio_loop_t *loop) {
+  return luaio__bind_loop(&q->loop, loop);
+}
+
 void luaio_queue_ref(luaio_queue_t *q) { q->refs++; }
 
 void luaio_queue_unref(luaio_queue_t *q) {

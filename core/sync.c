@@ -67,6 +67,10 @@ luaio_event_t *luaio_event_new(luaio_loop_t *loop) {
   return ev;
 }
 
+int luaio_event_bind(luaio_event_t *ev, luaio_loop_t *loop) {
+  return luaio__bind_loop(&ev->loop, loop);
+}
+
 void luaio_event_ref(luaio_event_t *ev) { ev->refs++; }
 
 void luaio_event_unref(luaio_event_t *ev) {
@@ -100,6 +104,7 @@ int luaio_event_wait(luaio_event_t *ev, luaio_future_t **out) {
   *out = NULL;
   if (ev->value)
     return 0;
+  assert(ev->loop != NULL); /* an event made without one was bound */
   if (ev->setfut == NULL && (ev->setfut = luaio_future_new(ev->loop)) == NULL)
     return LUAIO_ENOMEM;
   luaio_future_ref(ev->setfut);
@@ -137,6 +142,10 @@ luaio_lock_t *luaio_lock_new(luaio_loop_t *loop) {
   lock->loop = loop;
   lock->refs = 1;
   return lock;
+}
+
+int luaio_lock_bind(luaio_lock_t *lock, luaio_loop_t *loop) {
+  return luaio__bind_loop(&lock->loop, loop);
 }
 
 void luaio_lock_ref(luaio_lock_t *lock) { lock->refs++; }
@@ -231,6 +240,10 @@ luaio_semaphore_t *luaio_semaphore_new(luaio_loop_t *loop, long value,
   return sem;
 }
 
+int luaio_semaphore_bind(luaio_semaphore_t *sem, luaio_loop_t *loop) {
+  return luaio__bind_loop(&sem->loop, loop);
+}
+
 void luaio_semaphore_ref(luaio_semaphore_t *sem) { sem->refs++; }
 
 void luaio_semaphore_unref(luaio_semaphore_t *sem) {
@@ -323,12 +336,23 @@ luaio_condition_t *luaio_condition_new(luaio_loop_t *loop,
   cond->refs = 1;
   if (lock != NULL) {
     luaio_lock_ref(lock);
+    if (lock->loop == NULL)
+      lock->loop = loop; /* bound with the condition, if it is */
   } else if ((lock = luaio_lock_new(loop)) == NULL) {
     luaio__free(cond, sizeof *cond);
     return NULL;
   }
   cond->lock = lock;
   return cond;
+}
+
+int luaio_condition_bind(luaio_condition_t *cond, luaio_loop_t *loop) {
+  if (cond->lock->loop != NULL && cond->lock->loop != loop)
+    return LUAIO_EINVALSTATE;
+  int rc = luaio__bind_loop(&cond->loop, loop);
+  if (rc == 0)
+    cond->lock->loop = loop;
+  return rc;
 }
 
 void luaio_condition_ref(luaio_condition_t *cond) { cond->refs++; }
@@ -411,6 +435,10 @@ luaio_barrier_t *luaio_barrier_new(luaio_loop_t *loop, long parties) {
   b->state = FILLING;
   b->parties = parties;
   return b;
+}
+
+int luaio_barrier_bind(luaio_barrier_t *b, luaio_loop_t *loop) {
+  return luaio__bind_loop(&b->loop, loop);
 }
 
 void luaio_barrier_ref(luaio_barrier_t *b) { b->refs++; }

@@ -14,6 +14,7 @@ static const luaio__future_kind waiter_kind = {
     .cancel = luaio__future_cancel_plain, .free = waiter_free};
 
 luaio__waiter *luaio__waiter_push(luaio__waitlist *list, luaio_loop_t *loop) {
+  assert(loop != NULL); /* an object made without one was bound first */
   luaio__waiter *w = (luaio__waiter *)luaio__future_alloc(loop, &waiter_kind,
                                                           sizeof *w);
   if (w == NULL)
@@ -72,4 +73,12 @@ size_t luaio__waitlist_wake(luaio__waitlist *list, size_t n) {
 void luaio__waitlist_clear(luaio__waitlist *list) {
   while (list->head != NULL)
     luaio__waiter_unlink(list->head);
+}
+
+int luaio__bind_loop(luaio_loop_t **slot, luaio_loop_t *loop) {
+  assert(loop != NULL);
+  if (*slot != NULL && *slot != loop)
+    return LUAIO_EINVALSTATE;
+  *slot = loop;
+  return 0;
 }

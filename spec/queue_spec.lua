@@ -116,9 +116,10 @@ describe("asyncio.Queue", function()
                    tostring(error_of(asyncio.Queue, 1.5)))
   end))
 
-  it("needs a running loop", function()
-    local err = error_of(asyncio.Queue)
-    assert.matches("no running event loop", tostring(err))
+  it("can be made and filled before a loop runs", function()
+    local q = asyncio.Queue()
+    q:put_nowait("early")
+    assert.equal("early", asyncio.run(function() return q:get() end))
   end)
 end)
 
@@ -614,17 +615,23 @@ describe("Queue outside a task", function()
     assert.equal(1, q:get())
   end)
 
-  it("cannot wait in a loop other than the one it was made in", function()
+  it("cannot wait in a loop other than the first it waited in", function()
     local q
-    asyncio.run(function() q = asyncio.Queue(1) end)
+    asyncio.run(function()
+      q = asyncio.Queue(1)
+      local getter = asyncio.create_task(function() return q:get() end)
+      asyncio.sleep(0) -- the getter waits: q is bound to this loop
+      q:put("x")
+      assert.equal("x", asyncio.await(getter))
+    end)
     asyncio.run(function()
       local err = error_of(q.get, q)
-      assert.matches("^get: this queue belongs to an event loop that is no "
-                     .. "longer running", tostring(err))
+      assert.matches("^get: this queue is bound to a different event loop",
+                     tostring(err))
       q:put(1) -- no wait needed: fine
-      assert.matches("^put: this queue belongs",
+      assert.matches("^put: this queue is bound",
                      tostring(error_of(q.put, q, 2)))
-      assert.matches("^join: this queue belongs",
+      assert.matches("^join: this queue is bound",
                      tostring(error_of(q.join, q)))
       assert.equal(1, q:get())
     end)

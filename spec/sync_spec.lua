@@ -172,13 +172,17 @@ describe("asyncio.Lock", function()
     lock:release()
   end))
 
-  it("belongs to the loop it was made in", function()
+  it("is bound to the loop that first waits on it", function()
     local lock
-    asyncio.run(function() lock = asyncio.Lock() end)
+    asyncio.run(function()
+      lock = asyncio.Lock()
+      lock:acquire()
+      lock:release()
+    end)
     assert.matches("no running event loop",
                    tostring(error_of(lock.acquire, lock)))
     asyncio.run(function()
-      assert.matches("belongs to an event loop that is no longer running",
+      assert.matches("is bound to a different event loop",
                      tostring(error_of(lock.acquire, lock)))
     end)
     assert.is_false(lock:locked())

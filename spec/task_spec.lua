@@ -511,6 +511,20 @@ describe("asyncio.Task", function()
     asyncio.await(task)
   end))
 
+  it("set_name converts any value with tostring, as asyncio with str",
+    asyncio.spec(function()
+      local task = asyncio.create_task(function() end)
+      task:set_name(42)
+      assert.equal("42", task:get_name())
+      task:set_name(nil) -- asyncio: set_name(None) names it "None"
+      assert.equal("nil", task:get_name())
+      task:set_name(setmetatable({}, { __tostring = function() return "t" end }))
+      assert.equal("t", task:get_name())
+      assert.matches("bad argument #1 to 'set_name' %(value expected%)",
+        tostring(support.error_of(function() task:set_name() end)))
+      asyncio.await(task)
+    end))
+
   it("cancel raises CancelledError in the task", asyncio.spec(function()
     local add, joined = new_log()
     local task = asyncio.create_task(function()

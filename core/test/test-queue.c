@@ -360,6 +360,33 @@ TEST(getters_fifo) {
   ctx_close(a, 4);
 }
 
+/* A queue made with no loop takes items; bound later, it waits as usual,
+** and refuses another loop. */
+TEST(bind_at_first_use) {
+  test_alloc_install();
+  memset(&C, 0, sizeof C);
+  C.q = luaio_queue_new(NULL, LUAIO_QUEUE_FIFO, 1, NULL, NULL);
+  ASSERT_NOT_NULL(C.q);
+  put(1);
+  C.loop = luaio_loop_new(NULL);
+  ASSERT_NOT_NULL(C.loop);
+  ASSERT_OK(luaio_queue_bind(C.q, C.loop));
+  static const op_t g[] = {{GET, 0}, {GET, 0}, {END, 0}};
+  static const op_t p[] = {{PUT, 2}, {PUT, 3}, {END, 0}};
+  actor a[2];
+  spawn(&a[0], "p", p);
+  spawn(&a[1], "g", g);
+  run();
+  ASSERT_STR_EQ("g-1,p+2,g-2,p+3", test_log);
+  luaio_loop_t *other = luaio_loop_new(NULL);
+  ASSERT_NOT_NULL(other);
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_queue_bind(C.q, other));
+  ASSERT_OK(luaio_queue_bind(C.q, C.loop));
+  ASSERT_OK(luaio_loop_delete(other));
+  ASSERT_EQ(3, get());
+  ctx_close(a, 2);
+}
+
 /* maxsize 2 holds the producer back; the order is CPython's. */
 TEST(producer_consumer_backpressure) {
   ctx_open(LUAIO_QUEUE_FIFO, 2);

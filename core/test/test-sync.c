@@ -756,6 +756,68 @@ TEST(barrier_bad_parties) {
 /* }====================================================================== */
 
 /* {======================================================================
+** Objects made before any loop, bound at first use
+** ======================================================================= */
+
+/* Everything but a wait works unbound; bound, the objects wait as usual;
+** bound to one loop, they refuse another. */
+TEST(bind_at_first_use) {
+  test_alloc_install();
+  memset(&S, 0, sizeof S);
+  S.ev = luaio_event_new(NULL);
+  S.cond = luaio_condition_new(NULL, NULL);
+  S.sem = luaio_semaphore_new(NULL, 0, 0);
+  S.bar = luaio_barrier_new(NULL, 2);
+  S.lock = luaio_condition_lock(S.cond);
+  luaio_event_set(S.ev);
+  luaio_event_clear(S.ev);
+  luaio_future_t *fut = NULL;
+  ASSERT_OK(luaio_lock_acquire(S.lock, &fut)); /* uncontended */
+  ASSERT_NULL(fut);
+  ASSERT_OK(luaio_lock_release(S.lock));
+  ASSERT_OK(luaio_semaphore_release(S.sem));
+  S.loop = luaio_loop_new(NULL);
+  ASSERT_NOT_NULL(S.loop);
+  ASSERT_OK(luaio_event_bind(S.ev, S.loop));
+  ASSERT_OK(luaio_event_bind(S.ev, S.loop)); /* again: no change */
+  ASSERT_OK(luaio_condition_bind(S.cond, S.loop)); /* and its lock */
+  ASSERT_OK(luaio_lock_bind(S.lock, S.loop));
+  ASSERT_OK(luaio_semaphore_bind(S.sem, S.loop));
+  ASSERT_OK(luaio_barrier_bind(S.bar, S.loop));
+  static const op_t w[] = {{LK_ACQ, 0},  {CV_WAIT, 0},  {LK_REL, 0},
+                           {EV_WAIT, 0}, {SEM_ACQ, 0},  {SEM_ACQ, 0},
+                           {BAR_WAIT, 0}, {END, 0}};
+  static const op_t s[] = {{YIELD, 0},  {LK_ACQ, 0},  {CV_NOTIFY, 1},
+                           {LK_REL, 0}, {EV_SET, 0},  {YIELD, 0},
+                           {SEM_REL, 0}, {BAR_WAIT, 0}, {END, 0}};
+  actor a[2];
+  spawn(&a[0], "w", w);
+  spawn(&a[1], "s", s);
+  run();
+  ASSERT_STR_EQ("w:locked,s:locked,s:notify,s:released,s:set,w:notified,"
+                "w:released,w:woke,w:acquired,s:released,w:acquired,w:1,"
+                "s:0",
+                test_log);
+  ASSERT(luaio_event_is_set(S.ev));
+  luaio_loop_t *other = luaio_loop_new(NULL);
+  ASSERT_NOT_NULL(other);
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_event_bind(S.ev, other));
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_lock_bind(S.lock, other));
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_semaphore_bind(S.sem, other));
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_barrier_bind(S.bar, other));
+  /* A condition on a lock of another loop cannot be bound to this one. */
+  luaio_condition_t *cond = luaio_condition_new(NULL, S.lock);
+  ASSERT_NOT_NULL(cond);
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_condition_bind(cond, other));
+  ASSERT_OK(luaio_condition_bind(cond, S.loop));
+  luaio_condition_unref(cond);
+  ASSERT_OK(luaio_loop_delete(other));
+  ctx_close(a, 2);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
 ** Out of memory
 ** ======================================================================= */
 
