@@ -52,14 +52,14 @@ static void ltask_endthread(lua_State *L, lfuture *box, int returned) {
 ** guard's finalizer reports the error unless it was retrieved; the weak
 ** set finds the boxes still alive when the loop closes. Nothing else
 ** keeps a failed task, and tasks that never fail pay nothing. */
-static void ltask_watch_failure(lua_State *L, lfuture *box) {
-  if (box->handler) { /* nobody else can take a handler's error */
-    luaioL_pushbox(L, box);
-    luaioL_queuereport(L, -1);
-    lua_pop(L, 1);
-    return;
-  }
+/* Stack: box (light userdata). */
+static int watch_p(lua_State *L) {
+  lfuture *box = lua_touserdata(L, 1);
   luaioL_pushbox(L, box);
+  if (box->handler) { /* nobody else can take a handler's error */
+    luaioL_queuereport(L, -1);
+    return 0;
+  }
   lua_newuserdatauv(L, 0, 1);
   lua_pushvalue(L, -2);
   lua_setiuservalue(L, -2, 1); /* guard -> box */
@@ -69,7 +69,22 @@ static void ltask_watch_failure(lua_State *L, lfuture *box) {
   lua_insert(L, -2);
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
-  lua_pop(L, 1);
+  return 0;
+}
+
+static void ltask_watch_failure(lua_State *L, lfuture *box) {
+  lua_pushcfunction(L, watch_p);
+  lua_pushlightuserdata(L, box);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    /* Out of memory: reported now rather than maybe never. */
+    box->reported = 1;
+    luaioL_pushbox(L, box);
+    lua_getiuservalue(L, -1, UV_VALUES);
+    luaioL_report(L, -1, "error in a task (reported at once: out of "
+                         "memory)");
+    lua_pop(L, 2);
+  }
 }
 
 static int lguard__gc(lua_State *L) {
@@ -84,26 +99,58 @@ static int lguard__gc(lua_State *L) {
 ** the traceback of its coroutine (still intact). Returns the step's code. */
 static void pushname(lua_State *L, int idx, lfuture *box);
 
-static int ltask_failed(lua_State *L, lfuture *box) {
-  int err = luaioL_iscancelled(L, -1) ? LUAIO_ECANCELLED : LUAIO_EFAILED;
-  if (err == LUAIO_EFAILED) {
+/* Stack: box (light userdata), the error. Returns the error that
+** crosses the task's boundary and whether it is a cancellation. */
+static int failed_p(lua_State *L) {
+  lfuture *box = lua_touserdata(L, 1);
+  lua_settop(L, 2);
+  int cancelled = luaioL_iscancelled(L, 2);
+  if (!cancelled) {
     luaioL_pushbox(L, box);
     pushname(L, -1, box);
     lua_pushfstring(L, "in task '%s':", lua_tostring(L, -1));
-    lua_replace(L, -3);
-    lua_pop(L, 1);
     luaL_traceback(L, box->co, lua_tostring(L, -1), 0);
-    lua_remove(L, -2);
     const char *tb = lua_tostring(L, -1);
-    lua_insert(L, -2);
+    lua_pushvalue(L, 2);
     luaioL_carryerror(L, tb);
-    lua_remove(L, -2);
+  }
+  lua_pushboolean(L, cancelled);
+  return 2;
+}
+
+/* Run protected, as the step runs inside the core: out of memory, the
+** error is kept as it was raised. */
+static int ltask_failed(lua_State *L, lfuture *box) {
+  int err = LUAIO_EFAILED;
+  lua_pushcfunction(L, failed_p);
+  lua_pushlightuserdata(L, box);
+  lua_pushvalue(L, -3);
+  if (lua_pcall(L, 2, 2, 0) == LUA_OK) {
+    if (lua_toboolean(L, -1))
+      err = LUAIO_ECANCELLED;
+    lua_pop(L, 1);
+    lua_replace(L, -2);
+  } else {
+    lua_pop(L, 1);
   }
   luaioL_pushbox(L, box);
   lua_insert(L, -2);
   luaioL_fail(L, -2);
   lua_pop(L, 1);
   return err;
+}
+
+/* Stack: box (light userdata). The error of a task that yielded on its
+** own. */
+static int yielded_p(lua_State *L) {
+  lfuture *box = lua_touserdata(L, 1);
+  luaL_traceback(L, box->co, NULL, 0);
+  luaioL_newerror(L, "Error", "coroutine.yield() was called in a task's "
+                              "own coroutine; use asyncio.sleep(0) to let "
+                              "other tasks run");
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "traceback");
+  return 1;
 }
 
 /* The core is done with the task (LUAIO_TASK_DONE): the box keeps the
@@ -167,14 +214,9 @@ static int ltask_step(luaio_task_t *t, int err) {
       return LUAIO_STEP_SUSPENDED;
     }
     lua_pop(co, nres);
-    lua_pushliteral(L, "coroutine.yield() was called in a task's own "
-                       "coroutine; use asyncio.sleep(0) to let other tasks "
-                       "run");
-    luaL_traceback(L, co, NULL, 0);
-    luaioL_newerror(L, "Error", lua_tostring(L, -2));
-    lua_insert(L, -2);
-    lua_setfield(L, -2, "traceback");
-    lua_remove(L, -2);
+    lua_pushcfunction(L, yielded_p);
+    lua_pushlightuserdata(L, box);
+    lua_pcall(L, 1, 1, 0); /* out of memory, that error stands in */
     err = ltask_failed(L, box);
     break;
   case LUA_OK:

@@ -132,6 +132,39 @@ TEST(task_group_and_timeout) {
                "assert(not pcall(asyncio.wait_for, slow(), 0.001))"));
 }
 
+/* Errors to the exception handler: a task nobody awaits, collected; a
+** task kept until the loop closes; a failing done callback; a handler
+** that fails once. (No Lua object here owns a core object through a
+** finalizer: see the XXX above.) */
+TEST(exception_handler) {
+  sweep(SCRIPT("local loop = asyncio.get_running_loop()\n"
+               "local n = 0\n"
+               "loop:set_exception_handler(function(_, c)\n"
+               "  n = n + 1\n"
+               "  if n == 1 then error('handler failed', 0) end\n"
+               "end)\n"
+               "asyncio.create_task(function() error('lost', 0) end)\n"
+               "local kept = asyncio.create_task(function()\n"
+               "  error('kept', 0) end)\n"
+               "asyncio.sleep(0)\n"
+               "kept:add_done_callback(function() error('cb', 0) end)\n"
+               "collectgarbage(); collectgarbage()\n"
+               "asyncio.sleep(0)\n"
+               "asyncio.sleep(0)\n"
+               "assert(n == 2 and kept:done())"));
+}
+
+/* Tasks that fail: recording the error cannot raise into the core. */
+TEST(failing_tasks) {
+  sweep(SCRIPT("local t = asyncio.create_task(function() error('x', 0) end)\n"
+               "assert(not pcall(asyncio.await, t))\n"
+               "t = asyncio.create_task(function()\n"
+               "  asyncio.sleep(0)\n"
+               "  error({code = 1})\n"
+               "end)\n"
+               "assert(not pcall(asyncio.await, t))"));
+}
+
 /* A server, a client and a handler. The client's waits are bounded, so
 ** that no failure can leave a run waiting for good. */
 TEST(streams) {
