@@ -345,16 +345,20 @@ static int lfuture_add_done_callback(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   luaioL_checkalive(L, box, "add_done_callback");
-  luacb *cb = malloc(sizeof *cb);
-  if (cb == NULL)
-    return luaL_error(L, "not enough memory");
-  cb->rt = box->rt;
+  /* The Lua parts first: they may raise, and then nothing is lost. */
   lua_createtable(L, 2, 0);
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, 2);
-  cb->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  luacb *cb = malloc(sizeof *cb);
+  if (cb == NULL) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    return luaL_error(L, "not enough memory");
+  }
+  cb->rt = box->rt;
+  cb->ref = ref;
   /* A finished task has let go of its core future: a done one stands in
   ** for it, and the callback is scheduled at once, as on any done one. */
   luaio_future_t *fut = luaioL_corefuture(box);

@@ -329,6 +329,10 @@ static int schedule(lua_State *L, int fidx, double when, int timed) {
   luaioL_runtime *rt = luaioL_rt(L);
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   int n = lua_gettop(L) - fidx + 1;
+  /* The Lua parts first: they may raise, and then nothing is lost. */
+  lhandle *lh = lua_newuserdatauv(L, sizeof *lh, 0);
+  lh->h = NULL;
+  luaL_setmetatable(L, HANDLE_MT);
   lua_createtable(L, n, 1);
   for (int i = 0; i < n; i++) {
     lua_pushvalue(L, fidx + i);
@@ -336,14 +340,14 @@ static int schedule(lua_State *L, int fidx, double when, int timed) {
   }
   lua_pushinteger(L, n);
   lua_setfield(L, -2, "n");
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lcallback *cb = malloc(sizeof *cb);
-  if (cb == NULL)
+  if (cb == NULL) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
     return luaL_error(L, "not enough memory");
+  }
   cb->rt = rt;
-  cb->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lhandle *lh = lua_newuserdatauv(L, sizeof *lh, 0);
-  lh->h = NULL;
-  luaL_setmetatable(L, HANDLE_MT);
+  cb->ref = ref;
   int rc = timed ? luaio_call_at(rt->loop, when, lcallback_run, cb,
                                  lcallback_free, &lh->h)
                  : luaio_call_soon(rt->loop, lcallback_run, cb,
