@@ -118,7 +118,7 @@ bench:
 	./bench/run
 
 clean:
-	rm -rf build build-asan build-valgrind
+	rm -rf build build-asan build-valgrind build.luarocks
 
 format:
 	@files=$$(find core bindings -name '*.[ch]' 2>/dev/null | sort); \
