@@ -1,10 +1,13 @@
 /*
 ** frame_host.c - a host program that drives luaio from its own frame
 ** loop, as a game or a tool with a UI would: one non-blocking step of
-** the asyncio loop per frame, with the host's work in between.
+** the asyncio loop per frame, with the host's work in between. The loop
+** runs on game time, a manual clock the host moves by each frame's delta:
+** the scripts' sleeps follow the frames, and would stand still while the
+** game is paused (luaio_host_pause) or run slower or faster with it
+** (luaio_host_set_scale).
 */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "lauxlib.h"
 #include "lua.h"
@@ -32,7 +35,7 @@ int main(void) {
   luaL_openlibs(L);
   luaL_requiref(L, "asyncio", luaopen_asyncio, 0);
   lua_pop(L, 1);
-  if (luaio_host_open(L, NULL) != 0) {
+  if (luaio_host_open_clock(L, NULL, LUAIO_CLOCK_MANUAL) != 0) {
     fprintf(stderr, "cannot open the loop\n");
     return 1;
   }
@@ -44,7 +47,9 @@ int main(void) {
   int frames = 0;
   while (luaio_host_step(L) > 0) {
     frames++;
-    usleep(2000); /* the host renders its frame here */
+    /* The host renders its frame here, then moves game time by the
+    ** frame's delta: 1/60 s, whatever the frame took. */
+    luaio_host_advance(L, 1.0 / 60);
   }
   printf("all tasks done after more than one frame: %s\n",
          frames > 1 ? "yes" : "no");
