@@ -15,7 +15,9 @@ typedef struct {
 
 /* Fills a new table (pushed) with the awaitables of the call: the
 ** arguments from first, or the elements of one plain list. Coroutine
-** objects and functions become tasks. arg is the number the caller knows
+** objects and functions become tasks; a coroutine object listed twice
+** becomes one task, listed twice, as asyncio's gather, wait and
+** as_completed make it one future. arg is the number the caller knows
 ** the first of them (or the list) by, for errors. Returns the count;
 ** *opts receives the index of a table carrying options, or 0.
 ** [-0, +1, e] */
@@ -34,6 +36,7 @@ static int collect(lua_State *L, int first, int arg, const char *fname,
   }
   lua_createtable(L, n, 0);
   int kids = lua_gettop(L);
+  int made = 0; /* coroutine object -> its task; made when first needed */
   for (int i = 1; i <= n; i++) {
     if (list)
       lua_rawgeti(L, list, i);
@@ -52,9 +55,30 @@ static int collect(lua_State *L, int first, int arg, const char *fname,
                            lua_pushfstring(L, "%s expected, got %s", what,
                                            luaL_typename(L, -1)));
     }
-    luaioL_toawaitable(L, -1, fname, 1);
+    if (luaioL_iscoro(L, -1)) {
+      if (made == 0) {
+        lua_newtable(L);
+        lua_insert(L, -2);
+        made = kids + 1;
+      }
+      lua_pushvalue(L, -1);
+      if (lua_rawget(L, made) != LUA_TNIL) { /* its task, made before */
+        lua_rawseti(L, kids, i);
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      luaioL_toawaitable(L, -1, fname, 1);
+      lua_pushvalue(L, -1);
+      lua_insert(L, -3);     /* box co box */
+      lua_rawset(L, made);   /* made[co] = box */
+    } else {
+      luaioL_toawaitable(L, -1, fname, 1);
+    }
     lua_rawseti(L, kids, i);
   }
+  lua_settop(L, kids);
   return n;
 }
 

@@ -1,6 +1,7 @@
 -- A task listed twice in as_completed or wait is one task, as asyncio
 -- takes their awaitables as a set. as_completed once yielded it once per
--- listing, and wait listed it twice in `done`.
+-- listing, and wait listed it twice in `done`; a coroutine object listed
+-- twice was an error where asyncio makes it one task.
 local asyncio = require "asyncio"
 
 local function sleeper(delay, value)
@@ -38,6 +39,26 @@ describe("a task listed twice", function()
     assert.are.same({ u, t }, done) -- in the order first listed
     assert.are.same({}, pending)
   end))
+
+  it("is one task when a coroutine object is listed twice",
+    asyncio.spec(function()
+      local runs = 0
+      local job = asyncio.async(function(x)
+        runs = runs + 1
+        asyncio.sleep(0)
+        return x
+      end)
+      local co = job("c")
+      local got = {}
+      for f in asyncio.as_completed({ co, co }) do
+        got[#got + 1] = asyncio.await(f)
+      end
+      assert.are.same({ "c" }, got)
+      co = job("d")
+      local r = asyncio.gather(co, job("e"), co)
+      assert.are.same({ n = 3, "d", "e", "d" }, r)
+      assert.are.equal(3, runs)
+    end))
 
   it("counts once when a future is listed twice", asyncio.spec(function()
     local fut = asyncio.Future()
