@@ -47,6 +47,9 @@ struct luaio_alloc_s {
   chunk *chunks;
   char *bump, *bump_end; /* the unused tail of the newest chunk */
   size_t total;          /* bytes in chunks */
+  lua_Alloc base;        /* lalloc or system_alloc */
+  size_t used;           /* bytes Lua holds, kept while a limit is set */
+  size_t limit;          /* 0: none */
 };
 
 /* A new chunk: 64 KiB from malloc while the state is small, then 2 MiB
@@ -240,12 +243,11 @@ static lua_State *setup(lua_State *L) {
 
 lua_State *luaio_newstate(luaio_alloc_t **out) {
   *out = NULL;
-  if (use_system_alloc())
-    return setup(lua_newstate(system_alloc, NULL));
   luaio_alloc_t *a = calloc(1, sizeof *a);
   if (a == NULL)
     return NULL;
-  lua_State *L = lua_newstate(lalloc, a);
+  a->base = use_system_alloc() ? system_alloc : lalloc;
+  lua_State *L = lua_newstate(a->base, a);
   if (L == NULL) {
     free(a);
     return NULL;
@@ -267,3 +269,69 @@ void luaio_closestate(lua_State *L, luaio_alloc_t *a) {
   }
   free(a);
 }
+
+/* {======================================================================
+** The memory limit. A state without one runs on its base allocator,
+** which counts nothing; setting a limit swaps in limited_alloc, which
+** counts from what Lua says it holds. A refused allocation makes Lua
+** collect at once and try again, then raise its memory error in the
+** code that asked.
+** ======================================================================= */
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  luaio_alloc_t *a = ud;
+  size_t old = ptr != NULL ? osize : 0;
+  if (nsize > old &&
+      (a->used >= a->limit || nsize - old > a->limit - a->used))
+    return NULL;
+  void *p = a->base(ud, ptr, osize, nsize);
+  if (p != NULL || nsize == 0)
+    a->used = a->used - old + nsize;
+  return p;
+}
+
+/* L's allocator when luaio_newstate made it, else NULL. */
+static luaio_alloc_t *alloc_of(lua_State *L) {
+  void *ud;
+  lua_Alloc f = lua_getallocf(L, &ud);
+  if (f == lalloc || f == system_alloc || f == limited_alloc)
+    return ud;
+  return NULL;
+}
+
+/* What Lua counts as allocated: every live block's size. */
+static size_t lua_bytes(lua_State *L) {
+  int kb = lua_gc(L, LUA_GCCOUNT);
+  if (kb < 0) /* inside a finalizer */
+    return 0;
+  return (size_t)kb * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+}
+
+int luaio_setmemlimit(lua_State *L, size_t limit) {
+  luaio_alloc_t *a = alloc_of(L);
+  if (a == NULL)
+    return LUAIO_EINVAL;
+  if (limit == 0) {
+    a->limit = 0;
+    lua_setallocf(L, a->base, a);
+    return 0;
+  }
+  if (a->limit == 0) {
+    size_t used = lua_bytes(L);
+    if (used == 0)
+      return LUAIO_EINVALSTATE;
+    a->used = used;
+    lua_setallocf(L, limited_alloc, a);
+  }
+  a->limit = limit;
+  return 0;
+}
+
+size_t luaio_memory(lua_State *L, size_t *limit) {
+  luaio_alloc_t *a = alloc_of(L);
+  if (limit != NULL)
+    *limit = a != NULL ? a->limit : 0;
+  return lua_bytes(L);
+}
+
+/* }====================================================================== */

@@ -105,14 +105,25 @@ LUAIO_EXTERN void luaio_set_default_clock(lua_State *L, luaio_clock_kind kind);
 typedef struct luaio_alloc_s luaio_alloc_t;
 
 /* Creates a Lua state whose allocator suits many small objects (tasks):
-** per-size free lists, no header per block. *a receives the allocator,
-** which the caller passes to luaio_closestate(); it is NULL when the
-** system allocator is used instead (under ASan, or when the environment
-** sets LUAIO_ALLOC=system, as valgrind runs do). Returns NULL when out of
-** memory. The state is used from one thread at a time, as any. */
+** per-size free lists, no header per block (or the system allocator,
+** under ASan or when the environment sets LUAIO_ALLOC=system, as
+** valgrind runs do). *a receives the allocator, which the caller passes
+** to luaio_closestate(). Returns NULL when out of memory. The state is
+** used from one thread at a time, as any. */
 LUAIO_EXTERN lua_State *luaio_newstate(luaio_alloc_t **a);
 /* Closes L, then frees what its allocator holds. */
 LUAIO_EXTERN void luaio_closestate(lua_State *L, luaio_alloc_t *a);
+
+/* Limits the memory L's Lua values may hold to limit bytes (0: no
+** limit), at any time; L must come from luaio_newstate. Past the limit
+** an allocation fails: Lua collects garbage and tries again, then raises
+** "not enough memory" in the code that asked, which may catch it; other
+** tasks and the host go on. A state without a limit counts nothing and
+** pays nothing. Returns 0, or LUAIO_EINVAL when L has another allocator. */
+LUAIO_EXTERN int luaio_setmemlimit(lua_State *L, size_t limit);
+/* Returns the bytes L's Lua values hold now (Lua's own count); *limit,
+** when not NULL, receives the limit (0: none). */
+LUAIO_EXTERN size_t luaio_memory(lua_State *L, size_t *limit);
 
 /* The number of the signal, SIGINT or SIGTERM, that ended the last
 ** asyncio.run, or 0 (the CLI then exits with status 128 + that number:

@@ -1,16 +1,24 @@
 /*
 ** test-lalloc.c - the size-class allocator of luaio_newstate (lalloc.c),
-** called directly through lua_getallocf. Under ASan the state uses the
-** system allocator instead, and only what holds for any allocator is
-** checked.
+** called directly through lua_getallocf, and the memory limit. Under
+** ASan the state uses the system allocator instead, and only what holds
+** for any allocator is checked.
 */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <lauxlib.h>
 #include <lua.h>
 
 #include "../../core/test/test.h"
 #include "luaiolib.h"
+
+/* ASan must see every block: luaio_newstate then takes the system's. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SYSTEM_ALLOC 1
+#else
+#define SYSTEM_ALLOC 0
+#endif
 
 static lua_State *L;
 static luaio_alloc_t *A;
@@ -52,7 +60,7 @@ static int intact(const unsigned char *p, size_t n, unsigned seed) {
 ** aligned and none overlaps another (each keeps its own pattern). */
 TEST(blocks_are_aligned_and_distinct) {
   open_state();
-  if (A == NULL) {
+  if (SYSTEM_ALLOC) {
     close_state();
     return; /* system allocator */
   }
@@ -75,7 +83,7 @@ TEST(blocks_are_aligned_and_distinct) {
 /* A freed block is the next one handed out for its size class. */
 TEST(freed_blocks_are_reused) {
   open_state();
-  if (A == NULL) {
+  if (SYSTEM_ALLOC) {
     close_state();
     return;
   }
@@ -96,7 +104,7 @@ TEST(freed_blocks_are_reused) {
 ** stay distinct across the change and the state closes cleanly. */
 TEST(large_heaps_take_mapped_chunks) {
   open_state();
-  if (A == NULL) {
+  if (SYSTEM_ALLOC) {
     close_state();
     return;
   }
@@ -130,7 +138,7 @@ TEST(resize_keeps_contents) {
   unsigned char *p = alloc(20);
   fill(p, 20, 7);
   unsigned char *q = resize(p, 20, 30);
-  if (A != NULL)
+  if (!SYSTEM_ALLOC)
     ASSERT_PTR_EQ(p, q); /* same class: stays */
   p = resize(q, 30, 200);
   ASSERT(intact(p, 20, 7));
@@ -159,6 +167,68 @@ TEST(state_runs_and_collects) {
   lua_gc(L, LUA_GCCOLLECT);
   ASSERT(lua_gc(L, LUA_GCCOUNT) < 1024); /* KiB: the garbage is gone */
   close_state();
+}
+
+/* Grows a table to n integer keys; protected. */
+static int grow(lua_State *S) {
+  lua_Integer n = lua_tointeger(S, 1);
+  lua_newtable(S);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_pushinteger(S, i);
+    lua_rawseti(S, -2, i);
+  }
+  return 1;
+}
+
+static int pgrow(lua_Integer n) {
+  lua_pushcfunction(L, grow);
+  lua_pushinteger(L, n);
+  int rc = lua_pcall(L, 1, 0, 0);
+  if (rc != LUA_OK)
+    lua_pop(L, 1);
+  return rc;
+}
+
+/* Past the limit an allocation fails with a memory error the caller can
+** catch; the state goes on, the count stays exact, and the limit can
+** be raised, lowered and removed while the state lives. */
+TEST(memory_limit_refuses_then_recovers) {
+  open_state();
+  lua_gc(L, LUA_GCCOLLECT);
+  size_t limit = 1;
+  size_t base = luaio_memory(L, &limit);
+  ASSERT_EQ(0, limit); /* none yet */
+  ASSERT(base > 0);
+  ASSERT_OK(luaio_setmemlimit(L, base + 256 * 1024));
+  luaio_memory(L, &limit);
+  ASSERT_EQ(base + 256 * 1024, limit);
+  ASSERT_EQ(LUA_ERRMEM, pgrow(1000000)); /* about 16 MB */
+  ASSERT(luaio_memory(L, NULL) <= limit);
+  ASSERT_OK(pgrow(1000)); /* what is freed is counted back */
+  lua_gc(L, LUA_GCCOLLECT);
+  ASSERT(luaio_memory(L, NULL) < base + 4096);
+  ASSERT_OK(luaio_setmemlimit(L, base + 32 * 1024 * 1024)); /* raised */
+  ASSERT_OK(pgrow(1000000));
+  lua_gc(L, LUA_GCCOLLECT);
+  ASSERT_OK(luaio_setmemlimit(L, 0)); /* removed */
+  luaio_memory(L, &limit);
+  ASSERT_EQ(0, limit);
+  ASSERT_OK(pgrow(2000000));
+  lua_gc(L, LUA_GCCOLLECT);
+  ASSERT_OK(luaio_setmemlimit(L, luaio_memory(L, NULL) + 1024)); /* again */
+  ASSERT_EQ(LUA_ERRMEM, pgrow(100000));
+  close_state();
+}
+
+/* A state made elsewhere has an allocator luaio does not know. */
+TEST(memory_limit_needs_luaio_state) {
+  lua_State *S = luaL_newstate();
+  ASSERT_NOT_NULL(S);
+  ASSERT_EQ(LUAIO_EINVAL, luaio_setmemlimit(S, 1 << 20));
+  size_t limit = 1;
+  ASSERT(luaio_memory(S, &limit) > 0);
+  ASSERT_EQ(0, limit);
+  lua_close(S);
 }
 
 int main(int argc, char **argv) { return test_main(argc, argv); }
