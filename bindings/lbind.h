@@ -312,6 +312,29 @@ luaio_clock_kind luaioL_clockkind(lua_State *L, int idx);
 void luaioL_bindclock(lua_State *L, int idx);
 /* Before the running loop closes: its clock keeps the time. [-0, +0, -] */
 void luaioL_unbindclock(lua_State *L);
+/* Last: applies the state's policy to the module (lsandbox.c). */
+void luaioL_open_sandbox(lua_State *L);
+
+/* {======================================================================
+** Policies (lsandbox.c): what a state's scripts may reach, shared with
+** its to_thread workers.
+** ======================================================================= */
+
+typedef struct luaioL_policy luaioL_policy;
+
+/* Returns a new reference to L's policy (made when missing). [-0, +0, m] */
+luaioL_policy *luaioL_policy_get(lua_State *L);
+void luaioL_policy_ref(luaioL_policy *p);
+void luaioL_policy_unref(luaioL_policy *p);
+/* A new state for a to_thread worker, set up as p says: its libraries,
+** then prepare(W), then p itself and the host's setup. *a receives its
+** allocator. Returns NULL when out of memory or when the setup failed;
+** *err then receives the error's message (malloc'd; NULL when out of
+** memory). Any thread. */
+lua_State *luaioL_worker_newstate(luaioL_policy *p, luaio_alloc_t **a,
+                                  lua_CFunction prepare, char **err);
+
+/* }====================================================================== */
 
 /* Ctrl-C and SIGTERM while asyncio.run runs (linterrupt.c): open starts
 ** handling them for rt's running loop, close stops; reset forgets a

@@ -307,12 +307,14 @@ static int decode_list(lua_State *L, const blob *in) {
 
 typedef struct wstate {
   lua_State *L;
+  luaio_alloc_t *a;
   struct wstate *next;
 } wstate;
 
 typedef struct {
   uv_mutex_t mu;
   wstate *idle; /* owns: states no worker uses, under mu */
+  luaioL_policy *policy; /* owns one reference: how states are set up */
   atomic_int refs;
 } tpool;
 
@@ -325,6 +327,7 @@ static tpool *pool_new(void) {
     return NULL;
   }
   p->idle = NULL;
+  p->policy = NULL;
   atomic_init(&p->refs, 1);
   return p;
 }
@@ -340,9 +343,10 @@ static void pool_unref(tpool *p) {
   while (p->idle != NULL) {
     wstate *ws = p->idle;
     p->idle = ws->next;
-    lua_close(ws->L);
+    luaio_closestate(ws->L, ws->a);
     free(ws);
   }
+  luaioL_policy_unref(p->policy);
   uv_mutex_destroy(&p->mu);
   free(p);
 }
@@ -362,16 +366,19 @@ static int worker_exit(lua_State *W) {
   _Exit(status);
 }
 
-static int openlibs(lua_State *W) {
-  luaL_openlibs(W);
-  lua_getglobal(W, LUA_OSLIBNAME);
-  lua_pushcfunction(W, worker_exit);
-  lua_setfield(W, -2, "exit");
+/* Runs once the worker's libraries are open. */
+static int patch_exit(lua_State *W) {
+  if (lua_getglobal(W, LUA_OSLIBNAME) == LUA_TTABLE &&
+      lua_getfield(W, -1, "exit") != LUA_TNIL) {
+    lua_pushcfunction(W, worker_exit);
+    lua_setfield(W, -3, "exit");
+  }
   return 0;
 }
 
-/* Takes an idle state, or makes one. Returns NULL when out of memory. */
-static wstate *pool_checkout(tpool *p) {
+/* Takes an idle state, or makes one. Returns NULL when out of memory or
+** when the host's setup failed (*err: its message, malloc'd, or NULL). */
+static wstate *pool_checkout(tpool *p, char **err) {
   uv_mutex_lock(&p->mu);
   wstate *ws = p->idle;
   if (ws != NULL)
@@ -383,14 +390,8 @@ static wstate *pool_checkout(tpool *p) {
   if (ws == NULL)
     return NULL;
   ws->next = NULL;
-  ws->L = luaL_newstate();
+  ws->L = luaioL_worker_newstate(p->policy, &ws->a, patch_exit, err);
   if (ws->L == NULL) {
-    free(ws);
-    return NULL;
-  }
-  lua_pushcfunction(ws->L, openlibs);
-  if (lua_pcall(ws->L, 0, 0, 0) != LUA_OK) {
-    lua_close(ws->L);
     free(ws);
     return NULL;
   }
@@ -422,7 +423,7 @@ static int pool__gc(lua_State *L) {
 ** once the work's future resolved, and frees it in fin (req_free).
 ** ======================================================================= */
 
-enum { REQ_PENDING, REQ_RESULTS, REQ_ERROR, REQ_NOMEM };
+enum { REQ_PENDING, REQ_RESULTS, REQ_ERROR, REQ_NOMEM, REQ_SETUP };
 
 typedef struct {
   tpool *pool;        /* owns one reference */
@@ -430,6 +431,7 @@ typedef struct {
   blob code;          /* fn as a binary chunk; freed by the worker */
   blob args;          /* freed by the worker */
   blob out;           /* the results or the error, set by the worker */
+  size_t memlimit;    /* the caller's memory limit, for the worker's state */
   int status;
 } treq;
 
@@ -494,12 +496,15 @@ static int worker_error(lua_State *W) {
 /* Runs on a pool thread. */
 static void to_thread_work(void *arg) {
   treq *req = arg;
-  wstate *ws = pool_checkout(req->pool);
+  char *setup_err = NULL;
+  wstate *ws = pool_checkout(req->pool, &setup_err);
   if (ws == NULL) {
-    req->status = REQ_NOMEM;
+    req->out.data = setup_err; /* the setup's message, as a C string */
+    req->status = setup_err != NULL ? REQ_SETUP : REQ_NOMEM;
     return;
   }
   lua_State *W = ws->L;
+  luaio_setmemlimit(W, req->memlimit);
   lua_pushcfunction(W, worker_call);
   lua_pushlightuserdata(W, req);
   if (lua_pcall(W, 1, 0, 0) != LUA_OK) {
@@ -581,6 +586,10 @@ static int to_thread_k(lua_State *L, int status, lua_KContext ctx) {
     decode_list(L, &req->out);
     lua_settop(L, top + 1);
     return lua_error(L);
+  case REQ_SETUP:
+    return luaL_error(L, "to_thread: the host's setup of the worker state "
+                         "failed: %s",
+                      req->out.data);
   default:
     return luaL_error(L, "to_thread: not enough memory in the worker thread");
   }
@@ -611,6 +620,7 @@ static int lthread_to_thread(lua_State *L) {
   req->code = tbuf_steal(code);
   req->args = tbuf_steal(args);
   req->status = REQ_PENDING;
+  luaio_memory(L, &req->memlimit);
   req->work = luaio_work_new(loop, to_thread_work, req, req_free);
   if (req->work == NULL) {
     req_free(req);
@@ -632,6 +642,7 @@ void luaioL_open_thread(lua_State *L) {
   *box = pool_new();
   if (*box == NULL)
     luaL_error(L, "not enough memory");
+  (*box)->policy = luaioL_policy_get(L);
   lua_pushcclosure(L, lthread_to_thread, 2);
   lua_setfield(L, -2, "to_thread");
 }

@@ -125,6 +125,67 @@ LUAIO_EXTERN int luaio_setmemlimit(lua_State *L, size_t limit);
 ** when not NULL, receives the limit (0: none). */
 LUAIO_EXTERN size_t luaio_memory(lua_State *L, size_t *limit);
 
+/* {======================================================================
+** What scripts may reach. The asyncio module of a state has the
+** capabilities its host grants before opening it (all by default); a
+** function whose capability is missing stays in the module and raises
+** an asyncio.Error naming the capability (err.code "EACCES",
+** err.capability "fs.write"). Tasks, gather, timeouts, queues and
+** synchronisation need none. These calls return 0, LUAIO_EINVALSTATE
+** once the module is open in L (grants are fixed from then on), or
+** LUAIO_ENOMEM.
+** ======================================================================= */
+
+#define LUAIO_CAP_FS_READ 0x01u   /* fs.read_file, stat, listdir, open "r" */
+#define LUAIO_CAP_FS_WRITE 0x02u  /* fs.write_file, mkdir, remove, rename */
+#define LUAIO_CAP_PROCESS 0x04u   /* create_subprocess_exec, _shell */
+#define LUAIO_CAP_CONNECT 0x08u   /* open_connection */
+#define LUAIO_CAP_LISTEN 0x10u    /* start_server */
+#define LUAIO_CAP_DNS 0x20u       /* getaddrinfo */
+#define LUAIO_CAP_SIGNAL 0x40u    /* loop:add_signal_handler, remove_ */
+#define LUAIO_CAP_THREAD 0x80u    /* to_thread */
+#define LUAIO_CAP_FS (LUAIO_CAP_FS_READ | LUAIO_CAP_FS_WRITE)
+#define LUAIO_CAP_NET (LUAIO_CAP_CONNECT | LUAIO_CAP_LISTEN | LUAIO_CAP_DNS)
+#define LUAIO_CAP_ALL 0xffu
+
+/* Sets the capabilities of the asyncio module that L will open. */
+LUAIO_EXTERN int luaio_grant(lua_State *L, unsigned caps);
+/* Reads a list such as "fs.read,net.connect" (names: fs, fs.read,
+** fs.write, process, net, net.connect, net.listen, net.dns, signal,
+** thread, all, none) into *caps. Returns 0 or LUAIO_EINVAL. */
+LUAIO_EXTERN int luaio_parsecaps(const char *list, unsigned *caps);
+/* Confines asyncio.fs to dir and what lies under it (several calls
+** grant several directories). dir must exist; paths are resolved as the
+** kernel would follow them (symbolic links, ".."). Returns a negative
+** errno code when dir cannot be resolved. */
+LUAIO_EXTERN int luaio_grant_dir(lua_State *L, const char *dir);
+/* Confines open_connection to host (as the script writes it, letter case
+** aside) and port (0: any); several calls grant several. */
+LUAIO_EXTERN int luaio_grant_host(lua_State *L, const char *host, int port);
+
+/* Called on a worker thread for each new Lua state of to_thread, after
+** its standard libraries are open (by default the ones L had when the
+** module opened, or the preset's); may open more, set globals and
+** package.path, and raise an error, which fails the to_thread call. */
+typedef void (*luaio_setup_cb)(lua_State *W, void *ud);
+LUAIO_EXTERN int luaio_set_worker_setup(lua_State *L, luaio_setup_cb setup,
+                                        void *ud);
+
+/* The sandbox preset, in place of luaL_openlibs and luaopen_asyncio: the
+** standard library without io, debug, package, dofile and loadfile; os
+** with time, clock and date only; load of text chunks only;
+** collectgarbage with "collect", "count", "step" and "isrunning"; require
+** of the modules the host loaded; the string metatable hidden and its
+** methods out of the script's reach; then the asyncio module, as the
+** global asyncio, with no capability unless luaio_grant() said otherwise
+** before. memlimit (0: none) is set with luaio_setmemlimit(). To_thread's
+** workers get the same. Returns 0, LUAIO_EINVAL (a limit on a state not
+** made by luaio_newstate), LUAIO_EINVALSTATE (asyncio is open already)
+** or LUAIO_ENOMEM. */
+LUAIO_EXTERN int luaio_opensandbox(lua_State *L, size_t memlimit);
+
+/* }====================================================================== */
+
 /* The number of the signal, SIGINT or SIGTERM, that ended the last
 ** asyncio.run, or 0 (the CLI then exits with status 128 + that number:
 ** 130 or 143). */

@@ -451,6 +451,22 @@ function asyncio.fs.rename(from, to) end
 -- }====================================================================
 
 -- {====================================================================
+-- Memory (docs/sandbox.md)
+-- =====================================================================
+
+---The bytes this Lua state holds now, and its memory limit (nil: none).
+---@return integer used
+---@return integer? limit
+function asyncio.memory() end
+
+---Sets or lowers this state's memory limit; raising or removing it is for
+---the host.
+---@param bytes integer
+function asyncio.set_memory_limit(bytes) end
+
+-- }====================================================================
+
+-- {====================================================================
 -- Testing
 -- =====================================================================
 
