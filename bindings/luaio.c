@@ -6,6 +6,7 @@
 ** library; the options and the REPL of luaio's own come on top.
 */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,9 @@ static const char *progname = "luaio";
 ** Options
 ** ======================================================================= */
 
+#define MAXGRANTS 16 /* --allow-dir and --allow-host, each */
+#define SANDBOX_MEMORY ((size_t)64 << 20) /* --sandbox's --memory-limit */
+
 /* What the command line asks for; filled in by collectargs. */
 typedef struct cli {
   int argc;
@@ -31,6 +35,12 @@ typedef struct cli {
   int optlim;   /* argv index of the first argument that is not an option */
   unsigned has; /* HAS_* */
   int status;   /* the exit status */
+  /* What the script may reach (--sandbox and the options after it). */
+  unsigned caps;      /* the union of the --allow lists */
+  size_t memlimit;    /* --memory-limit; 0: none */
+  int ndirs, nhosts;
+  const char *dirs[MAXGRANTS];  /* --allow-dir arguments */
+  const char *hosts[MAXGRANTS]; /* --allow-host arguments */
 } cli;
 
 enum {
@@ -41,6 +51,8 @@ enum {
   HAS_NOENV = 1 << 4, /* -E */
   HAS_HELP = 1 << 5,  /* --help */
   HAS_VIRTUAL_TIME = 1 << 6, /* --virtual-time */
+  HAS_SANDBOX = 1 << 7, /* --sandbox */
+  HAS_ALLOW = 1 << 8,   /* --allow */
 };
 
 /* luaio's own options, beyond lua5.4's. To add one, add a row: it is
@@ -67,10 +79,139 @@ static int opt_virtual_time(cli *c, const char *arg) {
   return 0;
 }
 
+/* {======================================================================
+** What the script may reach: see luaiolib.h.
+** ======================================================================= */
+
+static int opt_sandbox(cli *c, const char *arg) {
+  (void)arg;
+  c->has |= HAS_SANDBOX;
+  return 0;
+}
+
+static int bad_argument(const char *opt, const char *arg) {
+  fprintf(stderr, "%s: %s '%s': not understood\n", progname, opt, arg);
+  return -1;
+}
+
+static int opt_allow(cli *c, const char *arg) {
+  unsigned caps;
+  if (luaio_parsecaps(arg, &caps) != 0)
+    return bad_argument("--allow", arg);
+  c->caps |= caps;
+  c->has |= HAS_ALLOW;
+  return 0;
+}
+
+static int add_grant(const char **list, int *n, const char *opt,
+                     const char *arg) {
+  if (*n == MAXGRANTS) {
+    fprintf(stderr, "%s: more than %d %s options\n", progname, MAXGRANTS,
+            opt);
+    return -1;
+  }
+  list[(*n)++] = arg;
+  return 0;
+}
+
+static int opt_allow_dir(cli *c, const char *arg) {
+  return add_grant(c->dirs, &c->ndirs, "--allow-dir", arg);
+}
+
+/* "host" or "host:port" into host (size n) and *port (0: any). */
+static int split_host(const char *arg, char *host, size_t n, int *port) {
+  const char *colon = strrchr(arg, ':');
+  size_t len = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+  *port = 0;
+  if (colon != NULL) {
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || p < 1 || p > 65535)
+      return -1;
+    *port = (int)p;
+  }
+  if (len == 0 || len >= n)
+    return -1;
+  memcpy(host, arg, len);
+  host[len] = '\0';
+  return 0;
+}
+
+static int opt_allow_host(cli *c, const char *arg) {
+  char host[256];
+  int port;
+  if (split_host(arg, host, sizeof host, &port) != 0)
+    return bad_argument("--allow-host", arg);
+  return add_grant(c->hosts, &c->nhosts, "--allow-host", arg);
+}
+
+/* "64M" and the like (K, M, G: powers of 1024), in bytes. */
+static int opt_memory_limit(cli *c, const char *arg) {
+  char *end;
+  unsigned long long n = strtoull(arg, &end, 10);
+  int shift = 0;
+  switch (*end) {
+  case 'K': case 'k': shift = 10; end++; break;
+  case 'M': case 'm': shift = 20; end++; break;
+  case 'G': case 'g': shift = 30; end++; break;
+  }
+  if (end == arg || *end != '\0' || arg[0] == '-' || n == 0 ||
+      n > (SIZE_MAX >> shift))
+    return bad_argument("--memory-limit", arg);
+  c->memlimit = (size_t)n << shift;
+  return 0;
+}
+
+/* Grants what the options say, then opens the standard library and
+** asyncio: the sandbox preset's, or all of them. Returns 0, or -1 after
+** saying what is wrong. */
+static int open_runtime(lua_State *L, cli *c) {
+  int rc = 0;
+  const char *what = NULL;
+  if (c->has & HAS_ALLOW)
+    rc = luaio_grant(L, c->caps);
+  for (int i = 0; rc == 0 && i < c->ndirs; i++)
+    if ((rc = luaio_grant_dir(L, c->dirs[i])) != 0)
+      what = c->dirs[i];
+  for (int i = 0; rc == 0 && i < c->nhosts; i++) {
+    char host[256];
+    int port;
+    split_host(c->hosts[i], host, sizeof host, &port);
+    rc = luaio_grant_host(L, host, port);
+  }
+  size_t limit = c->memlimit;
+  if (limit == 0 && (c->has & HAS_SANDBOX))
+    limit = SANDBOX_MEMORY;
+  if (rc == 0 && limit > 0)
+    rc = luaio_setmemlimit(L, limit);
+  if (rc != 0) {
+    fprintf(stderr, "%s: %s%s%s\n", progname, what ? what : "",
+            what ? ": " : "", luaio_strerror(rc));
+    return -1;
+  }
+  if (c->has & HAS_SANDBOX)
+    return luaio_opensandbox(L, 0) == 0 ? 0 : -1;
+  luaL_openlibs(L);
+  luaL_requiref(L, "asyncio", luaopen_asyncio, 1); /* global and loaded */
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* }====================================================================== */
+
 static const longopt longopts[] = {
     {"--help", NULL, opt_help, "show this help and exit"},
     {"--virtual-time", NULL, opt_virtual_time,
      "run asyncio.run's loops on a virtual clock"},
+    {"--sandbox", NULL, opt_sandbox,
+     "no io, debug, package, most of os; 64M of memory"},
+    {"--allow", "LIST", opt_allow,
+     "grant fs, net, process, signal, thread (docs/sandbox.md)"},
+    {"--allow-dir", "DIR", opt_allow_dir, "asyncio.fs only under DIR"},
+    {"--allow-host", "HOST[:PORT]", opt_allow_host,
+     "open_connection only to HOST"},
+    {"--memory-limit", "N", opt_memory_limit,
+     "limit Lua's memory to N bytes (K, M, G)"},
     {NULL, NULL, NULL, NULL}};
 
 static void print_options(FILE *f) {
@@ -498,9 +639,8 @@ static int pmain(lua_State *L) {
   ** tasks takes about a sixth less time, for more room left to garbage.
   ** Scripts may set their own with collectgarbage("setpause", n). */
   lua_gc(L, LUA_GCINC, 300, 0, 0);
-  luaL_openlibs(L);
-  luaL_requiref(L, "asyncio", luaopen_asyncio, 1); /* global and loaded */
-  lua_pop(L, 1);
+  if (open_runtime(L, c) != 0)
+    return 0;
   if (c->has & HAS_VIRTUAL_TIME)
     luaio_set_default_clock(L, LUAIO_CLOCK_VIRTUAL);
   createargtable(L, argv, c->argc, c->script);
@@ -525,7 +665,8 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
-  cli c = {argc, argv, 0, argc, 0, EXIT_FAILURE};
+  cli c = {.argc = argc, .argv = argv, .optlim = argc,
+           .status = EXIT_FAILURE};
   if (collectargs(&c) != 0)
     return EXIT_FAILURE;
   luaio_alloc_t *alloc;

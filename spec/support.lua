@@ -52,17 +52,18 @@ function support.count_fds()
 end
 
 -- Runs a Lua script with the luaio command named by $LUAIO_BIN (under
--- `timeout`, so that a hang fails the case); returns its stdout, its
--- stderr and its exit status. Needs no task.
-function support.run_script(source)
+-- `timeout`, so that a hang fails the case), given the options in args
+-- (quoted for the shell), if any; returns its stdout, its stderr and its
+-- exit status. Needs no task.
+function support.run_script(source, args)
   local bin = os.getenv("LUAIO_BIN")
   assert(bin, "LUAIO_BIN must name the luaio binary")
   local script, errfile = os.tmpname(), os.tmpname()
   local f = assert(io.open(script, "w"))
   f:write(source)
   f:close()
-  local p = io.popen(("timeout -k 5 30 '%s' '%s' 2>'%s'"):format(
-    bin, script, errfile))
+  local p = io.popen(("timeout -k 5 30 '%s' %s '%s' 2>'%s'"):format(
+    bin, args or "", script, errfile))
   local out = p:read("a")
   local _, _, status = p:close()
   f = assert(io.open(errfile))
@@ -71,6 +72,21 @@ function support.run_script(source)
   os.remove(script)
   os.remove(errfile)
   return out, err, status
+end
+
+-- Runs body inside a task of a script run with the luaio options args;
+-- returns what it printed: the outcome of pcall(body), the error's code
+-- and capability, then the error's message. The script must end well.
+function support.run_refused(args, body)
+  local out, err, status = support.run_script(([[
+asyncio.run(function()
+  local ok, err = pcall(function() %s end)
+  print(ok, asyncio.iserror(err), err and err.code, err and err.capability)
+  print(tostring(err))
+end)
+]]):format(body), args)
+  assert(err == "" and status == 0, err)
+  return out
 end
 
 return support
