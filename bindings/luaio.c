@@ -373,6 +373,49 @@ bad:
 ** Running code, reporting errors
 ** ======================================================================= */
 
+/* Lua sources of the command's own, embedded at build time (generated
+** luaio_cli_embedded.c; the type is lbind.h's luaio_embedded_t). */
+typedef struct {
+  const char *name;
+  const char *src;
+  size_t len;
+} cli_embedded_t;
+extern const cli_embedded_t luaio_cli_embedded[];
+
+/* Loads lua/cli/<name>.lua. [-0, +1, -] */
+static int loadchunk(lua_State *L, const char *name) {
+  const cli_embedded_t *e = luaio_cli_embedded;
+  while (e->name != NULL && strcmp(e->name, name) != 0)
+    e++;
+  lua_pushfstring(L, "=[luaio] %s.lua", name);
+  int status = luaL_loadbuffer(L, e->src, e->len, lua_tostring(L, -1));
+  lua_remove(L, -2);
+  return status;
+}
+
+/* Appends the sub-errors of the ExceptionGroup at 1, if it is one, to the
+** message at the top (lua/cli/report.lua draws them). [-1, +1, -] */
+static void addsuberrors(lua_State *L) {
+  if (!lua_istable(L, 1))
+    return;
+  int t = lua_getfield(L, 1, "errors");
+  lua_pop(L, 1);
+  if (t != LUA_TTABLE)
+    return;
+  if (loadchunk(L, "report") == LUA_OK) {
+    lua_pushvalue(L, 1);
+    lua_getglobal(L, "asyncio");
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1) &&
+        lua_rawlen(L, -1) > 0) {
+      lua_pushliteral(L, "\n");
+      lua_insert(L, -2);
+      lua_concat(L, 3);
+      return;
+    }
+  }
+  lua_pop(L, 1); /* the error of loading or drawing: the message stays */
+}
+
 /* Makes the message that report prints: lua5.4's (the message with a
 ** traceback; an object's __tostring alone), and for an error that left a
 ** task, the task's traceback before the traceback of the call. */
@@ -392,6 +435,7 @@ static int msghandler(lua_State *L) {
     }
   }
   luaL_traceback(L, L, msg, 1);
+  addsuberrors(L);
   return 1;
 }
 
@@ -532,15 +576,6 @@ static int handle_script(lua_State *L, cli *c) {
 #include <readline/readline.h>
 #endif
 
-/* Lua sources of the command's own, embedded at build time (generated
-** luaio_cli_embedded.c; the type is lbind.h's luaio_embedded_t). */
-typedef struct {
-  const char *name;
-  const char *src;
-  size_t len;
-} cli_embedded_t;
-extern const cli_embedded_t luaio_cli_embedded[];
-
 /* cli.readline(prompt): the next line, without its newline, or nil at
 ** the end of input. */
 static int repl_readline(lua_State *L) {
@@ -596,10 +631,7 @@ static int repl_report(lua_State *L) {
 
 /* Runs lua/cli/repl.lua. */
 static void doREPL(lua_State *L) {
-  const cli_embedded_t *e = luaio_cli_embedded;
-  while (e->name != NULL && strcmp(e->name, "repl") != 0)
-    e++;
-  int status = luaL_loadbuffer(L, e->src, e->len, "=[luaio] repl.lua");
+  int status = loadchunk(L, "repl");
   if (status == LUA_OK) {
     static const luaL_Reg funcs[] = {{"readline", repl_readline},
                                      {"addhistory", repl_addhistory},
