@@ -624,15 +624,46 @@ static int ltask_uncancel(lua_State *L) {
   return 1;
 }
 
+/* Pushes what the suspended task waits on: a sleep, or the object of
+** the call it is suspended in (an asyncio.Queue, asyncio.Lock, the Task
+** or Future it awaits); or pushes "" when that is not known. [-0, +1, m] */
+static void pushwaitson(lua_State *L, lfuture *box) {
+  lua_Debug ar;
+  if (box->task != NULL && luaio_task_sleeping(box->task)) {
+    lua_pushliteral(L, ", in asyncio.sleep");
+    return;
+  }
+  if (!lua_getstack(box->co, 0, &ar) || !lua_getinfo(box->co, "S", &ar) ||
+      *ar.what != 'C' || lua_getlocal(box->co, &ar, 1) == NULL) {
+    lua_pushliteral(L, "");
+    return;
+  }
+  lua_xmove(box->co, L, 1); /* the call's first argument */
+  int v = lua_gettop(L);
+  lfuture *f = luaioL_tofuture(L, v);
+  if (f != NULL && f->fut != NULL && box->task != NULL &&
+      luaio_task_waiter(box->task) == f->fut) /* not gather(t, ...) */
+    lua_pushfstring(L, ", waiting for %s", luaL_tolstring(L, v, NULL));
+  else if (f == NULL && luaL_getmetafield(L, v, "__name") == LUA_TSTRING &&
+           strncmp(lua_tostring(L, -1), "asyncio.", 8) == 0)
+    lua_pushfstring(L, ", waiting on an %s", lua_tostring(L, -1));
+  else
+    lua_pushliteral(L, "");
+  lua_replace(L, v);
+  lua_settop(L, v);
+}
+
 static int ltask_traceback(lua_State *L) {
   lfuture *box = checktaskbox(L);
   if (box->co != NULL && box->started &&
       lua_status(box->co) == LUA_YIELD) {
+    int top = lua_gettop(L);
     ltask_get_name(L);
-    luaL_traceback(L, box->co,
-                   lua_pushfstring(L, "task '%s' is suspended here:",
-                                   lua_tostring(L, -1)),
-                   0);
+    pushwaitson(L, box);
+    const char *head = lua_pushfstring(L, "task '%s' is suspended here%s:",
+                                       lua_tostring(L, top + 1),
+                                       lua_tostring(L, -1));
+    luaL_traceback(L, box->co, head, 0);
     return 1;
   }
   if (box->has_error && lua_getiuservalue(L, 1, UV_VALUES) == LUA_TTABLE &&
