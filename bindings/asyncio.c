@@ -36,7 +36,37 @@ void *luaioL_checkself(lua_State *L, const char *tname) {
     if (same)
       return lua_touserdata(L, 1);
   }
-  return luaL_checkudata(L, 1, tname);
+  return luaioL_checkobject(L, tname);
+}
+
+void *luaioL_checkobject(lua_State *L, const char *tname) {
+  void *p = luaL_testudata(L, 1, tname);
+  if (p == NULL)
+    luaioL_selferror(L, tname);
+  return p;
+}
+
+int luaioL_selferror(lua_State *L, const char *expected) {
+  const char *got;
+  if (luaL_getmetafield(L, 1, "__name") == LUA_TSTRING)
+    got = lua_tostring(L, -1);
+  else if (lua_type(L, 1) == LUA_TLIGHTUSERDATA)
+    got = "light userdata";
+  else
+    got = luaL_typename(L, 1);
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) &&
+      ar.name != NULL && strcmp(ar.namewhat, "method") != 0 &&
+      strcmp(ar.namewhat, "metamethod") != 0)
+    /* obj.name(...): the object was left out, or came second. */
+    return luaL_argerror(L, 1,
+                         lua_pushfstring(L,
+                                         "%s expected, got %s; call it "
+                                         "with ':', as obj:%s(...)",
+                                         expected, got, ar.name));
+  return luaL_argerror(L, 1,
+                       lua_pushfstring(L, "%s expected, got %s", expected,
+                                       got));
 }
 
 void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
@@ -76,23 +106,23 @@ const char *luaioL_tocstring(lua_State *L, int idx, int arg,
     s = lua_tolstring(L, idx, &len);
   if (s != NULL && strlen(s) == len)
     return s;
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
+  const char *tname = luaL_typename(L, idx); /* idx may be above the top */
   if (what != NULL) {
     va_list ap;
     va_start(ap, what);
     lua_pushvfstring(L, what, ap);
     va_end(ap);
-    luaL_addvalue(&b);
-    luaL_addstring(&b, ": ");
+    lua_pushliteral(L, ": ");
+  } else {
+    lua_pushliteral(L, "");
+    lua_pushliteral(L, "");
   }
   if (s == NULL)
-    lua_pushfstring(L, "string expected, got %s", luaL_typename(L, idx));
+    lua_pushfstring(L, "string expected, got %s", tname);
   else
     lua_pushfstring(L, "string contains a NUL byte (byte %d), which C "
                        "strings cannot hold", (int)strlen(s) + 1);
-  luaL_addvalue(&b);
-  luaL_pushresult(&b);
+  lua_concat(L, 3);
   luaL_argerror(L, arg, lua_tostring(L, -1));
   return NULL;
 }

@@ -128,6 +128,13 @@ void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
 ** upvalue (methods made by luaioL_newclass carry it), which costs one
 ** comparison; otherwise as luaL_checkudata(L, 1, tname). [-0, +0, v] */
 void *luaioL_checkself(lua_State *L, const char *tname);
+/* The object at 1, a method's self, when it is a tname; otherwise raises
+** luaioL_selferror(L, tname). [-0, +0, v] */
+void *luaioL_checkobject(lua_State *L, const char *tname);
+/* Raises "bad argument #1" for a method's self that is not what expected
+** names, saying to call it with ':' when it was called with '.'.
+** [-0, +0, v] */
+int luaioL_selferror(lua_State *L, const char *expected);
 /* The coroutine object at idx, or NULL. [-0, +0, -] */
 #define luaioL_iscoro(L, idx)                                                  \
   (lua_type(L, (idx)) == LUA_TUSERDATA &&                                    \

@@ -259,9 +259,20 @@ static int lerror_is(lua_State *L) { /* Class:is(v) */
   return 1;
 }
 
-static int lerror_new(lua_State *L) { /* Class(msg [, fields]) */
+/* Makes an instance of the class at 1: Class:new(msg [, fields]), or,
+** when shift is 1, Class(msg [, fields]), whose caller counts msg as
+** argument 1. */
+static int newinstance(lua_State *L, int shift) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  const char *msg = luaL_optstring(L, 2, NULL);
+  if (!lua_isnoneornil(L, 2) && !lua_isstring(L, 2))
+    luaL_argerror(L, 2 - shift,
+                  lua_pushfstring(L, "message: string or nil expected, got %s",
+                                  luaL_typename(L, 2)));
+  if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
+    luaL_argerror(L, 3 - shift,
+                  lua_pushfstring(L, "fields: table or nil expected, got %s",
+                                  luaL_typename(L, 3)));
+  const char *msg = lua_tostring(L, 2);
   lua_createtable(L, 0, 2);
   if (lua_istable(L, 3)) { /* copy extra fields */
     lua_pushnil(L);
@@ -279,6 +290,14 @@ static int lerror_new(lua_State *L) { /* Class(msg [, fields]) */
   lua_pushvalue(L, 1);
   lua_setmetatable(L, -2);
   return 1;
+}
+
+static int lerror_new(lua_State *L) { /* Class:new(msg [, fields]) */
+  return newinstance(L, 0);
+}
+
+static int lclass__call(lua_State *L) { /* Class(msg [, fields]) */
+  return newinstance(L, 1);
 }
 
 static int lerror__tostring(lua_State *L) {
@@ -312,7 +331,7 @@ void luaioL_open_error(lua_State *L) {
   int module = lua_gettop(L);
   lua_newtable(L); /* name -> class */
   lua_newtable(L); /* metatable of classes: Class(...) makes an instance */
-  lua_pushcfunction(L, lerror_new);
+  lua_pushcfunction(L, lclass__call);
   lua_setfield(L, -2, "__call");
   lua_pushcfunction(L, lclass__tostring);
   lua_setfield(L, -2, "__tostring");

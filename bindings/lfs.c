@@ -22,7 +22,7 @@ typedef struct {
 /* User value 1 of a File: its path, for messages. */
 
 static lfile *checkfile(lua_State *L) {
-  lfile *lf = luaL_checkudata(L, 1, FILE_MT);
+  lfile *lf = luaioL_checkobject(L, FILE_MT);
   if (lf->f == NULL || luaio_file_fd(lf->f) < 0)
     luaL_error(L, "attempt to use a closed file");
   return lf;
@@ -467,7 +467,7 @@ static int close_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* close(): idempotent, as Python's. */
 static int lfile_close(lua_State *L) {
-  lfile *lf = luaL_checkudata(L, 1, FILE_MT);
+  lfile *lf = luaioL_checkobject(L, FILE_MT);
   if (lf->f == NULL || luaio_file_fd(lf->f) < 0)
     return 0;
   lfuture *task = luaioL_checktask(L, "close");
@@ -481,7 +481,7 @@ static int lfile_close(lua_State *L) {
 }
 
 static int lfile_closed(lua_State *L) {
-  lfile *lf = luaL_checkudata(L, 1, FILE_MT);
+  lfile *lf = luaioL_checkobject(L, FILE_MT);
   lua_pushboolean(L, lf->f == NULL || luaio_file_fd(lf->f) < 0);
   return 1;
 }
@@ -489,7 +489,7 @@ static int lfile_closed(lua_State *L) {
 /* __gc and __close: the descriptor is closed at once (or by the last
 ** request still using it, when a task was cancelled meanwhile). */
 static int lfile__gc(lua_State *L) {
-  lfile *lf = luaL_checkudata(L, 1, FILE_MT);
+  lfile *lf = luaioL_checkobject(L, FILE_MT);
   if (lf->f != NULL) {
     luaio_file_unref(lf->f);
     lf->f = NULL;
@@ -498,7 +498,7 @@ static int lfile__gc(lua_State *L) {
 }
 
 static int lfile__tostring(lua_State *L) {
-  lfile *lf = luaL_checkudata(L, 1, FILE_MT);
+  lfile *lf = luaioL_checkobject(L, FILE_MT);
   lua_pushfstring(L, "asyncio.File (%s)%s", filepath(L),
                   lf->f == NULL || luaio_file_fd(lf->f) < 0 ? " closed" : "");
   return 1;

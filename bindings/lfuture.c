@@ -115,7 +115,9 @@ void luaioL_checkalive(lua_State *L, lfuture *box, const char *fname) {
 
 lfuture *luaioL_checkfuture(lua_State *L, int idx) {
   lfuture *box = luaioL_tofuture(L, idx);
-  if (box == NULL)
+  if (box == NULL && idx == 1) /* the self of a method */
+    luaioL_selferror(L, "asyncio.Future or asyncio.Task");
+  else if (box == NULL)
     luaL_typeerror(L, idx, "asyncio.Future or asyncio.Task");
   return box;
 }

@@ -256,7 +256,7 @@ int luaio_host_close(lua_State *L) {
 ** ======================================================================= */
 
 static luaio_loop_t *checklloop(lua_State *L) {
-  lloop *l = luaL_checkudata(L, 1, LOOP_MT);
+  lloop *l = luaioL_checkobject(L, LOOP_MT);
   luaioL_runtime *rt = luaioL_rt(L);
   if (rt->loop == NULL || l->gen != rt->gen)
     luaL_error(L, "this loop is closed");
@@ -387,26 +387,26 @@ static int lloop_call_at(lua_State *L) {
 }
 
 static int lhandle_cancel(lua_State *L) {
-  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  lhandle *lh = luaioL_checkobject(L, HANDLE_MT);
   if (lh->h != NULL)
     luaio_handle_cancel(lh->h);
   return 0;
 }
 
 static int lhandle_cancelled(lua_State *L) {
-  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  lhandle *lh = luaioL_checkobject(L, HANDLE_MT);
   lua_pushboolean(L, lh->h != NULL && luaio_handle_cancelled(lh->h));
   return 1;
 }
 
 static int lhandle_when(lua_State *L) {
-  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  lhandle *lh = luaioL_checkobject(L, HANDLE_MT);
   lua_pushnumber(L, lh->h != NULL ? luaio_handle_when(lh->h) : 0);
   return 1;
 }
 
 static int lhandle__gc(lua_State *L) {
-  lhandle *lh = luaL_checkudata(L, 1, HANDLE_MT);
+  lhandle *lh = luaioL_checkobject(L, HANDLE_MT);
   if (lh->h != NULL) {
     luaio_handle_unref(lh->h);
     lh->h = NULL;

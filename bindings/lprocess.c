@@ -30,11 +30,11 @@ typedef struct {
 static const char SIGNALS_KEY = 's'; /* registry: signum -> handler box */
 
 static lprocess *checkprocess(lua_State *L) {
-  return luaL_checkudata(L, 1, PROCESS_MT);
+  return luaioL_checkobject(L, PROCESS_MT);
 }
 
 static luaio_pipe_t *checkpipe(lua_State *L, const char *mt) {
-  lpipe *lp = luaL_checkudata(L, 1, mt);
+  lpipe *lp = luaioL_checkobject(L, mt);
   return lp->p;
 }
 

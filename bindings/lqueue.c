@@ -26,7 +26,7 @@ static lqueue *checkqueue(lua_State *L) {
   lqueue *lq = lua_touserdata(L, 1);
   if (lq != NULL && lua_rawlen(L, 1) == sizeof *lq && lq->magic == QUEUE_MAGIC)
     return lq;
-  return luaL_checkudata(L, 1, QUEUE_MT); /* raises the usual error */
+  return luaioL_checkobject(L, QUEUE_MT); /* raises */
 }
 
 /* Before a wait: the queue must be bound to the running loop, or to none

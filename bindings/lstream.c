@@ -41,7 +41,7 @@ typedef struct {
 ** value 1 of a server: the handler. */
 
 static luaio_stream_t *checkstream(lua_State *L, const char *mt) {
-  lstream *ls = luaL_checkudata(L, 1, mt);
+  lstream *ls = luaioL_checkobject(L, mt);
   if (ls->s == NULL)
     luaL_error(L, "attempt to use a collected stream");
   return ls->s;
@@ -51,7 +51,7 @@ static luaio_stream_t *checkstream(lua_State *L, const char *mt) {
 #define checkwriter(L) checkstream(L, WRITER_MT)
 
 static lserver *checkserver(lua_State *L) {
-  lserver *ls = luaL_checkudata(L, 1, SERVER_MT);
+  lserver *ls = luaioL_checkobject(L, SERVER_MT);
   if (ls->srv == NULL)
     luaL_error(L, "attempt to use a collected server");
   return ls;
@@ -481,7 +481,7 @@ static int lstream__gc(lua_State *L) {
 }
 
 static int lwriter__close(lua_State *L) {
-  lstream *ls = luaL_checkudata(L, 1, WRITER_MT);
+  lstream *ls = luaioL_checkobject(L, WRITER_MT);
   if (ls->s != NULL)
     luaio_stream_close(ls->s);
   return 0;
@@ -850,7 +850,7 @@ static int lserver__gc(lua_State *L) {
 }
 
 static int lserver__close(lua_State *L) {
-  lserver *ls = luaL_checkudata(L, 1, SERVER_MT);
+  lserver *ls = luaioL_checkobject(L, SERVER_MT);
   if (ls->srv != NULL) {
     luaio_server_close(ls->srv);
     server_unpin(L, ls);
@@ -859,7 +859,7 @@ static int lserver__close(lua_State *L) {
 }
 
 static int lserver__tostring(lua_State *L) {
-  lserver *ls = luaL_checkudata(L, 1, SERVER_MT);
+  lserver *ls = luaioL_checkobject(L, SERVER_MT);
   int port = ls->srv != NULL ? luaio_server_port(ls->srv) : -1;
   lua_pushfstring(
       L, "%s (port %d%s)", SERVER_MT, port,

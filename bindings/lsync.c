@@ -49,11 +49,11 @@ typedef struct {
 } lguard;
 
 static levent *checkevent(lua_State *L) {
-  return luaL_checkudata(L, 1, EVENT_MT);
+  return luaioL_checkobject(L, EVENT_MT);
 }
 
 static llock *checklock(lua_State *L) {
-  return luaL_checkudata(L, 1, LOCK_MT);
+  return luaioL_checkobject(L, LOCK_MT);
 }
 
 static lsemaphore *checksemaphore(lua_State *L) {
@@ -61,16 +61,16 @@ static lsemaphore *checksemaphore(lua_State *L) {
   if (s == NULL)
     s = luaL_testudata(L, 1, BSEMAPHORE_MT);
   if (s == NULL)
-    luaL_typeerror(L, 1, SEMAPHORE_MT);
+    luaioL_selferror(L, SEMAPHORE_MT);
   return s;
 }
 
 static lcondition *checkcondition(lua_State *L) {
-  return luaL_checkudata(L, 1, CONDITION_MT);
+  return luaioL_checkobject(L, CONDITION_MT);
 }
 
 static lbarrier *checkbarrier(lua_State *L) {
-  return luaL_checkudata(L, 1, BARRIER_MT);
+  return luaioL_checkobject(L, BARRIER_MT);
 }
 
 /* {======================================================================
@@ -236,7 +236,7 @@ static luaio_lock_t *tolock(lua_State *L) {
   lcondition *c = luaL_testudata(L, 1, CONDITION_MT);
   if (c != NULL)
     return luaio_condition_lock(c->cond);
-  luaL_typeerror(L, 1, LOCK_MT " or " CONDITION_MT);
+  luaioL_selferror(L, LOCK_MT " or " CONDITION_MT);
   return NULL;
 }
 
@@ -752,8 +752,12 @@ static int lsync_bounded_semaphore(lua_State *L) {
 static int lsync_condition(lua_State *L) {
   luaio_lock_t *lock = NULL;
   lua_settop(L, 1);
-  if (!lua_isnil(L, 1))
-    lock = ((llock *)luaL_checkudata(L, 1, LOCK_MT))->lock;
+  if (!lua_isnil(L, 1)) {
+    llock *l = luaL_testudata(L, 1, LOCK_MT);
+    if (l == NULL)
+      return luaL_typeerror(L, 1, "asyncio.Lock or nil");
+    lock = l->lock;
+  }
   lcondition *c = newbox(L, sizeof *c, CONDITION_MT, 2);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 2); /* the Lock box, or nil */

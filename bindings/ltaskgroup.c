@@ -25,7 +25,7 @@ static int ltaskgroup__gc(lua_State *L) {
 }
 
 static int ltaskgroup_create_task(lua_State *L) {
-  ltaskgroup *g = luaL_checkudata(L, 1, TASKGROUP_MT);
+  ltaskgroup *g = luaioL_checkobject(L, TASKGROUP_MT);
   if (g->tg == NULL)
     return luaL_error(L, "create_task: this TaskGroup is finished");
   luaL_checkany(L, 2);

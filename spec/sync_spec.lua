@@ -470,7 +470,7 @@ describe("asyncio.Condition", function()
     other:notify()
     lock:release()
     assert.equal("woken", asyncio.await(t))
-    assert.matches("asyncio.Lock expected",
+    assert.matches("asyncio.Lock or nil expected",
                    tostring(error_of(asyncio.Condition, {})))
     assert.equal("asyncio.Condition (unlocked)", tostring(cond))
   end))
