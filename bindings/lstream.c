@@ -25,6 +25,8 @@
 #define WRITER_MT "asyncio.StreamWriter"
 #define SERVER_MT "asyncio.Server"
 
+#define ADDR_SIZE 112 /* a numeric host or a Unix-domain socket's path */
+
 static const char STREAMS_KEY = 's'; /* registry: weak set of open boxes */
 
 typedef struct {
@@ -429,10 +431,15 @@ static int lwriter_set_write_buffer_limits(lua_State *L) {
   return 0;
 }
 
-/* Pushes {host, port, host=, port=, family=} or nil. [-0, +1, m] */
+/* Pushes {host, port, host=, port=, family=}, a Unix-domain socket's
+** path (port < 0), or nil. [-0, +1, m] */
 static void pushaddr(lua_State *L, int rc, const char *host, int port) {
   if (rc != 0) {
     lua_pushnil(L);
+    return;
+  }
+  if (port < 0) { /* as asyncio: the path, "" for an unnamed socket */
+    lua_pushstring(L, host);
     return;
   }
   lua_createtable(L, 2, 3);
@@ -452,7 +459,7 @@ static void pushaddr(lua_State *L, int rc, const char *host, int port) {
 static int lwriter_get_extra_info(lua_State *L) {
   luaio_stream_t *s = checkwriter(L);
   const char *name = luaL_checkstring(L, 2);
-  char host[64];
+  char host[ADDR_SIZE];
   int port = 0, rc = LUAIO_EINVAL;
   if (strcmp(name, "peername") == 0)
     rc = luaio_stream_peername(s, host, sizeof host, &port);
@@ -535,9 +542,12 @@ static int pushpair_p(lua_State *L) {
   return 2;
 }
 
+/* ctx: the future's index, plus CONNECT_UNIX for open_unix_connection. */
+#define CONNECT_UNIX 256
+
 static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  lfuture *w = lua_touserdata(L, (int)ctx);
+  lfuture *w = lua_touserdata(L, (int)(ctx % CONNECT_UNIX));
   int err = luaioL_resumeerr(L);
   luaio_stream_t *s;
   lua_pushcfunction(L, pushpair_p);
@@ -551,7 +561,9 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   }
   int rc = luaio_stream_connect_finish(w->fut, err, &s);
   if (rc != 0)
-    return luaioL_raisewait(L, rc, "open_connection");
+    return luaioL_raisewait(L, rc,
+                            ctx >= CONNECT_UNIX ? "open_unix_connection"
+                                                : "open_connection");
   setpair(L, s);
   return 2;
 }
@@ -573,6 +585,24 @@ static int lstream_open_connection(lua_State *L) {
     return luaL_error(L, "not enough memory");
   luaioL_pushfuture(L, fut); /* owns fut; at 4 */
   return luaioL_await(L, task, fut, 4, connect_k);
+}
+
+/* open_unix_connection(path [, {timeout=, limit=}]) */
+static int lstream_open_unix_connection(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "open_unix_connection");
+  const char *path = luaioL_tocstring(L, 1, 1, NULL);
+  if (!lua_isnoneornil(L, 2))
+    luaL_checktype(L, 2, LUA_TTABLE);
+  double timeout = optfield(L, 2, "timeout", 0);
+  double limit = optfield(L, 2, "limit", 0);
+  lfuture *task = luaioL_checktask(L, "open_unix_connection");
+  lua_settop(L, 3);
+  luaio_future_t *fut =
+      luaio_stream_connect_unix(loop, path, timeout, (size_t)limit);
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut); /* owns fut; at 4 */
+  return luaioL_await(L, task, fut, 4 + CONNECT_UNIX, connect_k);
 }
 
 static int getaddrinfo_k(lua_State *L, int status, lua_KContext ctx) {
@@ -698,67 +728,117 @@ static int listen_all(luaio_server_t *srv, const luaio_addrinfo_t *list,
   return nlistening > 0 ? 0 : first_err;
 }
 
+/* Listens on the addresses of list (n of them), or on the Unix-domain
+** socket at path, with the options at 4 (backlog=, start_serving=,
+** reuse_port=); pushes the server, the box at 5, or raises. */
+static int server_listen(lua_State *L, const luaio_addrinfo_t *list,
+                         size_t n, const char *path, const char *fname) {
+  lserver *ls = lua_touserdata(L, 5);
+  int backlog = (int)optfield(L, 4, "backlog", 100);
+  int serving = 1, reuse_port = 0;
+  if (lua_istable(L, 4)) {
+    if (lua_getfield(L, 4, "start_serving") != LUA_TNIL)
+      serving = lua_toboolean(L, -1);
+    reuse_port = lua_getfield(L, 4, "reuse_port") != LUA_TNIL &&
+                 lua_toboolean(L, -1);
+    lua_pop(L, 2);
+  }
+  luaio_server_set_reuse_port(ls->srv, reuse_port);
+  /* Tracked and pinned before it listens: memory running out here must
+  ** not leave a socket listening that closing the loop cannot find. */
+  lua_pushvalue(L, 5);
+  track(L);
+  ls->pin = luaL_ref(L, LUA_REGISTRYINDEX); /* while it listens */
+  int rc = path != NULL
+               ? luaio_server_listen_unix(ls->srv, path, backlog, serving)
+               : listen_all(ls->srv, list, n, backlog, serving);
+  if (rc != 0) {
+    luaio_server_close(ls->srv);
+    server_unpin(L, ls);
+    return luaioL_check(L, rc, fname);
+  }
+  lua_pushvalue(L, 5);
+  return 1;
+}
+
 /* Stack: handler host port opts server lookup. */
 static int start_server_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
-  lserver *ls = lua_touserdata(L, 5);
   lfuture *w = lua_touserdata(L, 6);
   const luaio_addrinfo_t *list;
   size_t n;
   int rc = luaio_getaddrinfo_finish(w->fut, luaioL_resumeerr(L), &list, &n);
   if (rc != 0)
     return luaioL_raisewait(L, rc, "start_server");
-  int backlog = (int)optfield(L, 4, "backlog", 100);
-  int serving = 1;
-  if (lua_istable(L, 4) && lua_getfield(L, 4, "start_serving") != LUA_TNIL)
-    serving = lua_toboolean(L, -1);
-  lua_settop(L, 6);
-  /* Tracked and pinned before it listens: memory running out here must
-  ** not leave a socket listening that closing the loop cannot find. */
-  lua_pushvalue(L, 5);
-  track(L);
-  ls->pin = luaL_ref(L, LUA_REGISTRYINDEX); /* while it listens */
-  rc = listen_all(ls->srv, list, n, backlog, serving);
-  if (rc != 0) {
-    luaio_server_close(ls->srv);
-    server_unpin(L, ls);
-    return luaioL_check(L, rc, "start_server");
-  }
-  lua_pushvalue(L, 5);
-  return 1;
+  return server_listen(L, list, n, NULL, "start_server");
 }
 
-/* start_server(handler, host, port [, {limit=, backlog=,
-** start_serving=}]) */
-static int lstream_start_server(lua_State *L) {
-  luaioL_runtime *rt = luaioL_runtime_of(L);
-  luaio_loop_t *loop = luaioL_checkloop(L, "start_server");
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  const char *host =
-      lua_isnoneornil(L, 2) ? NULL : luaioL_tocstring(L, 2, 2, NULL);
-  int port = checkport(L, 3);
+/* Checks the options at 4 and pushes a server box for the handler at 1,
+** not listening yet. [-0, +1, e] */
+static lserver *newserver(lua_State *L, luaio_loop_t *loop) {
   if (!lua_isnoneornil(L, 4))
     luaL_checktype(L, 4, LUA_TTABLE);
   double limit = optfield(L, 4, "limit", 0);
   optfield(L, 4, "backlog", 100);
-  lfuture *task = luaioL_checktask(L, "start_server");
   lua_settop(L, 4);
   lserver *ls = lua_newuserdatauv(L, sizeof *ls, 1); /* at 5 */
   ls->srv = NULL;
-  ls->rt = rt;
+  ls->rt = luaioL_runtime_of(L);
   ls->pin = LUA_NOREF;
   luaL_setmetatable(L, SERVER_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 5, 1);
   ls->srv = luaio_server_new(loop, on_connection, ls, (size_t)limit);
   if (ls->srv == NULL)
-    return luaL_error(L, "not enough memory");
+    luaL_error(L, "not enough memory");
+  return ls;
+}
+
+/* start_server(handler, host, port [, {limit=, backlog=, start_serving=,
+** reuse_port=}]) */
+static int lstream_start_server(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "start_server");
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  const char *host =
+      lua_isnoneornil(L, 2) ? NULL : luaioL_tocstring(L, 2, 2, NULL);
+  int port = checkport(L, 3);
+  lfuture *task = luaioL_checktask(L, "start_server");
+  newserver(L, loop);
   luaio_future_t *fut = luaio_getaddrinfo(loop, host, port, host == NULL);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
   luaioL_pushfuture(L, fut); /* owns fut; at 6 */
   return luaioL_await(L, task, fut, 0, start_server_k);
+}
+
+/* start_unix_server(handler, path [, {limit=, backlog=, start_serving=}]) */
+static int lstream_start_unix_server(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "start_unix_server");
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  const char *path = luaioL_tocstring(L, 2, 2, NULL);
+  if (!lua_isnoneornil(L, 3))
+    luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  lua_pushnil(L);
+  lua_insert(L, 3); /* handler path nil opts, as start_server's */
+  newserver(L, loop);
+  return server_listen(L, NULL, 0, path, "start_unix_server");
+}
+
+/* sockets(): the addresses the server listens on, as get_extra_info's
+** "sockname" ({host, port} tables, or a Unix-domain socket's path). */
+static int lserver_sockets(lua_State *L) {
+  lserver *ls = checkserver(L);
+  char host[ADDR_SIZE];
+  int port;
+  lua_newtable(L);
+  for (size_t i = 0;
+       luaio_server_sockname(ls->srv, i, host, sizeof host, &port) == 0; i++) {
+    pushaddr(L, 0, host, port);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
 }
 
 static int lserver_port(lua_State *L) {
@@ -861,9 +941,15 @@ static int lserver__close(lua_State *L) {
 static int lserver__tostring(lua_State *L) {
   lserver *ls = luaioL_checkobject(L, SERVER_MT);
   int port = ls->srv != NULL ? luaio_server_port(ls->srv) : -1;
-  lua_pushfstring(
-      L, "%s (port %d%s)", SERVER_MT, port,
-      ls->srv == NULL || luaio_server_is_closing(ls->srv) ? ", closed" : "");
+  char path[ADDR_SIZE];
+  const char *closed =
+      ls->srv == NULL || luaio_server_is_closing(ls->srv) ? ", closed" : "";
+  if (port < 0 && ls->srv != NULL &&
+      luaio_server_sockname(ls->srv, 0, path, sizeof path, &port) == 0 &&
+      port < 0)
+    lua_pushfstring(L, "%s (%s%s)", SERVER_MT, path, closed);
+  else
+    lua_pushfstring(L, "%s (port %d%s)", SERVER_MT, port, closed);
   return 1;
 }
 
@@ -906,6 +992,8 @@ int luaioL_close_streams(lua_State *L) {
 static const luaL_Reg lstream_funcs[] = {
     {"open_connection", lstream_open_connection},
     {"start_server", lstream_start_server},
+    {"open_unix_connection", lstream_open_unix_connection},
+    {"start_unix_server", lstream_start_unix_server},
     {"getaddrinfo", lstream_getaddrinfo},
     {"StreamReader", lreader_new},
     {"_stream_memory", lstream__stream_memory},
@@ -945,6 +1033,7 @@ static const luaL_Reg lwriter_meta[] = {{"__gc", lstream__gc},
 
 static const luaL_Reg lserver_methods[] = {
     {"port", lserver_port},
+    {"sockets", lserver_sockets},
     {"close", lserver_close},
     {"wait_closed", lserver_wait_closed},
     {"serve_forever", lserver_serve_forever},

@@ -1,9 +1,9 @@
 /*
 ** luaio_stream.h - part of luaio.h (included by it, never on its own).
 **
-** Streams: a buffered byte stream over a TCP connection (asyncio's
-** StreamReader and StreamWriter in one object), servers that accept
-** connections, and name resolution on libuv's thread pool.
+** Streams: a buffered byte stream over a TCP or Unix-domain connection
+** (asyncio's StreamReader and StreamWriter in one object), servers that
+** accept connections, and name resolution on libuv's thread pool.
 **
 ** Reading follows the recipe of the queue section. A read function
 ** looks at the buffer only: it returns 0 when the request is met, and
@@ -151,8 +151,10 @@ LUAIO_EXTERN size_t luaio_stream_memory(const luaio_loop_t *loop,
                                         size_t *shared);
 
 /* The addresses of a connected stream, taken when it connected: copies
-** the numeric host into host (size >= 46 holds any) and sets *port.
-** Returns 0, or LUAIO_EINVALSTATE when there is no connection. */
+** the numeric host into host (size >= 46 holds any) and sets *port; for
+** a Unix-domain socket, copies the path ("" when it has none; size >= 108
+** holds any) and sets *port to -1. Returns 0, or LUAIO_EINVALSTATE when
+** there is no connection. */
 LUAIO_EXTERN int luaio_stream_peername(const luaio_stream_t *s, char *host,
                                        size_t size, int *port);
 LUAIO_EXTERN int luaio_stream_sockname(const luaio_stream_t *s, char *host,
@@ -168,6 +170,12 @@ LUAIO_EXTERN int luaio_stream_sockname(const luaio_stream_t *s, char *host,
 LUAIO_EXTERN luaio_future_t *luaio_stream_connect(luaio_loop_t *loop,
                                                   const char *host, int port,
                                                   double timeout, size_t limit);
+/* As luaio_stream_connect(), to the Unix-domain socket at path (a path
+** too long for one fails with UV_ENAMETOOLONG). */
+LUAIO_EXTERN luaio_future_t *luaio_stream_connect_unix(luaio_loop_t *loop,
+                                                       const char *path,
+                                                       double timeout,
+                                                       size_t limit);
 /* After the future was awaited: sets *out to the connected stream (a
 ** new reference the caller owns) and returns 0, or returns the error
 ** (err when the wait was cancelled; the attempt is then stopped, and a
@@ -211,9 +219,27 @@ LUAIO_EXTERN void luaio_server_unref(luaio_server_t *srv);
 LUAIO_EXTERN int luaio_server_listen(luaio_server_t *srv,
                                      const struct sockaddr *addr, int backlog,
                                      int serving);
+/* As luaio_server_listen(), on a Unix-domain socket made at path: a
+** socket file already there is replaced (asyncio does the same), and
+** closing the server removes the file, unless another took its place (as
+** far as the file's inode and change time tell).
+** Returns 0, UV_ENAMETOOLONG, a UV_E* code of the bind, LUAIO_ENOMEM, or
+** LUAIO_EINVALSTATE when the server is closed. */
+LUAIO_EXTERN int luaio_server_listen_unix(luaio_server_t *srv,
+                                          const char *path, int backlog,
+                                          int serving);
+/* With on, TCP sockets listened on from now on set SO_REUSEPORT, so that
+** several processes may listen on one port, the kernel spreading the
+** connections among them. */
+LUAIO_EXTERN void luaio_server_set_reuse_port(luaio_server_t *srv, int on);
+/* The local address of the i-th socket listening (from 0, in the order
+** of the listen calls), as luaio_stream_sockname(). Returns 0, or
+** LUAIO_EINVAL past the last one. */
+LUAIO_EXTERN int luaio_server_sockname(const luaio_server_t *srv, size_t i,
+                                       char *host, size_t size, int *port);
 LUAIO_EXTERN void luaio_server_start_serving(luaio_server_t *srv);
 LUAIO_EXTERN int luaio_server_is_serving(const luaio_server_t *srv);
-/* The port of the first address bound (an ephemeral one when it was
+/* The port of the first TCP address bound (an ephemeral one when it was
 ** port 0), or -1. */
 LUAIO_EXTERN int luaio_server_port(const luaio_server_t *srv);
 /* Stops listening and closes the sockets; connections accepted already

@@ -2,7 +2,12 @@
 ** stream.c - buffered TCP streams (asyncio's StreamReader and
 ** StreamWriter over one libuv handle), connecting, and servers.
 */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -43,7 +48,12 @@ struct luaio_stream_s {
   luaio_loop_t *loop;
   int refs; /* an open handle holds one */
   int hstate;
-  uv_tcp_t tcp;
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe; /* a Unix-domain socket */
+  } h;
   char *buf; /* owns, or NULL when empty; the input is buf[start .. +len) */
   size_t start, len, cap;
   size_t limit;
@@ -59,6 +69,7 @@ struct luaio_stream_s {
   unsigned eof_written : 1;
   unsigned closing : 1; /* close or abort was called, or the connection lost */
   unsigned dropped : 1; /* the queued writes are being dropped */
+  unsigned is_pipe : 1; /* h is a pipe, else TCP */
   waitlist drainers, closers;
   struct sockaddr_storage peer, local;
   luaio_stream_t *next_conn; /* a server's queue of accepted streams */
@@ -219,13 +230,13 @@ static void read_resume(luaio_stream_t *s) {
     return;
   if (s->len > s->limit && s->rwait == NULL)
     return;
-  if (uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb) == 0)
+  if (uv_read_start(&s->h.stream, alloc_cb, read_cb) == 0)
     s->reading = 1;
 }
 
 static void read_pause(luaio_stream_t *s) {
   if (s->reading) {
-    uv_read_stop((uv_stream_t *)&s->tcp);
+    uv_read_stop(&s->h.stream);
     s->reading = 0;
   }
 }
@@ -463,7 +474,7 @@ int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
     ** it completes; most writes fit and need none. Errors are left to
     ** the request below, which reports them as it always has. */
     uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&s->tcp, &now, 1);
+    int n = uv_try_write(&s->h.stream, &now, 1);
     if (n > 0) {
       data += n;
       len -= (size_t)n;
@@ -478,7 +489,7 @@ int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
   w->len = len;
   memcpy(w->data, data, len);
   uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
+  int rc = uv_write(&w->req, &s->h.stream, &b, 1, write_cb);
   if (rc != 0) {
     luaio__free(w, sizeof *w + len);
     input_end(s, rc);
@@ -544,7 +555,7 @@ int luaio_stream_write_eof(luaio_stream_t *s) {
   uv_shutdown_t *req = luaio__alloc(sizeof *req);
   if (req == NULL)
     return LUAIO_ENOMEM;
-  int rc = uv_shutdown(req, (uv_stream_t *)&s->tcp, shutdown_cb);
+  int rc = uv_shutdown(req, &s->h.stream, shutdown_cb);
   if (rc != 0) {
     luaio__free(req, sizeof *req);
     return rc;
@@ -574,9 +585,9 @@ static void stream_rbuf_drop(luaio_loop_t *loop) {
   loop->stream_npool = 0;
 }
 
-/* Gives s an open TCP handle, which holds a reference to s and keeps the
-** shared read buffer. */
-static int stream_open(luaio_stream_t *s) {
+/* Gives s an open handle (a pipe, else TCP), which holds a reference to
+** s and keeps the shared read buffer. */
+static int stream_open(luaio_stream_t *s, int is_pipe) {
   assert(s->hstate == H_NONE);
   luaio_loop_t *loop = s->loop;
   if (loop->stream_rbuf == NULL) {
@@ -584,14 +595,16 @@ static int stream_open(luaio_stream_t *s) {
     if (loop->stream_rbuf == NULL)
       return LUAIO_ENOMEM;
   }
-  int rc = uv_tcp_init(luaio_loop_uv(loop), &s->tcp);
+  int rc = is_pipe ? uv_pipe_init(luaio_loop_uv(loop), &s->h.pipe, 0)
+                   : uv_tcp_init(luaio_loop_uv(loop), &s->h.tcp);
   if (rc != 0) {
     stream_rbuf_drop(loop);
     return rc;
   }
   loop->stream_nopen++;
   loop->stream_bytes += s->cap;
-  s->tcp.data = s;
+  s->is_pipe = is_pipe != 0;
+  s->h.handle.data = s;
   s->hstate = H_OPEN;
   s->refs++;
   return 0;
@@ -599,12 +612,16 @@ static int stream_open(luaio_stream_t *s) {
 
 /* The handle is connected: remember the addresses and start reading. */
 static void stream_connected(luaio_stream_t *s) {
-  int len = sizeof s->peer;
-  uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&s->peer, &len);
-  len = sizeof s->local;
-  uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&s->local, &len);
+  uv_os_fd_t fd;
+  if (uv_fileno(&s->h.handle, &fd) == 0) {
+    socklen_t len = sizeof s->peer;
+    getpeername(fd, (struct sockaddr *)&s->peer, &len);
+    len = sizeof s->local;
+    getsockname(fd, (struct sockaddr *)&s->local, &len);
+  }
   s->connected = 1;
-  uv_tcp_nodelay(&s->tcp, 1); /* as asyncio does for TCP */
+  if (!s->is_pipe)
+    uv_tcp_nodelay(&s->h.tcp, 1); /* as asyncio does for TCP */
   read_resume(s);
 }
 
@@ -625,7 +642,7 @@ static void handle_close(luaio_stream_t *s) {
     return;
   s->hstate = H_CLOSING;
   read_pause(s);
-  uv_close((uv_handle_t *)&s->tcp, close_cb);
+  uv_close(&s->h.handle, close_cb);
 }
 
 void luaio_stream_close(luaio_stream_t *s) {
@@ -644,10 +661,10 @@ void luaio_stream_abort(luaio_stream_t *s) {
   input_end(s, 0);
   if (s->hstate != H_OPEN)
     return;
-  if (s->connected) {
+  if (s->connected && !s->is_pipe) {
     s->hstate = H_CLOSING;
     read_pause(s);
-    if (uv_tcp_close_reset(&s->tcp, close_cb) == 0)
+    if (uv_tcp_close_reset(&s->h.tcp, close_cb) == 0)
       return;
     s->hstate = H_OPEN; /* a shutdown in progress: close plainly */
   }
@@ -679,6 +696,14 @@ static int name_of(const struct sockaddr_storage *sa, char *host, size_t size,
     const struct sockaddr_in6 *in6 = (const void *)sa;
     uv_ip6_name(in6, host, size);
     *port = ntohs(in6->sin6_port);
+  } else if (sa->ss_family == AF_UNIX && size > 0) {
+    const struct sockaddr_un *un = (const void *)sa;
+    size_t n = strnlen(un->sun_path, sizeof un->sun_path);
+    if (n >= size)
+      n = size - 1;
+    memcpy(host, un->sun_path, n);
+    host[n] = '\0';
+    *port = -1;
   } else {
     return LUAIO_EINVALSTATE;
   }
@@ -782,9 +807,9 @@ static void op_try_next(connect_op *op) {
       op_fail(op, LUAIO_ENOMEM);
       return;
     }
-    int rc = stream_open(s);
+    int rc = stream_open(s, 0);
     if (rc == 0)
-      rc = uv_tcp_connect(&op->req, &s->tcp, (const struct sockaddr *)&a->sa,
+      rc = uv_tcp_connect(&op->req, &s->h.tcp, (const struct sockaddr *)&a->sa,
                           connect_cb);
     if (rc == 0) {
       op->s = s;
@@ -838,6 +863,20 @@ static void op_unref(void *arg) {
   luaio_future_unref(arg);
 }
 
+/* Arms the operation's deadline, when it has one. Returns 0 or
+** LUAIO_ENOMEM. */
+static int op_arm(connect_op *op, double timeout) {
+  if (timeout <= 0)
+    return 0;
+  luaio_future_ref(&op->base);
+  if (luaio_call_later(op->base.loop, timeout, timeout_cb, op, op_unref,
+                       &op->timer) != 0) {
+    luaio_future_unref(&op->base);
+    return LUAIO_ENOMEM;
+  }
+  return 0;
+}
+
 luaio_future_t *luaio_stream_connect(luaio_loop_t *loop, const char *host,
                                      int port, double timeout, size_t limit) {
   connect_op *op =
@@ -853,14 +892,38 @@ luaio_future_t *luaio_stream_connect(luaio_loop_t *loop, const char *host,
     luaio_future_unref(&op->base);
     goto fail;
   }
-  if (timeout > 0) {
-    luaio_future_ref(&op->base);
-    if (luaio_call_later(loop, timeout, timeout_cb, op, op_unref, &op->timer) !=
-        0) {
-      luaio_future_unref(&op->base);
-      goto fail;
-    }
+  if (op_arm(op, timeout) != 0)
+    goto fail;
+  return &op->base;
+fail:
+  op_stop(op);
+  luaio_future_unref(&op->base);
+  return NULL;
+}
+
+luaio_future_t *luaio_stream_connect_unix(luaio_loop_t *loop, const char *path,
+                                          double timeout, size_t limit) {
+  connect_op *op =
+      (connect_op *)luaio__future_alloc(loop, &connect_kind, sizeof *op);
+  if (op == NULL)
+    return NULL;
+  op->limit = limit;
+  if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+    op_fail(op, UV_ENAMETOOLONG); /* libuv would cut it short */
+    return &op->base;
   }
+  luaio_stream_t *s = luaio_stream_new(loop, limit);
+  if (s == NULL || stream_open(s, 1) != 0) {
+    if (s != NULL)
+      luaio_stream_unref(s);
+    goto fail;
+  }
+  op->s = s;
+  op->connecting = 1;
+  luaio_future_ref(&op->base); /* the request's */
+  uv_pipe_connect(&op->req, &s->h.pipe, path, connect_cb);
+  if (op_arm(op, timeout) != 0)
+    goto fail;
   return &op->base;
 fail:
   op_stop(op);
@@ -897,11 +960,20 @@ int luaio_stream_connect_finish(luaio_future_t *fut, int err,
 
 typedef struct listener listener;
 struct listener {
-  uv_tcp_t tcp;
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
   luaio_server_t *srv;
   listener *next;
   int hstate;
   unsigned pending : 1; /* libuv holds a connection not yet accepted */
+  unsigned is_pipe : 1;
+  struct sockaddr_storage local; /* where it listens, once it does */
+  char *path; /* owns: the socket file to remove on close, or NULL */
+  struct stat st; /* the file's, to remove it only if it is still ours */
 };
 
 struct luaio_server_s {
@@ -916,6 +988,7 @@ struct luaio_server_s {
   int port;
   unsigned serving : 1;
   unsigned closing : 1;
+  unsigned reuse_port : 1;
   luaio_stream_t *qhead, *qtail; /* owns: accepted, not yet delivered */
   luaio_handle_t *deliver;       /* owns, while scheduled */
   waitlist closers;
@@ -951,6 +1024,7 @@ void luaio_server_unref(luaio_server_t *srv) {
   while (srv->head != NULL) {
     listener *l = srv->head;
     srv->head = l->next;
+    luaio__strfree(l->path);
     luaio__free(l, sizeof *l);
   }
   luaio__free(srv, sizeof *srv);
@@ -995,9 +1069,9 @@ static void server_accept(listener *l) {
     l->pending = 1; /* it stays in libuv; the next accept takes it */
     return;
   }
-  int rc = stream_open(s);
+  int rc = stream_open(s, l->is_pipe);
   if (rc == 0)
-    rc = uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&s->tcp);
+    rc = uv_accept(&l->h.stream, &s->h.stream);
   if (rc != 0) {
     luaio_stream_abort(s);
     luaio_stream_unref(s);
@@ -1045,48 +1119,136 @@ static void listener_close_cb(uv_handle_t *h) {
   luaio_server_unref(srv); /* the handle's reference */
 }
 
-int luaio_server_listen(luaio_server_t *srv, const struct sockaddr *addr,
-                        int backlog, int serving) {
+/* Closes l's socket; as asyncio, removes the socket file it made, unless
+** another has taken its place. */
+static void listener_close(listener *l) {
+  struct stat st;
+  l->hstate = H_CLOSING;
+  /* An inode number may be reused at once: the change time tells too. */
+  if (l->path != NULL && lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_ino == l->st.st_ino && st.st_dev == l->st.st_dev &&
+      st.st_ctim.tv_sec == l->st.st_ctim.tv_sec &&
+      st.st_ctim.tv_nsec == l->st.st_ctim.tv_nsec)
+    unlink(l->path);
+  uv_close(&l->h.handle, listener_close_cb);
+}
+
+/* Adds a listener of the kind asked to srv, its handle open. Returns it,
+** or NULL with *rc set. */
+static listener *listener_new(luaio_server_t *srv, int is_pipe, int family,
+                              int *rc) {
+  *rc = LUAIO_EINVALSTATE;
   if (srv->closing)
-    return LUAIO_EINVALSTATE;
+    return NULL;
+  *rc = LUAIO_ENOMEM;
   listener *l = luaio__alloc(sizeof *l);
   if (l == NULL)
-    return LUAIO_ENOMEM;
+    return NULL;
   memset(l, 0, sizeof *l);
-  int rc = uv_tcp_init(luaio_loop_uv(srv->loop), &l->tcp);
-  if (rc != 0) {
+  uv_loop_t *uv = luaio_loop_uv(srv->loop);
+  if (is_pipe)
+    *rc = uv_pipe_init(uv, &l->h.pipe, 0);
+  else if (srv->reuse_port) /* the socket is needed now, to set it */
+    *rc = uv_tcp_init_ex(uv, &l->h.tcp, (unsigned)family);
+  else
+    *rc = uv_tcp_init(uv, &l->h.tcp);
+  if (*rc != 0) {
     luaio__free(l, sizeof *l);
-    return rc;
+    return NULL;
   }
-  l->tcp.data = l;
+  l->h.handle.data = l;
+  l->is_pipe = is_pipe != 0;
   l->srv = srv;
   l->hstate = H_OPEN;
-  l->next = srv->head;
-  srv->head = l;
+  listener **tail = &srv->head; /* in the order they listen */
+  while (*tail != NULL)
+    tail = &(*tail)->next;
+  *tail = l;
   srv->hstate = H_OPEN;
   srv->nopen++;
   srv->refs++; /* the handle's */
+  return l;
+}
+
+/* Listens on l once bound (rc, the bind's outcome). On error l closes;
+** the other listeners are not affected. */
+static int listener_start(listener *l, int rc, int backlog, int serving) {
+  luaio_server_t *srv = l->srv;
   if (srv->nopen == 1)
     srv->serving = serving != 0;
-  /* As asyncio: an IPv6 socket takes IPv6 only, so that "::" and
-  ** "0.0.0.0" can both listen on one port. */
-  rc = uv_tcp_bind(&l->tcp, addr,
-                   addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
   if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&l->tcp, backlog > 0 ? backlog : 100,
-                   connection_cb);
-  if (rc != 0) { /* this socket closes; the others are not affected */
-    l->hstate = H_CLOSING;
-    uv_close((uv_handle_t *)&l->tcp, listener_close_cb);
+    rc = uv_listen(&l->h.stream, backlog > 0 ? backlog : 100, connection_cb);
+  if (rc != 0) {
+    listener_close(l);
     return rc;
   }
-  struct sockaddr_storage local;
-  int len = sizeof local;
+  uv_os_fd_t fd;
+  socklen_t len = sizeof l->local;
   char host[64];
-  if (srv->port < 0 &&
-      uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&local, &len) == 0)
-    name_of(&local, host, sizeof host, &srv->port);
+  if (uv_fileno(&l->h.handle, &fd) == 0 &&
+      getsockname(fd, (struct sockaddr *)&l->local, &len) == 0 &&
+      srv->port < 0 && !l->is_pipe)
+    name_of(&l->local, host, sizeof host, &srv->port);
   return 0;
+}
+
+int luaio_server_listen(luaio_server_t *srv, const struct sockaddr *addr,
+                        int backlog, int serving) {
+  int rc;
+  listener *l = listener_new(srv, 0, addr->sa_family, &rc);
+  if (l == NULL)
+    return rc;
+  if (srv->reuse_port) {
+    uv_os_fd_t fd;
+    int on = 1;
+    rc = uv_fileno(&l->h.handle, &fd);
+    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on))
+      rc = uv_translate_sys_error(errno);
+  }
+  /* As asyncio: an IPv6 socket takes IPv6 only, so that "::" and
+  ** "0.0.0.0" can both listen on one port. */
+  if (rc == 0)
+    rc = uv_tcp_bind(&l->h.tcp, addr,
+                     addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+  return listener_start(l, rc, backlog, serving);
+}
+
+int luaio_server_listen_unix(luaio_server_t *srv, const char *path,
+                             int backlog, int serving) {
+  struct stat st;
+  if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
+    return UV_ENAMETOOLONG;
+  int rc;
+  listener *l = listener_new(srv, 1, AF_UNIX, &rc);
+  if (l == NULL)
+    return rc;
+  /* As asyncio: a socket file left by an earlier server is replaced. */
+  if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+    unlink(path);
+  rc = uv_pipe_bind(&l->h.pipe, path);
+  if (rc == 0 && lstat(path, &l->st) == 0) {
+    l->path = luaio__strdup(path);
+    if (l->path == NULL) {
+      unlink(path);
+      rc = LUAIO_ENOMEM;
+    }
+  }
+  return listener_start(l, rc, backlog, serving);
+}
+
+void luaio_server_set_reuse_port(luaio_server_t *srv, int on) {
+  srv->reuse_port = on != 0;
+}
+
+int luaio_server_sockname(const luaio_server_t *srv, size_t i, char *host,
+                          size_t size, int *port) {
+  for (const listener *l = srv->head; l != NULL; l = l->next) {
+    if (l->hstate != H_OPEN || l->local.ss_family == AF_UNSPEC)
+      continue;
+    if (i-- == 0)
+      return name_of(&l->local, host, size, port);
+  }
+  return LUAIO_EINVAL;
 }
 
 void luaio_server_start_serving(luaio_server_t *srv) {
@@ -1118,11 +1280,8 @@ void luaio_server_close(luaio_server_t *srv) {
     luaio_handle_unref(h);
   }
   for (listener *l = srv->head; l != NULL; l = l->next) {
-    if (l->hstate == H_OPEN) {
-      l->hstate = H_CLOSING;
-      /* libuv closes the connection it held back too. */
-      uv_close((uv_handle_t *)&l->tcp, listener_close_cb);
-    }
+    if (l->hstate == H_OPEN)
+      listener_close(l); /* libuv closes a connection it held back too */
   }
 }
 

@@ -524,6 +524,178 @@ describe("asyncio.open_connection and start_server", function()
   end)
 end)
 
+describe("server options and addresses", function()
+  it("lists the addresses a server listens on", asyncio.spec(function()
+    local server, port = serve(function() end)
+    local socks = server:sockets()
+    assert.equal(1, #socks)
+    assert.same({ "127.0.0.1", port }, { socks[1][1], socks[1][2] })
+    assert.equal("inet", socks[1].family)
+    close_server(server)
+    assert.same({}, server:sockets())
+  end))
+
+  it("gives each connection's reader the server's limit",
+     asyncio.spec(function()
+    local server, port = serve(function(reader, writer)
+      local ok, err = pcall(reader.readline, reader)
+      writer:write(ok and "fits\n" or err.consumed .. "\n")
+      writer:close()
+    end, { limit = 10 })
+    local reader, writer = asyncio.open_connection("127.0.0.1", port)
+    writer:write(("x"):rep(20) .. "\n")
+    assert.equal("20\n", reader:readline()) -- LimitOverrunError.consumed
+    writer:close()
+    close_server(server)
+  end))
+
+  it("shares a port among servers with reuse_port", asyncio.spec(function()
+    local accepted = {}
+    local function handler(name)
+      return function(reader, writer)
+        accepted[name] = (accepted[name] or 0) + 1
+        writer:write(reader:readline())
+        writer:close()
+      end
+    end
+    local a = asyncio.start_server(handler("a"), "127.0.0.1", 0,
+                                   { reuse_port = true })
+    local port = a:port()
+    local ok, err = pcall(asyncio.start_server, handler("x"), "127.0.0.1",
+                          port)
+    assert.is_false(ok) -- without the option, the port is taken
+    assert.equal("EADDRINUSE", err.code)
+    local b = asyncio.start_server(handler("b"), "127.0.0.1", port,
+                                   { reuse_port = true })
+    assert.equal(port, b:port())
+    for i = 1, 20 do
+      local reader, writer = asyncio.open_connection("127.0.0.1", port)
+      writer:write(i .. "\n")
+      assert.equal(i .. "\n", reader:readline())
+      writer:close()
+    end
+    assert.equal(20, (accepted.a or 0) + (accepted.b or 0))
+    assert.is_nil(accepted.x)
+    close_server(a)
+    close_server(b)
+  end))
+end)
+
+describe("Unix-domain sockets", function()
+  local function socket_path()
+    local path = os.tmpname()
+    os.remove(path)
+    return path
+  end
+
+  local function exists(path)
+    return (pcall(asyncio.fs.stat, path))
+  end
+
+  it("echo with the same readers and writers, and tell their paths",
+     asyncio.spec(function()
+    local path = socket_path()
+    local names = {}
+    local server = asyncio.start_unix_server(function(reader, writer)
+      names.peer = writer:get_extra_info("peername")
+      names.sock = writer:get_extra_info("sockname")
+      while true do
+        local data = reader:read(65536)
+        if data == "" then break end
+        writer:write(data:upper())
+        writer:drain()
+      end
+      writer:close()
+    end, path)
+    assert.same({ path }, server:sockets())
+    assert.is_nil(server:port())
+    assert.is_true(exists(path))
+    local reader, writer = asyncio.open_unix_connection(path)
+    assert.equal(path, writer:get_extra_info("peername"))
+    assert.equal("", writer:get_extra_info("sockname")) -- unnamed
+    for _, word in ipairs { "one", "two" } do
+      writer:write(word .. "\n")
+      assert.equal(word:upper() .. "\n", reader:readline())
+    end
+    local big = ("0123456789"):rep(100000) -- 1 MB each way
+    local echo = asyncio.create_task(function()
+      return reader:readexactly(#big + 1)
+    end)
+    writer:write(big .. "\n")
+    writer:drain()
+    assert.equal(big:upper() .. "\n", asyncio.await(echo))
+    writer:write_eof()
+    assert.equal("", reader:read())
+    writer:close()
+    writer:wait_closed()
+    assert.same({ "", path }, { names.peer, names.sock })
+    close_server(server)
+    assert.is_false(exists(path)) -- removed on close
+  end))
+
+  it("replace a socket file left behind, and leave other files alone",
+     asyncio.spec(function()
+    local path = socket_path()
+    local first = asyncio.start_unix_server(function() end, path)
+    local second = asyncio.start_unix_server(function(_, writer)
+      writer:write("second\n")
+      writer:close()
+    end, path) -- as asyncio: the old file goes
+    local reader = asyncio.open_unix_connection(path)
+    assert.equal("second\n", reader:readline())
+    close_server(second)
+    assert.is_false(exists(path))
+    close_server(first)
+    local f = assert(io.open(path, "w"))
+    f:close()
+    local ok, err = pcall(asyncio.start_unix_server, function() end, path)
+    assert.is_false(ok) -- a plain file is not replaced
+    assert.equal("EADDRINUSE", err.code)
+    os.remove(path)
+  end))
+
+  it("raise clear errors", asyncio.spec(function()
+    local path = socket_path()
+    local ok, err = pcall(asyncio.open_unix_connection, path)
+    assert.is_false(ok)
+    assert.equal("ENOENT", err.code)
+    assert.matches("open_unix_connection", tostring(err), 1, true)
+    ok, err = pcall(asyncio.open_unix_connection, ("x"):rep(200))
+    assert.equal("ENAMETOOLONG", err.code)
+    ok, err = pcall(asyncio.start_unix_server, function() end,
+                    "/nonexistent-dir/sock")
+    assert.is_false(ok)
+    assert.matches("start_unix_server", tostring(err), 1, true)
+    assert.has_error(function() asyncio.start_unix_server(nil, path) end)
+    assert.has_error(function()
+      asyncio.start_unix_server(function() end, path, 5)
+    end)
+    assert.has_error(function() asyncio.open_unix_connection({}) end)
+  end))
+
+  it("leave no file descriptor open", function()
+    warm_up()
+    local before = count_fds()
+    asyncio.run(function()
+      local path = socket_path()
+      local server = asyncio.start_unix_server(function(reader, writer)
+        writer:write(reader:readline())
+        writer:close()
+      end, path)
+      for _ = 1, 5 do
+        local reader, writer = asyncio.open_unix_connection(path)
+        writer:write("x\n")
+        reader:readline()
+        writer:close()
+        writer:wait_closed()
+      end
+      close_server(server)
+    end)
+    collectgarbage()
+    assert.equal(before, count_fds())
+  end)
+end)
+
 describe("asyncio.StreamReader", function()
   it("parses fed data: lines, exact sizes, separators",
      asyncio.spec(function()

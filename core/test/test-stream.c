@@ -290,12 +290,16 @@ typedef struct {
   luaio_stream_t *s; /* owns */
   int (*script)(luaio_task_t *t, void *c);
   const char *send;
+  const char *path; /* a Unix-domain socket's, instead of the port */
 } client;
 
 static int client_step(luaio_task_t *t, int err) {
   client *c = luaio_future_data(luaio_task_future(t));
   if (c->state == 0) {
-    c->fut = luaio_stream_connect(c->loop, "127.0.0.1", c->port, c->timeout, 0);
+    c->fut = c->path != NULL
+                 ? luaio_stream_connect_unix(c->loop, c->path, c->timeout, 0)
+                 : luaio_stream_connect(c->loop, "127.0.0.1", c->port,
+                                        c->timeout, 0);
     ASSERT_NOT_NULL(c->fut);
     ASSERT_OK(luaio_task_await(t, c->fut));
     c->state = 1;
@@ -321,11 +325,11 @@ static int echo_script(luaio_task_t *t, void *arg) {
   client *c = arg;
   if (c->state == 2) {
     ASSERT_OK(luaio_stream_write(c->s, c->send, strlen(c->send)));
-    char host[64];
+    char host[128];
     int port;
     ASSERT_OK(luaio_stream_peername(c->s, host, sizeof host, &port));
-    ASSERT_STR_EQ("127.0.0.1", host);
-    ASSERT_EQ(c->port, port);
+    ASSERT_STR_EQ(c->path != NULL ? c->path : "127.0.0.1", host);
+    ASSERT_EQ(c->path != NULL ? -1 : c->port, port);
     c->state = 3;
   } else {
     ASSERT_OK(luaio_stream_wait_read_finish(c->s, c->fut, 0));
@@ -691,6 +695,96 @@ TEST(write_after_eof_and_close) {
   RUN_UNTIL(loop, luaio_stream_readexactly(c.s, 2, &len) == UV_EOF);
   ASSERT_STR_EQ("y", take(c.s, len)); /* what was written before close */
   loopback_close(loop, &sc, &c, t);
+}
+
+static int path_exists(const char *path) {
+  uv_fs_t req;
+  int rc = uv_fs_lstat(NULL, &req, path, NULL);
+  uv_fs_req_cleanup(&req);
+  return rc == 0;
+}
+
+/* The echo over a Unix-domain socket, whose file goes with the server. */
+TEST(unix_echo) {
+  luaio_loop_t *loop = loop_open();
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/luaio-test-%d.sock", (int)uv_os_getpid());
+  server_ctx sc;
+  memset(&sc, 0, sizeof sc);
+  sc.loop = loop;
+  sc.srv = luaio_server_new(loop, on_conn, &sc, 0);
+  ASSERT_NOT_NULL(sc.srv);
+  ASSERT_OK(luaio_server_listen_unix(sc.srv, path, 0, 1));
+  ASSERT(path_exists(path));
+  ASSERT_EQ(-1, luaio_server_port(sc.srv));
+  char host[128];
+  int port;
+  ASSERT_OK(luaio_server_sockname(sc.srv, 0, host, sizeof host, &port));
+  ASSERT_STR_EQ(path, host);
+  ASSERT_EQ(-1, port);
+  ASSERT_EQ(LUAIO_EINVAL,
+            luaio_server_sockname(sc.srv, 1, host, sizeof host, &port));
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, 0, echo_script, &t);
+  c.path = path;
+  c.send = "ping\n";
+  RUN_UNTIL(loop, sc.conn != NULL && buffered(sc.conn) == 5);
+  ASSERT_STR_EQ("ping\n", take(sc.conn, 5));
+  ASSERT_OK(luaio_stream_sockname(sc.conn, host, sizeof host, &port));
+  ASSERT_STR_EQ(path, host);
+  ASSERT_OK(luaio_stream_write(sc.conn, "pong\n", 5));
+  RUN_UNTIL(loop, luaio_future_done(luaio_task_future(t)));
+  ASSERT_STR_EQ("connected,reply:pong\n", test_log);
+  loopback_close(loop, &sc, &c, t);
+  ASSERT(!path_exists(path));
+}
+
+/* A connect to no socket fails; so does one to a path too long. */
+TEST(unix_connect_errors) {
+  luaio_loop_t *loop = loop_open();
+  client c;
+  luaio_task_t *t;
+  client_start(&c, loop, 0, nop_script, &t);
+  c.path = "/nonexistent/luaio.sock";
+  luaio_loop_run(loop, LUAIO_RUN_DEFAULT);
+  ASSERT_STR_EQ("connect!ENOENT", test_log);
+  client_done(&c, t);
+  char longpath[200];
+  memset(longpath, 'x', sizeof longpath - 1);
+  longpath[sizeof longpath - 1] = '\0';
+  luaio_future_t *fut = luaio_stream_connect_unix(loop, longpath, 0, 0);
+  ASSERT_NOT_NULL(fut);
+  luaio_stream_t *s;
+  ASSERT_EQ(UV_ENAMETOOLONG, luaio_stream_connect_finish(fut, 0, &s));
+  luaio_future_unref(fut);
+  test_loop_close(loop);
+}
+
+/* With reuse_port, two servers listen on one port. */
+TEST(reuse_port) {
+  luaio_loop_t *loop = loop_open();
+  luaio_server_t *a = luaio_server_new(loop, on_conn, NULL, 0);
+  luaio_server_t *b = luaio_server_new(loop, on_conn, NULL, 0);
+  ASSERT_NOT_NULL(a);
+  ASSERT_NOT_NULL(b);
+  luaio_server_set_reuse_port(a, 1);
+  luaio_server_set_reuse_port(b, 1);
+  struct sockaddr_in addr;
+  ASSERT_OK(uv_ip4_addr("127.0.0.1", 0, &addr));
+  ASSERT_OK(luaio_server_listen(a, (const struct sockaddr *)&addr, 0, 0));
+  ASSERT_OK(uv_ip4_addr("127.0.0.1", luaio_server_port(a), &addr));
+  ASSERT_OK(luaio_server_listen(b, (const struct sockaddr *)&addr, 0, 0));
+  ASSERT_EQ(luaio_server_port(a), luaio_server_port(b));
+  luaio_server_set_reuse_port(b, 0);
+  ASSERT_EQ(UV_EADDRINUSE,
+            luaio_server_listen(b, (const struct sockaddr *)&addr, 0, 0));
+  luaio_server_close(a);
+  luaio_server_close(b);
+  luaio_server_unref(a);
+  luaio_server_unref(b);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
 }
 
 /* One server on 127.0.0.1 and ::1, one port: both accept, and only after

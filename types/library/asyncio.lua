@@ -324,6 +324,7 @@ function asyncio.open_connection(host, port, opts) end
 ---@field backlog? integer the listen queue's length (100)
 ---@field limit? integer each reader's buffer limit in bytes
 ---@field start_serving? boolean accept at once (true)
+---@field reuse_port? boolean set SO_REUSEPORT: processes share the port
 
 ---Listens on every address `host` resolves to (nil: all of the machine's)
 ---and runs `handler(reader, writer)` as a task per connection; port 0
@@ -334,6 +335,21 @@ function asyncio.open_connection(host, port, opts) end
 ---@param opts? asyncio.ServerOptions
 ---@return asyncio.Server
 function asyncio.start_server(handler, host, port, opts) end
+
+---Connects to the Unix-domain socket at path.
+---@param path string
+---@param opts? asyncio.ConnectionOptions
+---@return asyncio.StreamReader reader
+---@return asyncio.StreamWriter writer
+function asyncio.open_unix_connection(path, opts) end
+
+---Serves connections to a Unix-domain socket made at path (a socket file
+---already there is replaced; closing the server removes it).
+---@param handler fun(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
+---@param path string
+---@param opts? asyncio.ServerOptions
+---@return asyncio.Server
+function asyncio.start_unix_server(handler, path, opts) end
 
 ---A reader fed by hand with feed_data and feed_eof.
 ---@param limit? integer the buffer limit in bytes
@@ -901,9 +917,14 @@ local PipeWriter = {}
 ---@class asyncio.Server
 local Server = {}
 
----The port it listens on.
----@return integer
+---The port it listens on (nil for a Unix-domain socket).
+---@return integer?
 function Server:port() end
+
+---The addresses it listens on: {host, port, host=, port=, family=}
+---tables, or a Unix-domain socket's path.
+---@return (table|string)[]
+function Server:sockets() end
 
 ---Stops listening; connections already made go on.
 function Server:close() end
