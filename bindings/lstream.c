@@ -568,41 +568,50 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   return 2;
 }
 
+/* Reads the options {timeout=, limit=} at idx (a table or nothing). */
+static void connect_opts(lua_State *L, int idx, double *timeout,
+                         size_t *limit) {
+  if (!lua_isnoneornil(L, idx))
+    luaL_checktype(L, idx, LUA_TTABLE);
+  *timeout = optfield(L, idx, "timeout", 0);
+  *limit = (size_t)optfield(L, idx, "limit", 0);
+}
+
+/* Awaits the connection fut (NULL: out of memory) from slot 4. */
+static int connect_await(lua_State *L, lfuture *task, luaio_future_t *fut,
+                         lua_KContext ctx) {
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  lua_settop(L, 3);
+  luaioL_pushfuture(L, fut); /* owns fut; at 4 */
+  return luaioL_await(L, task, fut, 4 + ctx, connect_k);
+}
+
 /* open_connection(host, port [, {timeout=, limit=}]) */
 static int lstream_open_connection(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_connection");
   const char *host = luaioL_tocstring(L, 1, 1, NULL);
   int port = checkport(L, 2);
-  if (!lua_isnoneornil(L, 3))
-    luaL_checktype(L, 3, LUA_TTABLE);
-  double timeout = optfield(L, 3, "timeout", 0);
-  double limit = optfield(L, 3, "limit", 0);
+  double timeout;
+  size_t limit;
+  connect_opts(L, 3, &timeout, &limit);
   lfuture *task = luaioL_checktask(L, "open_connection");
-  lua_settop(L, 3);
-  luaio_future_t *fut =
-      luaio_stream_connect(loop, host, port, timeout, (size_t)limit);
-  if (fut == NULL)
-    return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut); /* owns fut; at 4 */
-  return luaioL_await(L, task, fut, 4, connect_k);
+  return connect_await(L, task,
+                       luaio_stream_connect(loop, host, port, timeout, limit),
+                       0);
 }
 
 /* open_unix_connection(path [, {timeout=, limit=}]) */
 static int lstream_open_unix_connection(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_unix_connection");
   const char *path = luaioL_tocstring(L, 1, 1, NULL);
-  if (!lua_isnoneornil(L, 2))
-    luaL_checktype(L, 2, LUA_TTABLE);
-  double timeout = optfield(L, 2, "timeout", 0);
-  double limit = optfield(L, 2, "limit", 0);
+  double timeout;
+  size_t limit;
+  connect_opts(L, 2, &timeout, &limit);
   lfuture *task = luaioL_checktask(L, "open_unix_connection");
-  lua_settop(L, 3);
-  luaio_future_t *fut =
-      luaio_stream_connect_unix(loop, path, timeout, (size_t)limit);
-  if (fut == NULL)
-    return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut); /* owns fut; at 4 */
-  return luaioL_await(L, task, fut, 4 + CONNECT_UNIX, connect_k);
+  return connect_await(
+      L, task, luaio_stream_connect_unix(loop, path, timeout, limit),
+      CONNECT_UNIX);
 }
 
 static int getaddrinfo_k(lua_State *L, int status, lua_KContext ctx) {

@@ -863,18 +863,22 @@ static void op_unref(void *arg) {
   luaio_future_unref(arg);
 }
 
-/* Arms the operation's deadline, when it has one. Returns 0 or
-** LUAIO_ENOMEM. */
-static int op_arm(connect_op *op, double timeout) {
-  if (timeout <= 0)
-    return 0;
-  luaio_future_ref(&op->base);
-  if (luaio_call_later(op->base.loop, timeout, timeout_cb, op, op_unref,
-                       &op->timer) != 0) {
-    luaio_future_unref(&op->base);
-    return LUAIO_ENOMEM;
+/* Finishes starting op: when ok, arms its deadline (if it has one) and
+** returns it; else, or out of memory, stops and drops it, and returns
+** NULL. */
+static luaio_future_t *op_started(connect_op *op, int ok, double timeout) {
+  if (ok && timeout > 0) {
+    luaio_future_ref(&op->base);
+    ok = luaio_call_later(op->base.loop, timeout, timeout_cb, op, op_unref,
+                          &op->timer) == 0;
+    if (!ok)
+      luaio_future_unref(&op->base);
   }
-  return 0;
+  if (ok)
+    return &op->base;
+  op_stop(op);
+  luaio_future_unref(&op->base);
+  return NULL;
 }
 
 luaio_future_t *luaio_stream_connect(luaio_loop_t *loop, const char *host,
@@ -886,19 +890,13 @@ luaio_future_t *luaio_stream_connect(luaio_loop_t *loop, const char *host,
   op->limit = limit;
   op->gai = luaio_getaddrinfo(loop, host, port, 0);
   if (op->gai == NULL)
-    goto fail;
+    return op_started(op, 0, 0);
   luaio_future_ref(&op->base);
   if (luaio_future_add_done_cb(op->gai, resolved_cb, op, op_unref) != 0) {
     luaio_future_unref(&op->base);
-    goto fail;
+    return op_started(op, 0, 0);
   }
-  if (op_arm(op, timeout) != 0)
-    goto fail;
-  return &op->base;
-fail:
-  op_stop(op);
-  luaio_future_unref(&op->base);
-  return NULL;
+  return op_started(op, 1, timeout);
 }
 
 luaio_future_t *luaio_stream_connect_unix(luaio_loop_t *loop, const char *path,
@@ -916,19 +914,13 @@ luaio_future_t *luaio_stream_connect_unix(luaio_loop_t *loop, const char *path,
   if (s == NULL || stream_open(s, 1) != 0) {
     if (s != NULL)
       luaio_stream_unref(s);
-    goto fail;
+    return op_started(op, 0, 0);
   }
   op->s = s;
   op->connecting = 1;
   luaio_future_ref(&op->base); /* the request's */
   uv_pipe_connect(&op->req, &s->h.pipe, path, connect_cb);
-  if (op_arm(op, timeout) != 0)
-    goto fail;
-  return &op->base;
-fail:
-  op_stop(op);
-  luaio_future_unref(&op->base);
-  return NULL;
+  return op_started(op, 1, timeout);
 }
 
 int luaio_stream_connect_finish(luaio_future_t *fut, int err,
