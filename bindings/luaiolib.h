@@ -75,7 +75,9 @@ LUAIO_EXTERN void luaio_print_exception(lua_State *L, int ctx);
 
 /* Like luaio_host_open(), on a clock of the given kind. A host with a
 ** frame loop of its own uses LUAIO_CLOCK_MANUAL: game time, which moves
-** only by luaio_host_advance(), so a paused game fires no timer. */
+** only by luaio_host_advance(), so a paused game fires no timer. On
+** LUAIO_CLOCK_VIRTUAL, each step that finds nothing to do jumps to the
+** next deadline (a simulation run as fast as the host steps it). */
 LUAIO_EXTERN int luaio_host_open_clock(lua_State *L, uv_loop_t *uv,
                                        luaio_clock_kind kind);
 

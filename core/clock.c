@@ -72,6 +72,12 @@ uv_run_mode luaio__clock_prepare_poll(luaio_loop_t *loop, double wait) {
   return UV_RUN_ONCE;
 }
 
+void luaio__clock_prepare_nowait(luaio_loop_t *loop) {
+  luaio__clock *c = &loop->clock;
+  c->jump = c->threshold == 0 ? JUMP_LATE : JUMP_IDLE;
+  c->woke = 1; /* a step never waits: a threshold of 0 is already past */
+}
+
 void luaio__clock_after_poll(luaio_loop_t *loop) {
   luaio__clock *c = &loop->clock;
   int jump = c->jump;

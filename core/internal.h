@@ -106,6 +106,9 @@ double luaio__clock_time(const luaio_loop_t *loop);
 ** seconds away on a manual or virtual clock; may arm the wakeup timer
 ** (for wait or for the autojump threshold). */
 uv_run_mode luaio__clock_prepare_poll(luaio_loop_t *loop, double wait);
+/* The same for a poll that must not block (LUAIO_RUN_NOWAIT): a virtual
+** clock may still jump after it when nothing is ready. */
+void luaio__clock_prepare_nowait(luaio_loop_t *loop);
 /* After the poll: jumps a virtual clock to the earliest deadline when
 ** prepare said so and the poll found nothing to do. */
 void luaio__clock_after_poll(luaio_loop_t *loop);

@@ -158,8 +158,13 @@ void luaio_loop_stop(luaio_loop_t *loop) { loop->stopping = 1; }
 /* Arms the wakeup timer so that a blocking poll ends at the earliest
 ** deadline. Returns the libuv run mode for this iteration. */
 static uv_run_mode loop_prepare_poll(luaio_loop_t *loop, luaio_run_mode mode) {
-  if (loop->nready > 0 || loop->stopping || mode == LUAIO_RUN_NOWAIT)
+  if (loop->nready > 0 || loop->stopping)
     return UV_RUN_NOWAIT;
+  if (mode == LUAIO_RUN_NOWAIT) {
+    if (loop->clock.kind == LUAIO_CLOCK_VIRTUAL)
+      luaio__clock_prepare_nowait(loop); /* a host's step jumps too */
+    return UV_RUN_NOWAIT;
+  }
   double next = luaio__timers_next(loop);
   if (next < 0) {
     uv_timer_stop(&loop->wakeup);

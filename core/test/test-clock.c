@@ -98,6 +98,21 @@ TEST(virtual_jumps_to_each_deadline) {
   test_loop_close(loop);
 }
 
+/* A host steps a virtual loop without blocking: each step that finds
+** nothing to do jumps to the next deadline. */
+TEST(virtual_jumps_in_nowait_steps) {
+  luaio_loop_t *loop = the_loop = loop_open(LUAIO_CLOCK_VIRTUAL);
+  ASSERT_OK(luaio_call_later(loop, 60, at_cb, S("b"), NULL, NULL));
+  ASSERT_OK(luaio_call_later(loop, 1, at_cb, S("a"), NULL, NULL));
+  ASSERT(luaio_loop_run(loop, LUAIO_RUN_NOWAIT));
+  ASSERT_STR_EQ("a@1", test_log);
+  ASSERT_EQ(0, luaio_loop_run(loop, LUAIO_RUN_NOWAIT));
+  ASSERT_STR_EQ("a@1,b@60", test_log);
+  ASSERT_EQ(0, luaio_loop_run(loop, LUAIO_RUN_NOWAIT)); /* nothing left */
+  ASSERT(luaio_loop_time(loop) == 60);
+  test_loop_close(loop);
+}
+
 /* A job on the pool thread that takes a while in real time. */
 static atomic_int job_done;
 
