@@ -64,8 +64,8 @@ else \
 fi
 endef
 
-.PHONY: all build deps run test install uninstall asan valgrind bench clean \
-        format
+.PHONY: all build deps run test install uninstall asan valgrind bench soak \
+        clean format
 
 all: build
 
@@ -116,6 +116,14 @@ valgrind:
 # bench/run builds its own Release luaio in build-bench/.
 bench:
 	./bench/run
+
+# Waves of random mixes, 10^6 tasks, 10^4 connections and 10^3
+# subprocesses; fails if memory or descriptors grow after warm-up. Minutes
+# long, so not part of `make test`. SOAK_WAVES, SOAK_SEEDS, SOAK_PARTS tune it.
+soak:
+	@$(SUBMAKE) deps
+	@$(SUBMAKE) build
+	build/luaio spec/soak.lua
 
 clean:
 	rm -rf build build-asan build-valgrind build.luarocks
