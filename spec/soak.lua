@@ -22,7 +22,11 @@ local PARTS = {}
 for part in (os.getenv("SOAK_PARTS") or "mix,tasks,conns,procs"):gmatch("%a+") do
   PARTS[part] = true
 end
-local TASKS, CONNS, PROCS = 10 ^ 6 // WAVES, 10 ^ 4 // WAVES, 10 ^ 3 // WAVES
+-- SOAK_SCALE (default 1) scales the totals, for a quick look under a tool.
+local SCALE = tonumber(os.getenv("SOAK_SCALE") or "1")
+local TASKS = math.floor(10 ^ 6 * SCALE) // WAVES
+local CONNS = math.floor(10 ^ 4 * SCALE) // WAVES
+local PROCS = math.floor(10 ^ 3 * SCALE) // WAVES
 -- Growth allowed after the warm-up, over the largest warm-up reading.
 local RSS_SLACK_KB, HEAP_SLACK_KB, FD_SLACK = 16 * 1024, 2 * 1024, 0
 
@@ -55,6 +59,10 @@ local function tasks_wave(n)
     for _, t in ipairs(sleepers) do t:cancel() end
     local results = asyncio.gather(list)
     assert(#results == #list)
+    -- Each batch starts from a collected heap, so that a wave's peak
+    -- depends on the batch, not on where the collector's cycle fell.
+    list, sleepers, results = nil, nil, nil
+    collectgarbage()
   end
 end
 
