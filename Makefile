@@ -65,7 +65,7 @@ fi
 endef
 
 .PHONY: all build deps run test install uninstall asan valgrind bench soak \
-        clean format
+        difftest clean format
 
 all: build
 
@@ -124,6 +124,14 @@ soak:
 	@$(SUBMAKE) deps
 	@$(SUBMAKE) build
 	build/luaio spec/soak.lua
+
+# Random programs through luaio and CPython's asyncio, outputs compared (not
+# in CI: it needs python3, ideally 3.13). DIFFTEST_FLAGS, e.g. --seeds 1000.
+DIFFTEST_FLAGS ?=
+difftest:
+	@$(SUBMAKE) build
+	python3 test/difftest.py --luaio build/luaio --keep build/difftest \
+	  $(DIFFTEST_FLAGS)
 
 clean:
 	rm -rf build build-asan build-valgrind build.luarocks
