@@ -106,12 +106,12 @@ static inline int attached(const luaio_stream_t *s) {
   return s->hstate == H_OPEN || s->hstate == H_CLOSING;
 }
 
-/* Gives s, which holds no input buffer, a small one. Returns 0 or
-** LUAIO_ENOMEM. */
-static inline int buf_take_small(luaio_stream_t *s) {
+/* Gives s, which holds no input buffer, a small one; att is attached(s).
+** Returns 0 or LUAIO_ENOMEM. */
+static inline int buf_take_small(luaio_stream_t *s, int att) {
   luaio_loop_t *loop = s->loop;
   char *b;
-  if (attached(s) && (b = loop->stream_pool) != NULL) {
+  if (att && (b = loop->stream_pool) != NULL) {
     memcpy(&loop->stream_pool, b, sizeof b); /* the next one */
     loop->stream_npool--;
   } else if ((b = luaio__alloc(SMALL_BUF)) == NULL) {
@@ -119,7 +119,7 @@ static inline int buf_take_small(luaio_stream_t *s) {
   }
   s->buf = b;
   s->cap = SMALL_BUF;
-  if (attached(s))
+  if (att)
     loop->stream_bytes += SMALL_BUF;
   return 0;
 }
@@ -152,7 +152,7 @@ static int buf_reserve(luaio_stream_t *s, size_t n) {
   if (s->cap - (s->start + s->len) >= n)
     return 0;
   if (s->buf == NULL && n <= SMALL_BUF)
-    return buf_take_small(s);
+    return buf_take_small(s, attached(s));
   if (s->start > 0) {
     memmove(s->buf, s->buf + s->start, s->len);
     s->start = 0;
@@ -272,7 +272,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   if (nread > 0) {
     size_t n = (size_t)nread;
     if (buf->base == s->loop->stream_rbuf) {
-      int rc = s->buf == NULL && n <= SMALL_BUF ? buf_take_small(s)
+      int rc = s->buf == NULL && n <= SMALL_BUF ? buf_take_small(s, 1)
                                                 : buf_reserve(s, n);
       if (rc != 0) {
         input_end(s, UV_ENOBUFS); /* the data is lost: so is the stream */
@@ -323,7 +323,8 @@ void luaio_stream_consume(luaio_stream_t *s, size_t n) {
   s->len -= n;
   if (s->len == 0)
     buf_release(s); /* at rest, a stream holds no input buffer */
-  read_resume(s);
+  if (!s->reading)
+    read_resume(s);
 }
 
 int luaio_stream_at_eof(const luaio_stream_t *s) {
