@@ -556,21 +556,6 @@ static unsigned openlibs_of(lua_State *L) {
   return libs;
 }
 
-/* Sets __metatable in the metatables of asyncio's classes, so that a
-** sandboxed script cannot change the methods of Tasks or Queues that
-** its host reads it through. [-0, +0, m] */
-static void protectclasses(lua_State *L) {
-  lua_pushnil(L);
-  while (lua_next(L, LUA_REGISTRYINDEX) != 0) {
-    if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1) &&
-        strncmp(lua_tostring(L, -2), "asyncio.", 8) == 0) {
-      lua_pushliteral(L, "the asyncio metatables are protected");
-      lua_setfield(L, -2, "__metatable");
-    }
-    lua_pop(L, 1);
-  }
-}
-
 void luaioL_open_sandbox(lua_State *L) {
   int mod = lua_gettop(L);
   luaioL_setfuncs(L, lsandbox_funcs);
@@ -581,8 +566,6 @@ void luaioL_open_sandbox(lua_State *L) {
     p->sealed = 1;
     p->libs = openlibs_of(L);
   }
-  if (p->sandbox)
-    protectclasses(L);
   if (p->caps == LUAIO_CAP_ALL && p->dirs == NULL && p->hosts == NULL) {
     lua_settop(L, mod);
     return;
@@ -639,6 +622,23 @@ static int sb_collectgarbage(lua_State *L) {
                     opt);
 }
 
+/* getmetatable(v), which hides the metatables of asyncio's classes (all
+** named "asyncio.<Class>"), so that a script cannot change the methods
+** its host calls on its Tasks or Queues. */
+static int sb_getmetatable(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);
+  lua_pushliteral(L, "__name");
+  if (lua_istable(L, 1) && lua_rawget(L, 1) == LUA_TSTRING &&
+      strncmp(lua_tostring(L, -1), "asyncio.", 8) == 0)
+    lua_pushliteral(L, "the asyncio metatables are protected");
+  else
+    lua_settop(L, 1);
+  return 1;
+}
+
 /* require(name): only modules the host has loaded already. */
 static int sb_require(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
@@ -693,6 +693,7 @@ static int opensafelibs(lua_State *L) {
   lua_setglobal(L, "loadfile");
   wrapglobal(L, "load", sb_load);
   wrapglobal(L, "collectgarbage", sb_collectgarbage);
+  wrapglobal(L, "getmetatable", sb_getmetatable);
   lua_pushcfunction(L, sb_require);
   lua_setglobal(L, "require");
   /* The string metatable: its methods come from a private copy of the

@@ -178,7 +178,8 @@ LUAIO_EXTERN int luaio_set_worker_setup(lua_State *L, luaio_setup_cb setup,
 ** with time, clock and date only; load of text chunks only;
 ** collectgarbage with "collect", "count", "step" and "isrunning"; require
 ** of the modules the host loaded; the string metatable hidden and its
-** methods out of the script's reach; then the asyncio module, as the
+** methods out of the script's reach; getmetatable hiding asyncio's
+** metatables too; then the asyncio module, as the
 ** global asyncio, with no capability unless luaio_grant() said otherwise
 ** before. memlimit (0: none) is set with luaio_setmemlimit(). To_thread's
 ** workers get the same. Returns 0, LUAIO_EINVAL (a limit on a state not

@@ -130,4 +130,29 @@ TEST(worker_setup_errors_fail_the_call) {
   lua_close(L);
 }
 
+static void open_asyncio(lua_State *W, void *ud) {
+  (void)ud;
+  luaL_requiref(W, "asyncio", luaopen_asyncio, 1);
+  lua_pop(W, 1);
+}
+
+/* A worker that opens asyncio gets its caller's capabilities. */
+TEST(worker_states_share_the_grants) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  ASSERT_OK(luaio_grant(L, LUAIO_CAP_FS_READ | LUAIO_CAP_THREAD));
+  ASSERT_OK(luaio_set_worker_setup(L, open_asyncio, NULL));
+  luaL_requiref(L, "asyncio", luaopen_asyncio, 1);
+  lua_pop(L, 1);
+  ASSERT_STR_EQ("fs.write",
+                run(L, "return asyncio.run(function() "
+                       "  return asyncio.to_thread(function() "
+                       "    local ok, err = pcall(asyncio.fs.write_file, "
+                       "      '/tmp/luaio-test-sandbox', 'x') "
+                       "    return err.capability "
+                       "  end) "
+                       "end)"));
+  lua_close(L);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }

@@ -142,6 +142,20 @@ describe("luaio --sandbox", function()
       .. "index a nil value %(field '__index'%)\nABC\tpwned\n$", out)
   end)
 
+  it("hides the metatables of asyncio's objects, made early or late",
+    function()
+    local out = run("--sandbox", [[
+      asyncio.run(function()
+        print(getmetatable(asyncio.current_task()))
+        print(getmetatable(asyncio.Queue()))
+        print(getmetatable(asyncio.Clock("manual")))
+        print(type(getmetatable(setmetatable({}, {}))))
+      end)
+    ]])
+    assert.equal(("the asyncio metatables are protected\n"):rep(3)
+      .. "table\n", out)
+  end)
+
   it("has no os.exit: a script calling it fails, naming the call", function()
     local out, err, status = run("--sandbox", [[
       print("before")
