@@ -244,7 +244,10 @@ static const char *capname(unsigned cap) {
 ** Guards: what the module's functions check
 ** ======================================================================= */
 
-enum { CHK_NONE, CHK_PATH, CHK_PATH2, CHK_OPEN, CHK_HOST };
+/* What a guard checks: the path at 1, the paths at 1 and 2, the path at
+** 2, an fs.open (mode and path), a host and port, a socket's path. */
+enum { CHK_NONE, CHK_PATH, CHK_PATH2, CHK_PATHAT2, CHK_OPEN, CHK_HOST,
+       CHK_UNIX };
 
 typedef struct {
   const char *where; /* NULL: the module; "fs": asyncio.fs; "loop" */
@@ -265,7 +268,9 @@ static const entry entries[] = {
     {NULL, "create_subprocess_exec", LUAIO_CAP_PROCESS, CHK_NONE},
     {NULL, "create_subprocess_shell", LUAIO_CAP_PROCESS, CHK_NONE},
     {NULL, "open_connection", LUAIO_CAP_CONNECT, CHK_HOST},
+    {NULL, "open_unix_connection", LUAIO_CAP_CONNECT, CHK_UNIX},
     {NULL, "start_server", LUAIO_CAP_LISTEN, CHK_NONE},
+    {NULL, "start_unix_server", LUAIO_CAP_LISTEN, CHK_PATHAT2},
     {NULL, "getaddrinfo", LUAIO_CAP_DNS, CHK_NONE},
     {NULL, "to_thread", LUAIO_CAP_THREAD, CHK_NONE},
     {"loop", "add_signal_handler", LUAIO_CAP_SIGNAL, CHK_NONE},
@@ -418,6 +423,18 @@ static void checkhost(lua_State *L, const luaioL_policy *p, const entry *e) {
   refuse(L, e, NULL, "%s", lua_tostring(L, -1));
 }
 
+/* A Unix socket's path at 1 must be granted as a host, as written. */
+static void checkunix(lua_State *L, const luaioL_policy *p, const entry *e) {
+  if (p->hosts == NULL || !lua_isstring(L, 1))
+    return;
+  const char *path = lua_tostring(L, 1);
+  for (int i = 0; i < p->nhosts; i++)
+    if (strcmp(p->hosts[i].host, path) == 0)
+      return;
+  refuse(L, e, NULL, "'%s' is not among the hosts granted to this script",
+         path);
+}
+
 /* Checks the arguments, then runs the original function in this call. */
 static int guard(lua_State *L) {
   const entry *e = lua_touserdata(L, lua_upvalueindex(GUARD_ENTRY));
@@ -438,8 +455,14 @@ static int guard(lua_State *L) {
   case CHK_PATH:
     checkpath(L, p, e, 1);
     break;
+  case CHK_PATHAT2:
+    checkpath(L, p, e, 2);
+    break;
   case CHK_HOST:
     checkhost(L, p, e);
+    break;
+  case CHK_UNIX:
+    checkunix(L, p, e);
     break;
   }
   return lua_tocfunction(L, lua_upvalueindex(GUARD_FN))(L);
@@ -452,8 +475,10 @@ static int needsguard(const luaioL_policy *p, const entry *e) {
     return p->dirs != NULL || (p->caps & LUAIO_CAP_FS) != LUAIO_CAP_FS;
   case CHK_PATH:
   case CHK_PATH2:
+  case CHK_PATHAT2:
     return p->dirs != NULL;
   case CHK_HOST:
+  case CHK_UNIX:
     return p->hosts != NULL;
   }
   return 0;

@@ -141,8 +141,8 @@ LUAIO_EXTERN size_t luaio_memory(lua_State *L, size_t *limit);
 #define LUAIO_CAP_FS_READ 0x01u   /* fs.read_file, stat, listdir, open "r" */
 #define LUAIO_CAP_FS_WRITE 0x02u  /* fs.write_file, mkdir, remove, rename */
 #define LUAIO_CAP_PROCESS 0x04u   /* create_subprocess_exec, _shell */
-#define LUAIO_CAP_CONNECT 0x08u   /* open_connection */
-#define LUAIO_CAP_LISTEN 0x10u    /* start_server */
+#define LUAIO_CAP_CONNECT 0x08u   /* open_connection, open_unix_connection */
+#define LUAIO_CAP_LISTEN 0x10u    /* start_server, start_unix_server */
 #define LUAIO_CAP_DNS 0x20u       /* getaddrinfo */
 #define LUAIO_CAP_SIGNAL 0x40u    /* loop:add_signal_handler, remove_ */
 #define LUAIO_CAP_THREAD 0x80u    /* to_thread */
@@ -157,12 +157,14 @@ LUAIO_EXTERN int luaio_grant(lua_State *L, unsigned caps);
 ** thread, all, none) into *caps. Returns 0 or LUAIO_EINVAL. */
 LUAIO_EXTERN int luaio_parsecaps(const char *list, unsigned *caps);
 /* Confines asyncio.fs to dir and what lies under it (several calls
-** grant several directories). dir must exist; paths are resolved as the
-** kernel would follow them (symbolic links, ".."). Returns a negative
-** errno code when dir cannot be resolved. */
+** grant several directories), and start_unix_server's socket too. dir
+** must exist; paths are resolved as the kernel would follow them
+** (symbolic links, ".."). Returns a negative errno code when dir cannot
+** be resolved. */
 LUAIO_EXTERN int luaio_grant_dir(lua_State *L, const char *dir);
 /* Confines open_connection to host (as the script writes it, letter case
-** aside) and port (0: any); several calls grant several. */
+** aside) and port (0: any), and open_unix_connection to the paths granted
+** this way (as written); several calls grant several. */
 LUAIO_EXTERN int luaio_grant_host(lua_State *L, const char *host, int port);
 
 /* Called on a worker thread for each new Lua state of to_thread, after

@@ -71,6 +71,33 @@ describe("luaio --allow", function()
     assert.equal("connected\ttrue\nfalse\tEACCES\ttrue\n", out)
   end)
 
+  it("confines Unix sockets to granted paths and directories", function()
+    local dir = tmpdir()
+    local sock = dir .. "/s.sock"
+    local out = run(("--allow net --allow-dir %s --allow-host %s"):format(dir,
+      sock), ([[
+      local sock = %q
+      asyncio.run(function()
+        local server = asyncio.start_unix_server(function(r, w)
+          w:write("hi\n")
+          w:close()
+        end, sock)
+        local r, w = asyncio.open_unix_connection(sock)
+        print(r:readline())
+        w:close()
+        server:close()
+        print(select(2, pcall(asyncio.open_unix_connection, "/run/x.sock")))
+        print(select(2, pcall(asyncio.start_unix_server, print, "/tmp/x")))
+      end)
+    ]]):format(sock))
+    os.execute("rm -rf " .. dir)
+    assert.equal("hi\n\n"
+      .. "asyncio.open_unix_connection: '/run/x.sock' is not among the hosts "
+      .. "granted to this script\n"
+      .. "asyncio.start_unix_server: '/tmp/x' is outside the directories "
+      .. "granted to this script\n", out)
+  end)
+
   it("can leave listening off", function()
     assert.equal("false\ttrue\tEACCES\tnet.listen\nasyncio.start_server: the "
       .. "'net.listen' capability is not granted\n",

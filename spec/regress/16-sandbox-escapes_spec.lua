@@ -33,6 +33,10 @@ describe("luaio --sandbox", function()
     [[asyncio.start_server(function() end, "127.0.0.1", 0)]])
   escape("asyncio.open_connection", "net.connect",
     [[asyncio.open_connection("127.0.0.1", 9)]])
+  escape("asyncio.open_unix_connection", "net.connect",
+    [[asyncio.open_unix_connection("/run/systemd/private")]])
+  escape("asyncio.start_unix_server", "net.listen",
+    [[asyncio.start_unix_server(print, "/tmp/luaio-sandbox-escape.sock")]])
   escape("asyncio.getaddrinfo", "net.dns",
     [[asyncio.getaddrinfo("localhost")]])
   escape("loop:add_signal_handler", "signal",
