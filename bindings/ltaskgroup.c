@@ -49,6 +49,8 @@ static int ltaskgroup_create_task(lua_State *L) {
     luaio_task_cancel(child->task, NULL);
     if (rc == LUAIO_EINVALSTATE)
       return luaL_error(L, "create_task: this TaskGroup is finished");
+    if (rc == LUAIO_ESHUTDOWN)
+      return luaL_error(L, "create_task: this TaskGroup is shutting down");
     return luaioL_check(L, rc, "create_task");
   }
   lua_getiuservalue(L, 1, 1);

@@ -14,7 +14,7 @@ const char *luaio_strerror(int err) {
   case LUAIO_EFAILED: return "failed";
   case LUAIO_EQUEUEEMPTY: return "queue is empty";
   case LUAIO_EQUEUEFULL: return "queue is full";
-  case LUAIO_ESHUTDOWN: return "queue is shut down";
+  case LUAIO_ESHUTDOWN: return "shut down";
   case LUAIO_EBROKEN: return "barrier is broken";
   case LUAIO_EVALUE: return "released too many times";
   case LUAIO_ESELF: return "a task cannot await itself";

@@ -63,7 +63,7 @@ LUAIO_EXTERN const char *luaio_version_string(void);
 #define LUAIO_EFAILED (-5004)     /* failed with an error its owner holds */
 #define LUAIO_EQUEUEEMPTY (-5005) /* get_nowait on an empty queue */
 #define LUAIO_EQUEUEFULL (-5006)  /* put_nowait on a full queue */
-#define LUAIO_ESHUTDOWN (-5007)   /* the queue was shut down */
+#define LUAIO_ESHUTDOWN (-5007)   /* the queue or task group shut down */
 #define LUAIO_EBROKEN (-5008)     /* the barrier was aborted or reset */
 #define LUAIO_EVALUE (-5009)      /* released more often than acquired */
 #define LUAIO_ESELF (-5010)       /* a task awaited itself */
@@ -535,7 +535,10 @@ LUAIO_EXTERN luaio_taskgroup_t *luaio_taskgroup_new(luaio_loop_t *loop,
 LUAIO_EXTERN void luaio_taskgroup_unref(luaio_taskgroup_t *tg);
 /* Adopts a child task (the group takes a reference). Returns 0,
 ** LUAIO_EINVALSTATE once the group is finished or its body has ended
-** and no child is left, LUAIO_ENOMEM. */
+** and no child is left, LUAIO_ESHUTDOWN once the group is shutting down
+** (a child failed, the body failed or the parent was cancelled: the
+** group cancels its children), LUAIO_ENOMEM. A child not adopted is the
+** caller's to cancel. */
 LUAIO_EXTERN int luaio_taskgroup_add(luaio_taskgroup_t *tg,
                                      luaio_task_t *child);
 /* Called when the body ended, with 0 or its error code: starts the exit.

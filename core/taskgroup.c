@@ -93,6 +93,8 @@ static void taskgroup_release(void *arg) { luaio_taskgroup_unref(arg); }
 int luaio_taskgroup_add(luaio_taskgroup_t *tg, luaio_task_t *child) {
   if (tg->finished || (tg->exiting && tg->nlive == 0))
     return LUAIO_EINVALSTATE;
+  if (tg->aborting)
+    return LUAIO_ESHUTDOWN; /* asyncio: "TaskGroup ... is shutting down" */
   if (reserve(&tg->children, &tg->capchildren, tg->nchildren) != 0 ||
       reserve(&tg->errors, &tg->caperrors, tg->nchildren + 1) != 0)
     return LUAIO_ENOMEM;
@@ -104,8 +106,6 @@ int luaio_taskgroup_add(luaio_taskgroup_t *tg, luaio_task_t *child) {
   luaio_task_ref(child);
   tg->children[tg->nchildren++] = child;
   tg->nlive++;
-  if (tg->aborting && !luaio_future_done(&child->base))
-    luaio_task_cancel(child, NULL);
   return 0;
 }
 
