@@ -57,6 +57,12 @@ typedef struct luaioL_runtime {
   int default_clock;     /* the luaio_clock_kind asyncio.run uses */
   double host_scale;     /* a host's clock seconds per frame second */
   int host_paused;       /* a host's clock ignores its frames */
+  /* Slices (ltask.c): how long a task may run without suspending. */
+  int slice_on;          /* a limit or a warning is set: tasks are hooked */
+  int slice_state;       /* the running task: 1 warned, 2 past the limit */
+  double slice;          /* the limit in seconds, or 0 */
+  double slice_warn;     /* the warning threshold in seconds, or 0 */
+  double slice_start;    /* when the running task was resumed */
 } luaioL_runtime;
 
 /* User values of a Future or Task box. A task's name, Lua done

@@ -24,6 +24,7 @@ static const struct {
     {"BrokenBarrierError", "Error", "barrier is broken"},
     {"IncompleteReadError", "Error", "incomplete read"},
     {"LimitOverrunError", "Error", "limit overrun"},
+    {"SliceError", "Error", "the task ran past the loop's slice"},
     {NULL, NULL, NULL}};
 
 /* [-0, +1, -] */

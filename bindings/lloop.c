@@ -158,7 +158,9 @@ static int isoptions(lua_State *L, int idx) {
   while (lua_next(L, idx) != 0) {
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING ||
-        strcmp(lua_tostring(L, -1), "clock") != 0) {
+        (strcmp(lua_tostring(L, -1), "clock") != 0 &&
+         strcmp(lua_tostring(L, -1), "slice") != 0 &&
+         strcmp(lua_tostring(L, -1), "slice_warning") != 0)) {
       lua_pop(L, 1);
       return 0;
     }
@@ -167,7 +169,36 @@ static int isoptions(lua_State *L, int idx) {
   return n > 0;
 }
 
-/* asyncio.run(main, ... [, {clock = ...}]) */
+/* Sets the slice of the runtime's loops. */
+static int setslice(luaioL_runtime *rt, double limit, double warn) {
+  if (!(limit >= 0) || !(warn >= 0)) /* also NaN */
+    return LUAIO_EINVAL;
+  rt->slice = isinf(limit) ? 0 : limit;
+  rt->slice_warn = isinf(warn) ? 0 : warn;
+  rt->slice_on = rt->slice > 0 || rt->slice_warn > 0;
+  return 0;
+}
+
+int luaio_set_slice(lua_State *L, double limit, double warn) {
+  return setslice(luaioL_runtime_of(L), limit, warn);
+}
+
+/* A slice option of asyncio.run's table at idx, or the value so far. */
+static double sliceopt(lua_State *L, int idx, const char *name, double dflt) {
+  if (lua_getfield(L, idx, name) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return dflt;
+  }
+  if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0))
+    luaL_error(L, "asyncio.run: option '%s' must be a non-negative number "
+                  "of seconds, got %s", name, luaL_tolstring(L, -1, NULL));
+  double d = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return d;
+}
+
+/* asyncio.run(main, ... [, {clock = ..., slice = ..., slice_warning = ...}])
+*/
 static int lloop_run(lua_State *L) {
   luaioL_runtime *rt = luaioL_rt(L);
   if (rt->loop != NULL)
@@ -176,8 +207,12 @@ static int lloop_run(lua_State *L) {
                          "asyncio.create_task");
   if (luaL_testudata(L, 1, CORO_MT) == NULL && !lua_isfunction(L, 1))
     return luaL_typeerror(L, 1, "function or coroutine object");
+  double saved_slice = rt->slice, saved_warn = rt->slice_warn;
+  double slice = saved_slice, warn = saved_warn;
   lua_pushnil(L); /* the clock option, kept at 2 while the loop runs */
   if (lua_gettop(L) > 2 && isoptions(L, lua_gettop(L) - 1)) {
+    slice = sliceopt(L, lua_gettop(L) - 1, "slice", slice);
+    warn = sliceopt(L, lua_gettop(L) - 1, "slice_warning", warn);
     lua_getfield(L, -2, "clock");
     lua_replace(L, -3);
     lua_pop(L, 1);
@@ -188,6 +223,7 @@ static int lloop_run(lua_State *L) {
   int rc = loop_open(rt, L, NULL, clock);
   if (rc != 0)
     return luaioL_check(L, rc, "run");
+  setslice(rt, slice, warn); /* checked above */
   luaioL_bindclock(L, 2);
   lua_remove(L, 2);
   luaioL_interrupt_open(rt);
@@ -201,6 +237,7 @@ static int lloop_run(lua_State *L) {
   if (main != NULL)
     main->retrieved = 1; /* run passes main's outcome on itself */
   loop_close(rt, L);
+  setslice(rt, saved_slice, saved_warn); /* the run's own are its own */
   if (main != NULL)
     luaioL_unpin(L, main);
   if (status != LUA_OK)
@@ -284,6 +321,28 @@ static int lloop_get_running_loop(lua_State *L) {
 static int lloop_time(lua_State *L) {
   lua_pushnumber(L, luaio_loop_time(checklloop(L)));
   return 1;
+}
+
+/* loop:set_slice(limit [, warning]) */
+static int lloop_set_slice(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  checklloop(L);
+  double limit = luaL_checknumber(L, 2);
+  double warn = luaL_optnumber(L, 3, 0);
+  if (!(limit >= 0))
+    return luaL_argerror(L, 2, "non-negative number of seconds expected");
+  if (!(warn >= 0))
+    return luaL_argerror(L, 3, "non-negative number of seconds expected");
+  setslice(rt, limit, warn);
+  return 0;
+}
+
+static int lloop_get_slice(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  checklloop(L);
+  lua_pushnumber(L, rt->slice);
+  lua_pushnumber(L, rt->slice_warn);
+  return 2;
 }
 
 static int lloop_create_future(lua_State *L) {
@@ -563,6 +622,8 @@ static const luaL_Reg lloop_methods[] = {{"time", lloop_time},
                                          {"call_later", lloop_call_later},
                                          {"call_at", lloop_call_at},
                                          {"create_future", lloop_create_future},
+                                         {"set_slice", lloop_set_slice},
+                                         {"get_slice", lloop_get_slice},
                                          {"set_exception_handler",
                                           lloop_set_exception_handler},
                                          {"get_exception_handler",

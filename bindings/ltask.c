@@ -180,6 +180,130 @@ static void ltask_done(lua_State *L, luaio_task_t *t, lfuture *box) {
   }
 }
 
+/* {======================================================================
+** Slices: how long a task may run without suspending
+** ======================================================================= */
+
+/* Instructions between two looks at the clock: a few microseconds. */
+#define SLICE_COUNT 1000
+
+/* The slice's clock: the loop's when it is manual (game time, and tests
+** that move it), else the monotonic clock. */
+static double slice_now(luaio_loop_t *loop) {
+  if (luaio_clock_kind_of(loop) == LUAIO_CLOCK_MANUAL)
+    return luaio_loop_time(loop);
+  return (double)uv_hrtime() / 1e9;
+}
+
+/* Reports the task running on co (box at the top of co): it has run past
+** the warning threshold. [-0, +0, m] */
+static void slice_warn(lua_State *co, luaioL_runtime *rt, lfuture *box,
+                       double ran) {
+  int top = lua_gettop(co);
+  lua_createtable(co, 0, 3);
+  pushname(co, top, box);
+  lua_pushfstring(co, "task '%s' has run for %f s without suspending "
+                      "(the slice's warning is at %f s)",
+                  lua_tostring(co, -1), ran, rt->slice_warn);
+  luaL_traceback(co, co, lua_tostring(co, -1), 0);
+  lua_setfield(co, top + 1, "message");
+  lua_pop(co, 2);
+  luaL_traceback(co, co, NULL, 0);
+  lua_setfield(co, top + 1, "traceback");
+  lua_pushvalue(co, top);
+  lua_setfield(co, top + 1, "task");
+  luaioL_callhandler(co);
+  lua_settop(co, top);
+}
+
+/* Whether the task of the box at the top of co asked to be preempted. */
+static int slice_preempts(lua_State *co) {
+  int r = luaioL_getextra(co, -1, "preempt") != LUA_TNIL &&
+          lua_toboolean(co, -1);
+  lua_pop(co, 1);
+  return r;
+}
+
+/* The count hook of a task's thread (and of the coroutines it made)
+** while a slice is set. A task of its own thread that asked for it is
+** paused at the limit when it can yield there (a bare yield, after which
+** it runs again once the others have run); any other fails with a
+** SliceError. */
+static void slice_hook(lua_State *co, lua_Debug *ar) {
+  (void)ar;
+  luaioL_runtime *rt = luaioL_runtime_of(co);
+  lfuture *box = rt->current;
+  if (!rt->slice_on || rt->loop == NULL || box == NULL) {
+    lua_sethook(co, NULL, 0, 0);
+    return;
+  }
+  double ran = slice_now(rt->loop) - rt->slice_start;
+  int pastwarn = rt->slice_warn > 0 && ran >= rt->slice_warn;
+  int pastlimit = rt->slice > 0 && ran >= rt->slice;
+  if (!(pastwarn && rt->slice_state == 0) && !pastlimit)
+    return;
+  luaL_checkstack(co, LUA_MINSTACK, "luaio: slice");
+  luaioL_pushbox(co, box);
+  if (pastlimit && box->co == co && lua_isyieldable(co) &&
+      slice_preempts(co)) {
+    lua_pop(co, 1);
+    lua_yield(co, 0); /* returns: the hook's caller does the yield */
+    return;
+  }
+  if (pastwarn && rt->slice_state == 0) {
+    rt->slice_state = 1;
+    slice_warn(co, rt, box, ran);
+  }
+  if (!pastlimit) {
+    lua_pop(co, 1);
+    return;
+  }
+  rt->slice_state = 2;
+  pushname(co, -1, box);
+  luaioL_newerror(co, "SliceError",
+                  lua_pushfstring(co, "task '%s' ran for %f s without "
+                                      "suspending, past the loop's slice "
+                                      "of %f s",
+                                  lua_tostring(co, -1), ran, rt->slice));
+  lua_error(co);
+}
+
+/* The task on co is about to run: its slice starts now. */
+static void slice_begin(luaioL_runtime *rt, lua_State *co) {
+  rt->slice_start = slice_now(rt->loop);
+  rt->slice_state = 0;
+  lua_sethook(co, slice_hook, LUA_MASKCOUNT, SLICE_COUNT);
+}
+
+/* Whether the suspended co was paused inside a hook (preempted, or by a
+** hook of the program's own that yields) rather than in a wait of ours
+** or coroutine.yield: its innermost frame is then a Lua function. */
+static int hook_paused(lua_State *co) {
+  lua_Debug ar;
+  if (lua_status(co) != LUA_YIELD || !lua_getstack(co, 0, &ar))
+    return 0;
+  lua_getinfo(co, "S", &ar);
+  return ar.what[0] != 'C';
+}
+
+/* Raises the cancellation of a task that was paused in a hook, at its
+** first instruction: no wait of ours is there to raise it. */
+static void cancel_hook(lua_State *co, lua_Debug *ar) {
+  (void)ar;
+  luaioL_runtime *rt = luaioL_runtime_of(co);
+  if (rt->slice_on)
+    slice_begin(rt, co);
+  else
+    lua_sethook(co, NULL, 0, 0);
+  lfuture *box = rt->current;
+  luaioL_raise(co, LUAIO_ECANCELLED,
+               box != NULL && box->task != NULL
+                   ? luaio_task_cancel_message(box->task)
+                   : NULL);
+}
+
+/* }====================================================================== */
+
 static int ltask_step(luaio_task_t *t, int err) {
   lfuture *box = luaio_future_data(luaio_task_future(t));
   luaioL_runtime *rt = box->rt;
@@ -203,16 +327,26 @@ static int ltask_step(luaio_task_t *t, int err) {
     nargs = lua_gettop(co) - 2; /* [box, fn, args...] */
   }
   box->resume_err = err;
+  double outer_start = rt->slice_start; /* an eager task runs inside */
+  int outer_state = rt->slice_state;    /* the step of the one it made */
+  if (rt->slice_on)
+    slice_begin(rt, co);
+  if (err == LUAIO_ECANCELLED && hook_paused(co))
+    lua_sethook(co, cancel_hook, LUA_MASKCOUNT, 1);
   lfuture *prev = rt->current;
   rt->current = box;
   int status = lua_resume(co, L, nargs, &nres);
   rt->current = prev;
+  rt->slice_start = outer_start;
+  rt->slice_state = outer_state;
   switch (status) {
   case LUA_YIELD:
     if (nres == 1 && lua_touserdata(co, -1) == &SUSPEND) {
       lua_pop(co, 1);
       return LUAIO_STEP_SUSPENDED;
     }
+    if (nres == 0 && hook_paused(co))
+      return LUAIO_STEP_SUSPENDED; /* a bare yield: it runs again soon */
     lua_pop(co, nres);
     lua_pushcfunction(L, yielded_p);
     lua_pushlightuserdata(L, box);
@@ -411,13 +545,16 @@ static int ltask_create_task(lua_State *L) {
   luaioL_checkloop(L, "create_task");
   int eager = 0;
   int hasname = 0;
+  int preempt = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     eager = lua_getfield(L, 2, "eager") != LUA_TNIL && lua_toboolean(L, -1);
     hasname = lua_getfield(L, 2, "name") != LUA_TNIL;
     if (hasname && !lua_isstring(L, -1))
       luaL_argerror(L, 2, "opts.name must be a string");
-    lua_pop(L, 2);
+    preempt = lua_getfield(L, 2, "preempt") != LUA_TNIL &&
+              lua_toboolean(L, -1);
+    lua_pop(L, 3);
   }
   int nargs;
   if (lua_isfunction(L, 1)) {
@@ -427,20 +564,17 @@ static int ltask_create_task(lua_State *L) {
     nargs = pushcoro(L, 1, "create_task");
   else
     return luaL_typeerror(L, 1, "function or coroutine object");
-  lfuture *box;
-  if (hasname && eager) {
-    /* The name must be there before the first step runs. */
-    box = luaioL_spawn(L, nargs, 0);
+  /* The options must be there before the first step runs: an eager
+  ** task with options runs its first step as any other. */
+  luaioL_spawn(L, nargs, eager && !hasname && !preempt);
+  if (hasname) {
     lua_getfield(L, 2, "name");
     luaioL_setextra(L, -2, "name");
-  } else {
-    box = luaioL_spawn(L, nargs, eager);
-    if (hasname) {
-      lua_getfield(L, 2, "name");
-      luaioL_setextra(L, -2, "name");
-    }
   }
-  (void)box;
+  if (preempt) {
+    lua_pushboolean(L, 1);
+    luaioL_setextra(L, -2, "preempt");
+  }
   return 1;
 }
 

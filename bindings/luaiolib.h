@@ -73,6 +73,23 @@ LUAIO_EXTERN void luaio_set_exception_handler(lua_State *L,
 ** does (a host's handler may end with it). [-0, +0, e] */
 LUAIO_EXTERN void luaio_print_exception(lua_State *L, int ctx);
 
+/* Slices: how long one task may run without suspending (as Tarantool's
+** fiber slice and Luau's interrupt). A task that runs past warn seconds
+** is reported to the exception handler with its traceback (the context
+** has "message", "task" and "traceback"); past limit seconds it fails
+** with an asyncio.SliceError that names it, which it may catch with
+** pcall so that its cleanup runs, and the loop, the host and the other
+** tasks go on. A task made with create_task(fn, {preempt = true}) is
+** instead paused at the limit and resumed once the others have run; it
+** fails as any other where it cannot be paused (inside a C function, or
+** a coroutine of its own). Time is the loop's clock when it is manual,
+** else the monotonic clock; it is checked every 1,000 Lua instructions.
+** 0 turns each off (both are, by default); the setting holds for every
+** loop of L (asyncio.run's slice options for that run only). Off, it
+** costs nothing: no hook is set. Returns 0, or LUAIO_EINVAL for a
+** negative or NaN value. */
+LUAIO_EXTERN int luaio_set_slice(lua_State *L, double limit, double warn);
+
 /* Like luaio_host_open(), on a clock of the given kind. A host with a
 ** frame loop of its own uses LUAIO_CLOCK_MANUAL: game time, which moves
 ** only by luaio_host_advance(), so a paused game fires no timer. On
