@@ -4,6 +4,7 @@
 ** resumed.
 */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,9 +203,10 @@ static void slice_warn(lua_State *co, luaioL_runtime *rt, lfuture *box,
   int top = lua_gettop(co);
   lua_createtable(co, 0, 3);
   pushname(co, top, box);
-  lua_pushfstring(co, "task '%s' has run for %f s without suspending "
-                      "(the slice's warning is at %f s)",
-                  lua_tostring(co, -1), ran, rt->slice_warn);
+  char secs[128];
+  snprintf(secs, sizeof secs, "%.3f s without suspending (the slice's "
+                              "warning is at %g s)", ran, rt->slice_warn);
+  lua_pushfstring(co, "task '%s' has run for %s", lua_tostring(co, -1), secs);
   luaL_traceback(co, co, lua_tostring(co, -1), 0);
   lua_setfield(co, top + 1, "message");
   lua_pop(co, 2);
@@ -252,7 +254,8 @@ static void slice_hook(lua_State *co, lua_Debug *ar) {
   }
   if (pastwarn && rt->slice_state == 0) {
     rt->slice_state = 1;
-    slice_warn(co, rt, box, ran);
+    if (!slice_preempts(co)) /* such a task is paused: nothing to say */
+      slice_warn(co, rt, box, ran);
   }
   if (!pastlimit) {
     lua_pop(co, 1);
@@ -260,11 +263,12 @@ static void slice_hook(lua_State *co, lua_Debug *ar) {
   }
   rt->slice_state = 2;
   pushname(co, -1, box);
-  luaioL_newerror(co, "SliceError",
-                  lua_pushfstring(co, "task '%s' ran for %f s without "
-                                      "suspending, past the loop's slice "
-                                      "of %f s",
-                                  lua_tostring(co, -1), ran, rt->slice));
+  char secs[128];
+  snprintf(secs, sizeof secs, "%.3f s without suspending, past the loop's "
+                              "slice of %g s", ran, rt->slice);
+  luaioL_newerror(co, "SliceError", lua_pushfstring(co, "task '%s' ran for %s",
+                                                    lua_tostring(co, -1),
+                                                    secs));
   lua_error(co);
 }
 

@@ -5,6 +5,7 @@
 ** words and with the same exit statuses, as lua.c does beside Lua's
 ** library; the options and the REPL of luaio's own come on top.
 */
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ typedef struct cli {
   /* What the script may reach (--sandbox and the options after it). */
   unsigned caps;      /* the union of the --allow lists */
   size_t memlimit;    /* --memory-limit; 0: none */
+  double slice;       /* --slice; 0: none */
   int ndirs, nhosts;
   const char *dirs[MAXGRANTS];  /* --allow-dir arguments */
   const char *hosts[MAXGRANTS]; /* --allow-host arguments */
@@ -162,6 +164,15 @@ static int opt_memory_limit(cli *c, const char *arg) {
   return 0;
 }
 
+static int opt_slice(cli *c, const char *arg) {
+  char *end;
+  double s = strtod(arg, &end);
+  if (end == arg || *end != '\0' || !(s > 0) || isinf(s))
+    return bad_argument("--slice", arg);
+  c->slice = s;
+  return 0;
+}
+
 /* Grants what the options say, then opens the standard library and
 ** asyncio: the sandbox preset's, or all of them. Returns 0, or -1 after
 ** saying what is wrong. */
@@ -212,6 +223,8 @@ static const longopt longopts[] = {
      "open_connection only to HOST"},
     {"--memory-limit", "N", opt_memory_limit,
      "limit Lua's memory to N bytes (K, M, G)"},
+    {"--slice", "SECONDS", opt_slice,
+     "fail a task that runs SECONDS without suspending"},
     {NULL, NULL, NULL, NULL}};
 
 static void print_options(FILE *f) {
@@ -675,6 +688,8 @@ static int pmain(lua_State *L) {
     return 0;
   if (c->has & HAS_VIRTUAL_TIME)
     luaio_set_default_clock(L, LUAIO_CLOCK_VIRTUAL);
+  if (c->slice > 0)
+    luaio_set_slice(L, c->slice, 0);
   createargtable(L, argv, c->argc, c->script);
   if (!(c->has & HAS_NOENV) && handle_luainit(L) != LUA_OK)
     return 0;

@@ -41,6 +41,8 @@ function asyncio.run(main, ...) end
 
 ---@class asyncio.RunOptions
 ---@field clock? "real"|"manual"|"virtual"|asyncio.Clock the loop's clock
+---@field slice? number seconds a task may run without suspending (0: off)
+---@field slice_warning? number seconds after which such a task is reported
 
 ---Makes a clock for `asyncio.run(main, {clock = c})`: "virtual" (the
 ---default) jumps to the next deadline once nothing else can happen;
@@ -67,6 +69,7 @@ function asyncio.await(aw) end
 ---@class asyncio.TaskOptions
 ---@field name? string the task's name
 ---@field eager? boolean start running at once, before create_task returns
+---@field preempt? boolean paused at the loop's slice, not failed
 
 ---Wraps `aw` in a Task scheduled to run soon.
 ---@param aw asyncio.Coroutine|fun(): ...
@@ -299,6 +302,10 @@ asyncio.IncompleteReadError = {}
 ---@class asyncio.LimitOverrunError : asyncio.Error
 ---@field consumed integer the bytes to consume to get past the limit
 asyncio.LimitOverrunError = {}
+
+---A task ran past the loop's slice without suspending.
+---@class asyncio.SliceError : asyncio.Error
+asyncio.SliceError = {}
 
 -- }====================================================================
 
@@ -606,6 +613,18 @@ function Loop:time() end
 
 ---@return asyncio.Future
 function Loop:create_future() end
+
+---Sets how long one task may run without suspending: past `warning`
+---seconds it is reported to the exception handler, past `limit` it fails
+---with an asyncio.SliceError (a task made with `{preempt = true}` is
+---paused instead). 0 turns each off.
+---@param limit number
+---@param warning? number
+function Loop:set_slice(limit, warning) end
+
+---@return number limit
+---@return number warning
+function Loop:get_slice() end
 
 ---Calls `fn(...)` from the loop soon.
 ---@param fn function
