@@ -34,10 +34,11 @@ static void count_process(uv_handle_t *h, void *arg) {
 }
 
 /* Whether real work is under way that ends by itself: a libuv request
-** (thread-pool job, file operation, name lookup, connect, write) or a
-** running subprocess. A read or a listen may wait for ever: it is not. */
+** (thread-pool job, file operation, name lookup, connect) or a running
+** subprocess. A read, a listen, a stream write or shutdown waits on a
+** peer, which may be in the program and wait for the clock: it is not. */
 static int real_pending(luaio_loop_t *loop) {
-  if (loop->uv->active_reqs.count > 0)
+  if (loop->uv->active_reqs.count > loop->npeer_reqs)
     return 1;
   int n = 0;
   uv_walk(loop->uv, count_process, &n);

@@ -142,6 +142,7 @@ struct luaio_loop_s {
   size_t nhandles; /* call_soon/call_later handles not yet done with */
   int stopping;
   int in_uv_run; /* inside loop_iterate's uv_run: the wakeup may stop it */
+  size_t npeer_reqs; /* stream writes and shutdowns: they wait on a peer */
   luaio__clock clock;
   void *data;
   /* stream.c's: while a stream handle is open, the read buffer streams

@@ -174,11 +174,11 @@ LUAIO_EXTERN int luaio_loop_can_progress(luaio_loop_t *loop);
 ** deadline once nothing else can happen first: no callback is ready, a
 ** poll of libuv finds no event, and no real work is pending (a libuv
 ** request: a thread-pool job, a file operation, a name lookup, a
-** connect or write in flight; or a running subprocess). While real work
-** is pending it waits for it, or jumps anyway once the loop has found
-** nothing to do for the autojump threshold in real seconds. A read or a
-** listen waiting for a peer does not hold the clock: the peer is taken
-** to be part of the program, as in a test. A manual clock never jumps by
+** connect in flight; or a running subprocess). While real work is
+** pending it waits for it, or jumps anyway once the loop has found
+** nothing to do for the autojump threshold in real seconds. A read, a
+** listen or a stream write waiting for a peer does not hold the clock:
+** the peer is taken to be part of the program, as in a test. A manual clock never jumps by
 ** itself: its owner (a test, a game's frame loop) moves it.
 ** ======================================================================= */
 

@@ -245,6 +245,43 @@ describe("a virtual clock", function()
     assert.equal("got late@60 done@60", log)
   end)
 
+  -- A writer whose peer in the program reads only after a minute: the write
+  -- waits on the peer, which waits on the clock. Run in a child luaio under
+  -- `timeout`, as a clock held by the write would hang it.
+  it("jumps while a write waits for a peer in the program", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write([[
+      local asyncio = require "asyncio"
+      asyncio.run(function()
+        local loop = asyncio.get_running_loop()
+        local big = ("x"):rep(1 << 24) -- more than the socket buffers take
+        local server = asyncio.start_server(function(_, writer)
+          writer:write(big)
+          writer:write_eof()
+          writer:drain()
+          print("drained at " .. loop:time())
+          writer:close()
+        end, "127.0.0.1", 0)
+        local reader, writer = asyncio.open_connection("127.0.0.1",
+                                                       server:port())
+        asyncio.sleep(60)
+        print(("read %d bytes at %s"):format(#reader:read(), loop:time()))
+        writer:close()
+        server:close()
+        server:wait_closed()
+      end)
+    ]])
+    f:close()
+    local p = io.popen(("timeout -k 5 30 %s --virtual-time %s")
+                       :format(os.getenv("LUAIO_BIN"), path))
+    local out = p:read("a")
+    local ok = p:close()
+    os.remove(path)
+    assert.is_true(ok)
+    assert.equal("drained at 60.0\nread 16777216 bytes at 60.0\n", out)
+  end)
+
   it("jumps over real work once its autojump threshold passes", function()
     local clock = asyncio.Clock("virtual", { autojump_threshold = 0 })
     local log = events(clock, function(add)
