@@ -617,14 +617,15 @@ void luaioL_open_sandbox(lua_State *L) {
 /* load(chunk [, name [, mode [, env]]]), text chunks only: a binary
 ** chunk can crash Lua's undumper. */
 static int sb_load(lua_State *L) {
-  lua_settop(L, 4);
+  int nargs = lua_gettop(L) < 4 ? 3 : 4; /* an env given as nil counts */
+  lua_settop(L, nargs);
   if (!lua_isnil(L, 3) && strcmp(luaL_checkstring(L, 3), "t") != 0)
     return luaL_argerror(L, 3, "only text chunks ('t') load in the sandbox");
   lua_pushliteral(L, "t");
   lua_replace(L, 3);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
-  lua_call(L, 4, LUA_MULTRET);
+  lua_call(L, nargs, LUA_MULTRET);
   return lua_gettop(L);
 }
 

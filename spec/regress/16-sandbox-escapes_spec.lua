@@ -100,10 +100,13 @@ describe("luaio --sandbox", function()
       print(f, msg)
       print(pcall(load, "return 1", "x", "b"))
       print(load("return 1 + 1")())
+      print(load("return string.upper('g')")(), load("return x", "=env", "t",
+        {x = "own env"})(), pcall(load("return y", "=nil env", "t", nil)))
     ]])
     assert.equal("nil\tattempt to load a binary chunk (mode is 't')\n"
       .. "false\tbad argument #3 to 'load' (only text chunks ('t') load "
-      .. "in the sandbox)\n2\n", out)
+      .. "in the sandbox)\n2\nG\town env\tfalse\tnil env:1: attempt to "
+      .. "index a nil value (upvalue '_ENV')\n", out)
   end)
 
   it("requires only the modules its host provides", function()
