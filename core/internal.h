@@ -146,8 +146,9 @@ struct luaio_loop_s {
   luaio__clock clock;
   void *data;
   /* stream.c's: while a stream handle is open, the read buffer streams
-  ** share, and small input buffers kept for reuse (a list through them) */
-  char *stream_rbuf, *stream_pool; /* owns */
+  ** share, one more of its size, and small input buffers kept for reuse
+  ** (a list through them) */
+  char *stream_rbuf, *stream_spare, *stream_pool; /* owns */
   size_t stream_nopen, stream_npool;
   size_t stream_bytes; /* in the streams' own input buffers (debug aid) */
 };

@@ -146,7 +146,7 @@ LUAIO_EXTERN int luaio_stream_wait_closed(luaio_stream_t *s,
 ** hold in their own input buffers (a stream at rest holds none; one with
 ** unread input, a little more than that), and sets *shared to the bytes
 ** of the read buffer and the small buffers they share while any is open
-** (at most 128 KiB, 0 once none is). */
+** (at most 192 KiB, 0 once none is). */
 LUAIO_EXTERN size_t luaio_stream_memory(const luaio_loop_t *loop,
                                         size_t *shared);
 

@@ -138,6 +138,8 @@ static inline void buf_release(luaio_stream_t *s) {
       memcpy(b, &loop->stream_pool, sizeof b);
       loop->stream_pool = b;
       loop->stream_npool++;
+    } else if (s->cap == READ_CHUNK && loop->stream_spare == NULL) {
+      loop->stream_spare = b; /* the next read buffer, see read_cb */
     } else {
       luaio__free(b, s->cap);
     }
@@ -187,7 +189,8 @@ void luaio_stream_unref(luaio_stream_t *s) {
 
 size_t luaio_stream_memory(const luaio_loop_t *loop, size_t *shared) {
   *shared = loop->stream_npool * SMALL_BUF +
-            (loop->stream_rbuf != NULL ? READ_CHUNK : 0);
+            (loop->stream_rbuf != NULL ? READ_CHUNK : 0) +
+            (loop->stream_spare != NULL ? READ_CHUNK : 0);
   return loop->stream_bytes;
 }
 
@@ -204,10 +207,12 @@ static void wake_reader(luaio_stream_t *s) {
 /* {======================================================================
 ** Reading from libuv. A stream at rest holds no input buffer: libuv reads
 ** into a buffer the loop's streams share, and what arrives is copied into
-** the stream's own, sized to what it holds. A stream whose own buffer
-** has READ_DIRECT bytes free (a reader lagging behind a fast peer) is
-** read into in place. Reading stops while more than twice limit bytes
-** are buffered and nobody waits for more (asyncio's pause_reading).
+** the stream's own, sized to what it holds. A read of READ_DIRECT bytes
+** or more into a stream that held none makes the shared buffer the
+** stream's (the loop keeps a spare to read into next), and such a stream
+** is then read into in place while it holds input. Reading stops while
+** more than twice limit bytes are buffered and nobody waits for more
+** (asyncio's pause_reading).
 ** ======================================================================= */
 
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
@@ -216,12 +221,15 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
 ** read_cb never reads, so one shared buffer serves every stream. */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   luaio_stream_t *s = h->data;
-  size_t end = s->start + s->len;
   (void)suggested;
-  if (s->cap - end >= READ_DIRECT)
+  /* A stream in a bulk transfer (its buffer is a read's size) that still
+  ** holds input is read into in place, its buffer made room in. */
+  if (s->cap >= READ_CHUNK && buf_reserve(s, READ_DIRECT) == 0) {
+    size_t end = s->start + s->len;
     *buf = uv_buf_init(s->buf + end, (unsigned)(s->cap - end));
-  else
+  } else {
     *buf = uv_buf_init(s->loop->stream_rbuf, READ_CHUNK);
+  }
 }
 
 static void read_resume(luaio_stream_t *s) {
@@ -271,7 +279,21 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   luaio_stream_t *s = h->data;
   if (nread > 0) {
     size_t n = (size_t)nread;
-    if (buf->base == s->loop->stream_rbuf) {
+    luaio_loop_t *loop = s->loop;
+    if (buf->base == loop->stream_rbuf) {
+      /* Much input for a stream that held none (a bulk transfer): the
+      ** stream takes the shared buffer as its own rather than a copy,
+      ** and the loop reads into its spare one next. */
+      if (s->buf == NULL && n >= READ_DIRECT &&
+          (loop->stream_spare != NULL ||
+           (loop->stream_spare = luaio__alloc(READ_CHUNK)) != NULL)) {
+        s->buf = loop->stream_rbuf;
+        s->cap = READ_CHUNK;
+        loop->stream_bytes += READ_CHUNK;
+        loop->stream_rbuf = loop->stream_spare;
+        loop->stream_spare = NULL;
+        goto kept;
+      }
       int rc = s->buf == NULL && n <= SMALL_BUF ? buf_take_small(s, 1)
                                                 : buf_reserve(s, n);
       if (rc != 0) {
@@ -280,6 +302,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
       }
       memcpy(s->buf + s->start + s->len, buf->base, n);
     }
+  kept:
     s->len += n;
     if (s->len > 2 * s->limit && s->rwait == NULL)
       read_pause(s);
@@ -581,7 +604,8 @@ static void stream_rbuf_drop(luaio_loop_t *loop) {
   if (loop->stream_nopen > 0)
     return;
   luaio__free(loop->stream_rbuf, READ_CHUNK);
-  loop->stream_rbuf = NULL;
+  luaio__free(loop->stream_spare, READ_CHUNK);
+  loop->stream_rbuf = loop->stream_spare = NULL;
   while (loop->stream_pool != NULL) {
     char *b = loop->stream_pool;
     memcpy(&loop->stream_pool, b, sizeof b);

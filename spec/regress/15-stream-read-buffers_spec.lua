@@ -37,7 +37,7 @@ describe("stream input buffers", function()
     -- 40 streams, each read from and now at rest: none holds a buffer.
     local held, shared = asyncio._stream_memory()
     assert.equal(0, held)
-    assert.is_true(shared > 0 and shared <= 128 * 1024, shared)
+    assert.is_true(shared > 0 and shared <= 192 * 1024, shared)
 
     rest:set()
     for i = 1, CONNS do

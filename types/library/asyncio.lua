@@ -365,7 +365,7 @@ function asyncio.StreamReader(limit) end
 
 ---Debug aid: the bytes the running loop's streams hold in their own input
 ---buffers (0 when every stream is at rest), and in the buffers they share
----(at most 128 KiB, 0 once no stream is open).
+---(at most 192 KiB, 0 once no stream is open).
 ---@return integer held
 ---@return integer shared
 function asyncio._stream_memory() end
