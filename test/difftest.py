@@ -73,9 +73,22 @@ async def guard(n, what, aw):
     return False, None
 
 
+# Futures done at once come out of as_completed in no set order, so the
+# outcomes are printed sorted.
 async def ac_loop(n, aws):
-    for f in asyncio.as_completed(aws):
-        say(n, "next", fmt(await f))
+    got = []
+    try:
+        for f in asyncio.as_completed(aws):
+            try:
+                got.append(fmt(await f))
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise
+                got.append("cancelled")
+            except Exception as e:
+                got.append(fmt(e))
+    finally:
+        say(n, "next", *sorted(got))
 
 
 async def setter(delays):
@@ -123,9 +136,20 @@ local function guard(n, what, fn, ...)
 end
 
 local function ac_loop(n, aws)
-  for fut in asyncio.as_completed(aws) do
-    say(n, "next", fmt(asyncio.await(fut)))
-  end
+  local got = {}
+  local ok, err = pcall(function()
+    for fut in asyncio.as_completed(aws) do
+      local done, v = pcall(asyncio.await, fut)
+      if not done and asyncio.CancelledError:is(v)
+         and asyncio.current_task():cancelling() > 0 then
+        error(v, 0)
+      end
+      got[#got + 1] = fmt(v)
+    end
+  end)
+  table.sort(got)
+  say(n, "next", table.unpack(got))
+  if not ok then error(err, 0) end
 end
 
 local function setter(delays)
