@@ -56,9 +56,17 @@ static double checknonneg(lua_State *L, int idx, int finite) {
 luaio_clock_kind luaioL_clockkind(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx))
     return (luaio_clock_kind)luaioL_runtime_of(L)->default_clock;
-  if (lua_type(L, idx) == LUA_TSTRING)
-    return (luaio_clock_kind)luaL_checkoption(L, idx, NULL, kind_names);
-  return checkclock(L, idx)->kind;
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    for (int k = 0; kind_names[k] != NULL; k++)
+      if (strcmp(lua_tostring(L, idx), kind_names[k]) == 0)
+        return (luaio_clock_kind)k;
+  } else if (luaL_testudata(L, idx, CLOCK_MT) != NULL) {
+    return checkclock(L, idx)->kind;
+  }
+  luaL_error(L, "asyncio.run: the clock option must be \"real\", "
+                "\"manual\", \"virtual\" or an asyncio.Clock, got %s",
+             luaL_tolstring(L, idx, NULL));
+  return LUAIO_CLOCK_REAL;
 }
 
 /* idx 0: no clock object, a new one of the loop's kind. */

@@ -383,8 +383,11 @@ describe("asyncio.Clock", function()
     end))
     assert.matches("no settable field 'speed'",
                    support.error_of(function() c.speed = 2 end))
-    assert.matches("invalid option 'hourglass'", support.error_of(
-      asyncio.run, function() end, { clock = "hourglass" }))
+    assert.matches('the clock option must be "real", "manual", "virtual" '
+                   .. "or an asyncio.Clock, got hourglass", support.error_of(
+      asyncio.run, function() end, 1, { clock = "hourglass" }), 1, true)
+    assert.matches("or an asyncio.Clock, got 60", support.error_of(
+      asyncio.run, function() end, { clock = 60 }), 1, true)
   end)
 
   it("lets asyncio.run pass other tables to main", function()
