@@ -63,6 +63,11 @@ typedef struct luaioL_runtime {
   double slice;          /* the limit in seconds, or 0 */
   double slice_warn;     /* the warning threshold in seconds, or 0 */
   double slice_start;    /* when the running task was resumed */
+  /* The collector of a host that steps with a budget (lloop.c). */
+  int gc_owned;          /* stopped by luaio_host_step_for: its steps run it */
+  int gc_was_running;    /* as it was before: restored at the loop's close */
+  int gc_base;           /* KB in use when its last cycle ended */
+  int gc_last;           /* KB in use after the last budgeted step */
 } luaioL_runtime;
 
 /* User values of a Future or Task box. A task's name, Lua done

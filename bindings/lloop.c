@@ -267,12 +267,55 @@ int luaio_host_open(lua_State *L, uv_loop_t *uv) {
   return rc;
 }
 
+/* The collector's part of a budgeted step: what the step left of the
+** budget (until the deadline, a uv_hrtime), one increment at least; and,
+** once the heap has doubled since the last cycle ended, as much as the
+** program allocated since the last step, so that garbage cannot outrun
+** it however little time the steps leave. */
+static void gc_within(lua_State *L, luaioL_runtime *rt, uint64_t deadline) {
+  int kb = lua_gc(L, LUA_GCCOUNT);
+  int done = 0;
+  if (kb > 2 * rt->gc_base && kb > rt->gc_last)
+    done = lua_gc(L, LUA_GCSTEP, kb - rt->gc_last);
+  else
+    done = lua_gc(L, LUA_GCSTEP, 0);
+  while (!done && uv_hrtime() < deadline)
+    done = lua_gc(L, LUA_GCSTEP, 0);
+  rt->gc_last = lua_gc(L, LUA_GCCOUNT);
+  if (done)
+    rt->gc_base = rt->gc_last;
+}
+
 int luaio_host_step(lua_State *L) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
   if (rt->loop == NULL)
     return LUAIO_EINVALSTATE;
   rt->L = L;
   luaio_loop_run(rt->loop, LUAIO_RUN_NOWAIT);
+  if (rt->gc_owned) /* a host that also steps with a budget */
+    gc_within(L, rt, 0);
+  return (int)luaio_loop_ntasks(rt->loop);
+}
+
+int luaio_host_step_for(lua_State *L, double seconds) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    return LUAIO_EINVALSTATE;
+  if (!(seconds >= 0)) /* also NaN */
+    return LUAIO_EINVAL;
+  if (seconds > 1e6)
+    seconds = 1e6;
+  uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
+  if (!rt->gc_owned) {
+    /* From now on the collector runs in the steps' spare time only. */
+    rt->gc_owned = 1;
+    rt->gc_was_running = lua_gc(L, LUA_GCISRUNNING);
+    lua_gc(L, LUA_GCSTOP);
+    rt->gc_base = rt->gc_last = lua_gc(L, LUA_GCCOUNT);
+  }
+  rt->L = L;
+  luaio_loop_run_for(rt->loop, seconds);
+  gc_within(L, rt, deadline);
   return (int)luaio_loop_ntasks(rt->loop);
 }
 
@@ -283,6 +326,11 @@ int luaio_host_close(lua_State *L) {
   rt->L = L;
   loop_close(rt, L);
   rt->host_uv = NULL;
+  if (rt->gc_owned) {
+    rt->gc_owned = 0;
+    if (rt->gc_was_running)
+      lua_gc(L, LUA_GCRESTART);
+  }
   return 0;
 }
 

@@ -39,6 +39,19 @@ LUAIO_EXTERN int luaio_host_open(lua_State *L, uv_loop_t *uv);
 ** number of live tasks, or a negative code when no host loop is open. */
 LUAIO_EXTERN int luaio_host_step(lua_State *L);
 
+/* As luaio_host_step(), within a budget of seconds (>= 0) of real time:
+** ready callbacks and task steps run in order until the budget is spent
+** (one at least, so that every step progresses); the rest stay queued,
+** in the same order, and run first in the next step. From the first call
+** on, the collector runs only in these steps: in what the work left of
+** the budget (one increment at least), and, should the heap double since
+** its last cycle, for as much as was allocated since the last step, so
+** that garbage never outruns it. luaio_host_close() gives the collector
+** back as it was. A task that runs long without suspending still takes
+** its time: a slice (below) bounds it. Returns as luaio_host_step(), or
+** LUAIO_EINVAL for a negative or NaN budget. */
+LUAIO_EXTERN int luaio_host_step_for(lua_State *L, double seconds);
+
 /* Cancels every task left, lets them finish their cleanup, reports the
 ** errors nobody retrieved and closes the loop. Returns 0 or a negative
 ** code. A libuv loop given to luaio_host_open() is left open. */

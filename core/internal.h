@@ -52,6 +52,7 @@ void luaio__list_splice(luaio__list *list, luaio__list *from);
 void luaio__ready_push(luaio_loop_t *loop, luaio__node *node);
 /* Runs the nodes that were ready when it was called; returns how many. */
 size_t luaio__ready_run(luaio_loop_t *loop);
+size_t luaio__ready_run_until(luaio_loop_t *loop, uint64_t deadline);
 
 /* }====================================================================== */
 

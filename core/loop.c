@@ -180,7 +180,10 @@ static uv_run_mode loop_prepare_poll(luaio_loop_t *loop, luaio_run_mode mode) {
   return UV_RUN_ONCE;
 }
 
-static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode) {
+/* deadline: 0, or the uv_hrtime after which ready callbacks wait for the
+** next iteration. */
+static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode,
+                        uint64_t deadline) {
   uv_run_mode uvmode = loop_prepare_poll(loop, mode);
   int was_in_uv_run = loop->in_uv_run;
   loop->in_uv_run = 1;
@@ -190,7 +193,10 @@ static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode) {
   if (loop->clock.kind != LUAIO_CLOCK_REAL)
     luaio__clock_after_poll(loop);
   luaio__timers_expire(loop, luaio_loop_time(loop));
-  luaio__ready_run(loop);
+  if (deadline == 0)
+    luaio__ready_run(loop);
+  else
+    luaio__ready_run_until(loop, deadline);
   return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);
 }
 
@@ -198,9 +204,9 @@ int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode) {
   int alive;
   loop->stopping = 0;
   if (mode != LUAIO_RUN_DEFAULT)
-    return loop_iterate(loop, mode);
+    return loop_iterate(loop, mode, 0);
   do {
-    alive = loop_iterate(loop, mode);
+    alive = loop_iterate(loop, mode, 0);
     /* Live tasks alone, with nothing that could wake them, cannot make
     ** progress: the loop ends and the embedder sees them still pending. */
     if (!luaio_loop_can_progress(loop))
@@ -208,4 +214,14 @@ int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode) {
   } while (alive && !loop->stopping);
   loop->stopping = 0;
   return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);
+}
+
+int luaio_loop_run_for(luaio_loop_t *loop, double seconds) {
+  if (!(seconds >= 0)) /* also NaN */
+    return LUAIO_EINVAL;
+  if (seconds > 1e6) /* some eleven days; keeps the cast defined */
+    seconds = 1e6;
+  loop->stopping = 0;
+  uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
+  return loop_iterate(loop, LUAIO_RUN_NOWAIT, deadline);
 }

@@ -132,6 +132,14 @@ LUAIO_EXTERN int luaio_loop_delete(luaio_loop_t *loop);
 ** left (ready callbacks, timers, live tasks or active libuv handles). */
 LUAIO_EXTERN int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode);
 
+/* Runs one iteration without blocking, as LUAIO_RUN_NOWAIT, but runs
+** ready callbacks only until seconds (>= 0) of real time have passed
+** since the call, one at least: the rest stay queued, in their order,
+** and run first in the next iteration, before what was scheduled later.
+** For a host with a time budget per frame. Returns as luaio_loop_run(),
+** or LUAIO_EINVAL for a negative or NaN seconds. */
+LUAIO_EXTERN int luaio_loop_run_for(luaio_loop_t *loop, double seconds);
+
 /* Makes luaio_loop_run() return after the current iteration. */
 LUAIO_EXTERN void luaio_loop_stop(luaio_loop_t *loop);
 

@@ -28,18 +28,36 @@ void luaio__ready_push(luaio_loop_t *loop, luaio__node *node) {
   loop->nready++;
 }
 
+/* Takes the first node off the ready queue and runs it. */
+static void ready_run_one(luaio_loop_t *loop) {
+  luaio__node *node = loop->ready.head;
+  loop->ready.head = node->next;
+  if (loop->ready.head == NULL)
+    loop->ready.tail = NULL;
+  loop->nready--;
+  node->next = NULL;
+  node->run(node);
+}
+
 size_t luaio__ready_run(luaio_loop_t *loop) {
   /* Only what was ready when the iteration began runs now: callbacks
   ** scheduled meanwhile wait for the next iteration (asyncio's order). */
   size_t n = loop->nready;
-  for (size_t i = 0; i < n; i++) {
-    luaio__node *node = loop->ready.head;
-    loop->ready.head = node->next;
-    if (loop->ready.head == NULL)
-      loop->ready.tail = NULL;
-    loop->nready--;
-    node->next = NULL;
-    node->run(node);
-  }
+  for (size_t i = 0; i < n; i++)
+    ready_run_one(loop);
   return n;
+}
+
+size_t luaio__ready_run_until(luaio_loop_t *loop, uint64_t deadline) {
+  /* As luaio__ready_run, but what is left once the deadline (uv_hrtime)
+  ** has passed stays at the head of the queue, in order, for the next
+  ** iteration. One runs at least, so that every iteration progresses. */
+  size_t n = loop->nready, i = 0;
+  while (i < n) {
+    ready_run_one(loop);
+    i++;
+    if (uv_hrtime() >= deadline)
+      break;
+  }
+  return i;
 }

@@ -123,4 +123,35 @@ TEST(oom_call_soon) {
   test_loop_close(loop);
 }
 
+/* A budget of 0 runs one callback per iteration (each iteration must
+** progress); what is left runs first in the next, before what the
+** callbacks scheduled, so the order is that of an unbudgeted loop. */
+TEST(run_for_keeps_the_order_across_iterations) {
+  luaio_loop_t *loop = the_loop = loop_open();
+  ASSERT_OK(luaio_call_soon(loop, schedule_second, NULL, NULL, NULL));
+  ASSERT_OK(luaio_call_soon(loop, log_cb, S("b"), NULL, NULL));
+  ASSERT_OK(luaio_call_soon(loop, log_cb, S("c"), NULL, NULL));
+  for (int i = 0; luaio_loop_nready(loop) > 0; i++) {
+    ASSERT(i < 10);
+    luaio_loop_run_for(loop, 0);
+    test_logf("|");
+  }
+  ASSERT_STR_EQ("first,|,b,|,c,|,second,|", test_log);
+  test_loop_close(loop);
+}
+
+/* A budget that is not spent runs the iteration as LUAIO_RUN_NOWAIT. */
+TEST(run_for_with_time_left_runs_everything_ready) {
+  luaio_loop_t *loop = the_loop = loop_open();
+  ASSERT_OK(luaio_call_soon(loop, schedule_second, NULL, NULL, NULL));
+  ASSERT_OK(luaio_call_soon(loop, log_cb, S("b"), NULL, NULL));
+  ASSERT_NE(0, luaio_loop_run_for(loop, 1e9));
+  ASSERT_STR_EQ("first,b", test_log);
+  ASSERT_EQ(0, luaio_loop_run_for(loop, 1e9));
+  ASSERT_STR_EQ("first,b,second", test_log);
+  ASSERT_EQ(LUAIO_EINVAL, luaio_loop_run_for(loop, -1));
+  ASSERT_EQ(LUAIO_EINVAL, luaio_loop_run_for(loop, 0.0 / 0.0));
+  test_loop_close(loop);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }
