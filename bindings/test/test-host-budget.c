@@ -5,13 +5,9 @@
 ** Budgets of 0 (one callback per step) and of a day (everything) need no
 ** clock to be told apart.
 */
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
 #include <stdlib.h>
 
-#include "../../core/test/test.h"
-#include "luaiolib.h"
+#include "host.h"
 
 static int l_log(lua_State *L) {
   test_logf("%s", luaL_checkstring(L, 1));
@@ -19,21 +15,11 @@ static int l_log(lua_State *L) {
 }
 
 static lua_State *open_host(void) {
-  lua_State *L = luaL_newstate();
-  ASSERT_NOT_NULL(L);
-  luaL_openlibs(L);
-  luaL_requiref(L, "asyncio", luaopen_asyncio, 1);
-  lua_pop(L, 1);
+  lua_State *L = host_newstate();
   lua_register(L, "log", l_log);
   ASSERT_OK(luaio_host_open(L, NULL));
   test_log_reset();
   return L;
-}
-
-static void run(lua_State *L, const char *code) {
-  if (luaL_dostring(L, code) != LUA_OK)
-    test_fail(__FILE__, __LINE__, "%s", lua_tostring(L, -1));
-  lua_settop(L, 0);
 }
 
 /* Three tasks of two steps each, and a callback one of them schedules. */

@@ -3,12 +3,8 @@
 ** host installs with luaio_set_exception_handler() hears of every error
 ** no Lua code can catch, on a loop the host steps itself.
 */
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
 
-#include "../../core/test/test.h"
-#include "luaiolib.h"
+#include "host.h"
 
 static int ncalls;
 
@@ -37,22 +33,12 @@ static void failing_cb(lua_State *L, int ctx, void *ud) {
 }
 
 static lua_State *open_host(luaio_exception_cb cb) {
-  lua_State *L = luaL_newstate();
-  ASSERT_NOT_NULL(L);
-  luaL_openlibs(L);
-  luaL_requiref(L, "asyncio", luaopen_asyncio, 0);
-  lua_pop(L, 1);
+  lua_State *L = host_newstate();
   luaio_set_exception_handler(L, cb, &ncalls);
   ASSERT_OK(luaio_host_open(L, NULL));
   ncalls = 0;
   test_log_reset();
   return L;
-}
-
-static void run(lua_State *L, const char *code) {
-  if (luaL_dostring(L, code) != LUA_OK)
-    test_fail(__FILE__, __LINE__, "%s", lua_tostring(L, -1));
-  lua_settop(L, 0);
 }
 
 /* Steps until no task is left; then one more step, for what the last

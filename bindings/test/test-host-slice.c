@@ -7,12 +7,8 @@
 ** busy Lua code moves it by a millisecond per call of burn(), which
 ** stands in for the time its work takes.
 */
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
 
-#include "../../core/test/test.h"
-#include "luaiolib.h"
+#include "host.h"
 
 #define FRAME (1.0 / 64) /* a frame: exact in binary, so times compare */
 
@@ -39,11 +35,7 @@ static int l_log(lua_State *L) {
 }
 
 static lua_State *open_host(double slice, double warn) {
-  lua_State *L = luaL_newstate();
-  ASSERT_NOT_NULL(L);
-  luaL_openlibs(L);
-  luaL_requiref(L, "asyncio", luaopen_asyncio, 1);
-  lua_pop(L, 1);
+  lua_State *L = host_newstate();
   lua_register(L, "burn", l_burn);
   lua_register(L, "log", l_log);
   luaio_set_exception_handler(L, host_cb, NULL);
@@ -51,12 +43,6 @@ static lua_State *open_host(double slice, double warn) {
   ASSERT_OK(luaio_set_slice(L, slice, warn));
   test_log_reset();
   return L;
-}
-
-static void run(lua_State *L, const char *code) {
-  if (luaL_dostring(L, code) != LUA_OK)
-    test_fail(__FILE__, __LINE__, "%s", lua_tostring(L, -1));
-  lua_settop(L, 0);
 }
 
 /* Runs frames until no task is left (at most max); returns how many. */
