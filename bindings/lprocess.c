@@ -13,8 +13,9 @@
 #define READER_MT "asyncio.PipeReader"
 #define WRITER_MT "asyncio.PipeWriter"
 
-/* asyncio.PIPE and asyncio.DEVNULL, with Python's values. */
+/* asyncio.PIPE, asyncio.STDOUT and asyncio.DEVNULL, with Python's values. */
 #define LPIPE (-1)
+#define LSTDOUT (-2)
 #define LDEVNULL (-3)
 
 typedef struct {
@@ -317,12 +318,17 @@ static int checkstdio(lua_State *L, int opts, const char *name) {
       r = LUAIO_STDIO_PIPE;
     else if (v == LDEVNULL)
       r = LUAIO_STDIO_DEVNULL;
+    else if (v == LSTDOUT && strcmp(name, "stderr") == 0)
+      r = LUAIO_STDIO_STDOUT;
     else
       luaL_argerror(L, opts,
                     lua_pushfstring(L,
-                                    "%s: asyncio.PIPE, asyncio.DEVNULL or "
+                                    "%s: asyncio.PIPE, asyncio.DEVNULL%s or "
                                     "nil expected",
-                                    name));
+                                    name,
+                                    strcmp(name, "stderr") == 0
+                                        ? ", asyncio.STDOUT"
+                                        : ""));
   }
   lua_pop(L, 1);
   return r;
@@ -788,6 +794,8 @@ void luaioL_open_process(lua_State *L) {
   lua_setfield(L, -2, "PIPE");
   lua_pushinteger(L, LDEVNULL);
   lua_setfield(L, -2, "DEVNULL");
+  lua_pushinteger(L, LSTDOUT);
+  lua_setfield(L, -2, "STDOUT");
   /* Process: __index is a function that serves fields, then methods
   ** (upvalue 2). */
   luaL_newmetatable(L, PROCESS_MT);

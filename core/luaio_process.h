@@ -92,6 +92,7 @@ typedef struct luaio_process_s luaio_process_t;
 #define LUAIO_STDIO_INHERIT 0 /* the child shares the parent's descriptor */
 #define LUAIO_STDIO_PIPE 1    /* a pipe to the parent (luaio_process_pipe) */
 #define LUAIO_STDIO_DEVNULL 2 /* /dev/null */
+#define LUAIO_STDIO_STDOUT 3  /* fd 2 only: wherever fd 1 goes, its pipe too */
 
 typedef struct {
   const char *file; /* the program, searched in PATH */

@@ -449,6 +449,19 @@ int luaio_process_check_cwd(const char *cwd) {
   return rc;
 }
 
+/* Closes the parent's copies of the descriptors a spawn gave the child
+** (each -1 when unused). */
+static void close_fds(const uv_file devnull[3], uv_file shared) {
+  for (int i = 0; i < 4; i++) {
+    uv_file fd = i < 3 ? devnull[i] : shared;
+    if (fd >= 0) {
+      uv_fs_t req;
+      uv_fs_close(NULL, &req, fd, NULL);
+      uv_fs_req_cleanup(&req);
+    }
+  }
+}
+
 int luaio_process_spawn(luaio_loop_t *loop, const luaio_process_options_t *opts,
                         luaio_process_t **out) {
   *out = NULL;
@@ -462,14 +475,39 @@ int luaio_process_spawn(luaio_loop_t *loop, const luaio_process_options_t *opts,
   p->hstate = H_NONE;
   uv_stdio_container_t stdio[3];
   uv_file devnull[3] = {-1, -1, -1};
+  /* With stderr to stdout's pipe, the child's end of that pipe is made
+  ** here, for both fds: libuv's UV_INHERIT_STREAM could not name a pipe
+  ** the same spawn creates. */
+  uv_file shared = -1;
   int rc = 0;
   for (int i = 0; i < 3; i++) {
+    if (i == 2 && opts->stdio[2] == LUAIO_STDIO_STDOUT) {
+      stdio[2] = stdio[1];
+      break;
+    }
     switch (opts->stdio[i]) {
     case LUAIO_STDIO_PIPE:
       p->pipes[i] = pipe_new(loop, i != 0);
       if (p->pipes[i] == NULL) {
         rc = LUAIO_ENOMEM;
         goto fail;
+      }
+      if (i == 1 && opts->stdio[2] == LUAIO_STDIO_STDOUT) {
+        uv_file fds[2];
+        rc = uv_pipe(fds, 0, 0);
+        if (rc != 0)
+          goto fail;
+        shared = fds[1];
+        rc = uv_pipe_open(&p->pipes[1]->handle, fds[0]);
+        if (rc != 0) {
+          uv_fs_t req;
+          uv_fs_close(NULL, &req, fds[0], NULL);
+          uv_fs_req_cleanup(&req);
+          goto fail;
+        }
+        stdio[1].flags = UV_INHERIT_FD;
+        stdio[1].data.fd = shared;
+        break;
       }
       stdio[i].flags =
           UV_CREATE_PIPE | (i == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
@@ -513,21 +551,11 @@ int luaio_process_spawn(luaio_loop_t *loop, const luaio_process_options_t *opts,
   for (int i = 1; i < 3; i++)
     if (p->pipes[i] != NULL)
       pipe_read_start(p->pipes[i]);
-  for (int i = 0; i < 3; i++)
-    if (devnull[i] >= 0) {
-      uv_fs_t req;
-      uv_fs_close(NULL, &req, devnull[i], NULL);
-      uv_fs_req_cleanup(&req);
-    }
+  close_fds(devnull, shared);
   *out = p;
   return 0;
 fail:
-  for (int i = 0; i < 3; i++)
-    if (devnull[i] >= 0) {
-      uv_fs_t req;
-      uv_fs_close(NULL, &req, devnull[i], NULL);
-      uv_fs_req_cleanup(&req);
-    }
+  close_fds(devnull, shared);
   p->refs = 0;
   process_release_pipes(p); /* each closes, freed in its callback */
   if (p->hstate == H_OPEN)

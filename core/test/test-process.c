@@ -205,6 +205,46 @@ TEST(spawn_failure_cwd) {
   test_loop_close(loop);
 }
 
+/* LUAIO_STDIO_STDOUT puts fd 2 on fd 1's pipe: both streams arrive on
+** it, in the order written, and the pipe ends when the child exits. */
+TEST(stderr_to_stdout) {
+  luaio_loop_t *loop = loop_open();
+  char *args[] = {(char *)"sh", (char *)"-c",
+                  (char *)"echo 1; echo 2 >&2; echo 3", NULL};
+  luaio_process_options_t o;
+  memset(&o, 0, sizeof o);
+  o.file = args[0];
+  o.args = args;
+  o.stdio[1] = LUAIO_STDIO_PIPE;
+  o.stdio[2] = LUAIO_STDIO_STDOUT;
+  luaio_process_t *p = NULL;
+  ASSERT_OK(luaio_process_spawn(loop, &o, &p));
+  ASSERT_NULL(luaio_process_pipe(p, 2));
+  luaio_pipe_t *out = luaio_process_pipe(p, 1);
+  ASSERT_NOT_NULL(out);
+  for (;;) {
+    luaio_future_t *w;
+    ASSERT_OK(luaio_pipe_wait_readable(out, &w));
+    if (w != NULL) {
+      settle(loop, w);
+      luaio_future_unref(w);
+    }
+    if (luaio_pipe_at_eof(out))
+      break;
+    size_t len;
+    luaio_pipe_buffer(out, &len);
+    luaio_pipe_set_limit(out, len + 1); /* keep it all, read on */
+  }
+  size_t len;
+  const char *b = luaio_pipe_buffer(out, &len);
+  ASSERT_EQ(6, len);
+  ASSERT(memcmp(b, "1\n2\n3\n", 6) == 0);
+  ASSERT_EQ(0, wait_exit(loop, p));
+  luaio_process_unref(p);
+  drain(loop);
+  test_loop_close(loop);
+}
+
 /* close_all leaves the child running and the loop closable. */
 TEST(close_all) {
   luaio_loop_t *loop = loop_open();

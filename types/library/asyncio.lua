@@ -390,11 +390,16 @@ asyncio.PIPE = -1
 ---@type integer
 asyncio.DEVNULL = -3
 
+---For stderr of a subprocess only: wherever its stdout goes (its pipe,
+---/dev/null or the parent's stdout).
+---@type integer
+asyncio.STDOUT = -2
+
 ---Options of the subprocess functions.
 ---@class asyncio.ProcessOptions
 ---@field stdin? integer asyncio.PIPE or asyncio.DEVNULL (inherited if nil)
 ---@field stdout? integer
----@field stderr? integer
+---@field stderr? integer asyncio.PIPE, asyncio.DEVNULL or asyncio.STDOUT
 ---@field cwd? string the directory to run in
 ---@field env? table<string, string> the whole environment
 
