@@ -3,28 +3,9 @@
 -- timeout, so a wakeup that was due by then (a deadline under 1 ms, or a
 -- slow machine) fired first and did nothing, and the poll blocked for good
 -- while a server, a stream or a child process kept libuv alive: luaio's own
--- timers never ran again. Each case runs in a child luaio under `timeout`,
--- so that a hang fails the spec instead of stalling it.
-local LUAIO_BIN = os.getenv("LUAIO_BIN")
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- Runs a script in a child luaio; returns its exit status and stdout.
-local function run(script)
-  assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(script)
-  f:close()
-  local p = io.popen(("timeout -k 5 30 %s %s"):format(
-    shell_quote(LUAIO_BIN), shell_quote(path)))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  os.remove(path)
-  return status, out
-end
+-- timers never ran again. Each case runs in a child luaio under `timeout`
+-- (support.run_script), so that a hang fails the spec instead of stalling it.
+local run_script = require("support").run_script
 
 -- Sleeps under 1 ms, each a chance for the wakeup to be due before the poll.
 local SLEEPS = [[
@@ -33,7 +14,7 @@ local SLEEPS = [[
 
 describe("the loop's wakeup", function()
   it("ends the poll while a listening server keeps libuv alive", function()
-    local status, out = run([[
+    local out, _, status = run_script([[
       local asyncio = require "asyncio"
       asyncio.run(function()
         local server = asyncio.start_server(function(_, w) w:close() end,
@@ -49,7 +30,7 @@ describe("the loop's wakeup", function()
   end)
 
   it("ends the poll while a child process keeps libuv alive", function()
-    local status, out = run([[
+    local out, _, status = run_script([[
       local asyncio = require "asyncio"
       asyncio.run(function()
         local p = asyncio.create_subprocess_exec("sleep", { "100" })
