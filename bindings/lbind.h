@@ -41,6 +41,7 @@ typedef struct luaioL_runtime {
   lfuture *main;         /* asyncio.run's main task */
   uv_signal_t *sigint;   /* owns; while asyncio.run runs */
   int interrupted;       /* SIGINT arrived during asyncio.run */
+  lfuture *interrupt_target; /* what a signal cancels if not main (REPL) */
   int nreports;          /* boxes in the report queue (ltask.c) */
   int drain_scheduled;   /* a loop callback will deliver those reports */
   int closing;           /* the loop is closing: reports wait for it */

@@ -87,10 +87,15 @@ static void on_signal(int sig, siginfo_t *info, void *ctx) {
 static void sigint_cb(uv_signal_t *h, int signum) {
   luaioL_runtime *rt = h->data;
   irq.armed = 0;
+  if (irq.rt == rt && irq.wrapped[signum == SIGINT ? 0 : 1] &&
+      irq.nsignals == 0)
+    return; /* the hook raised it and it was handled and forgotten since */
   if (rt->interrupted == 0)
     rt->interrupted = signum; /* SIGINT or SIGTERM */
-  if (rt->main != NULL && rt->main->task != NULL)
-    luaio_task_cancel(rt->main->task, "interrupted");
+  lfuture *target =
+      rt->interrupt_target != NULL ? rt->interrupt_target : rt->main;
+  if (target != NULL && target->task != NULL)
+    luaio_task_cancel(target->task, "interrupted");
 }
 
 static void sigint_close_cb(uv_handle_t *h) {
@@ -134,6 +139,7 @@ void luaioL_interrupt_open(luaioL_runtime *rt) {
 }
 
 void luaioL_interrupt_close(luaioL_runtime *rt) {
+  rt->interrupt_target = NULL;
   if (rt->sigint == NULL)
     return;
   if (irq.rt == rt) {

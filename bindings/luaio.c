@@ -5,6 +5,7 @@
 ** words and with the same exit statuses, as lua.c does beside Lua's
 ** library; the options and the REPL of luaio's own come on top.
 */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@
 #include "lua.h"
 #include "lualib.h"
 
-#include "luaiolib.h"
+#include "lbind.h"
 
 static const char *progname = "luaio";
 
@@ -387,17 +388,12 @@ bad:
 ** ======================================================================= */
 
 /* Lua sources of the command's own, embedded at build time (generated
-** luaio_cli_embedded.c; the type is lbind.h's luaio_embedded_t). */
-typedef struct {
-  const char *name;
-  const char *src;
-  size_t len;
-} cli_embedded_t;
-extern const cli_embedded_t luaio_cli_embedded[];
+** luaio_cli_embedded.c). */
+extern const luaio_embedded_t luaio_cli_embedded[];
 
 /* Loads lua/cli/<name>.lua. [-0, +1, -] */
 static int loadchunk(lua_State *L, const char *name) {
-  const cli_embedded_t *e = luaio_cli_embedded;
+  const luaio_embedded_t *e = luaio_cli_embedded;
   while (e->name != NULL && strcmp(e->name, name) != 0)
     e++;
   lua_pushfstring(L, "=[luaio] %s.lua", name);
@@ -589,46 +585,197 @@ static int handle_script(lua_State *L, cli *c) {
 #include <readline/readline.h>
 #endif
 
-/* cli.readline(prompt): the next line, without its newline, or nil at
-** the end of input. */
-static int repl_readline(lua_State *L) {
-  const char *prompt = luaL_checkstring(L, 1);
+/* The reader of the REPL's lines. The loop runs while the user types: a
+** line is asked for with a future, which a uv_poll on standard input
+** resolves. On a terminal, readline's callback interface edits the line;
+** elsewhere lines are read as they come. Input that cannot be polled (a
+** regular file) is read at once, blocking. One reader per process, since
+** there is one standard input. */
+static struct {
+  lua_State *L;      /* the main thread: callbacks call Lua on it */
+  int fut;           /* registry ref to the future of the line asked for */
+  uv_poll_t poll;    /* on fd 0, when pollable */
+  int poll_state;    /* 0 not tried, 1 open, -1 cannot poll, 2 closed */
+  int editing;       /* readline's handler is installed */
+  int eof;
+  char *buf;         /* read but not yet delivered (without readline) */
+  size_t len, cap;
+} rd = {NULL, LUA_NOREF, {0}, 0, 0, 0, NULL, 0, 0};
+
+static int use_readline(void) {
 #ifdef LUAIO_USE_READLINE
-  char *line = readline(prompt);
+  return isatty(STDIN_FILENO);
+#else
+  return 0;
+#endif
+}
+
+/* Resolves the line's future with the line, or with nil at the end of
+** input; len is the line's length. */
+static void deliver(const char *line, size_t len) {
+  if (rd.poll_state == 1)
+    uv_poll_stop(&rd.poll);
+  int ref = rd.fut;
+  rd.fut = LUA_NOREF;
+  if (ref == LUA_NOREF)
+    return;
+  lua_State *L = rd.L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  lua_getfield(L, -1, "set_result");
+  lua_insert(L, -2);
+  if (line != NULL)
+    lua_pushlstring(L, line, len);
+  else
+    lua_pushnil(L);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    l_message(progname, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
+/* Delivers the first whole line buffered, or what is left at the end of
+** input; returns 0 when more input is needed. */
+static int deliver_buffered(void) {
+  char *nl = rd.len > 0 ? memchr(rd.buf, '\n', rd.len) : NULL;
+  if (nl == NULL && !rd.eof)
+    return 0;
+  size_t n = nl != NULL ? (size_t)(nl - rd.buf) : rd.len;
+  if (nl == NULL && n == 0) {
+    deliver(NULL, 0);
+    return 1;
+  }
+  char *line = malloc(n + 1);
   if (line == NULL)
     return 0;
-  lua_pushstring(L, line);
+  memcpy(line, rd.buf, n);
+  size_t used = nl != NULL ? n + 1 : n;
+  memmove(rd.buf, rd.buf + used, rd.len - used);
+  rd.len -= used;
+  deliver(line, n);
   free(line);
   return 1;
-#else
-  fputs(prompt, stdout);
-  fflush(stdout);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (;;) {
-    char *p = luaL_prepbuffer(&b);
-    if (fgets(p, LUAL_BUFFERSIZE, stdin) == NULL) {
-      if (luaL_bufflen(&b) == 0)
-        return 0;
-      break;
+}
+
+/* Reads what standard input has; with block, waits for it. */
+static void read_input(int block) {
+  (void)block;
+  if (rd.cap - rd.len < 512) {
+    size_t cap = rd.cap * 2 + 1024;
+    char *b = realloc(rd.buf, cap);
+    if (b == NULL) {
+      rd.eof = 1;
+      return;
     }
-    size_t n = strlen(p);
-    luaL_addsize(&b, n);
-    if (n > 0 && p[n - 1] == '\n') {
-      luaL_buffsub(&b, 1);
-      break;
+    rd.buf = b;
+    rd.cap = cap;
+  }
+  ssize_t n = read(STDIN_FILENO, rd.buf + rd.len, rd.cap - rd.len);
+  if (n > 0)
+    rd.len += (size_t)n;
+  else if (n == 0 || errno != EINTR)
+    rd.eof = 1;
+}
+
+#ifdef LUAIO_USE_READLINE
+static void on_edited_line(char *line) {
+  rl_callback_handler_remove();
+  rd.editing = 0;
+  deliver(line, line != NULL ? strlen(line) : 0);
+  free(line);
+}
+#endif
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  (void)h;
+  (void)events;
+#ifdef LUAIO_USE_READLINE
+  if (rd.editing && status == 0) {
+    rl_callback_read_char();
+    return;
+  }
+#endif
+  if (status < 0)
+    rd.eof = 1;
+  else
+    read_input(0);
+  deliver_buffered();
+}
+
+/* cli.read(prompt, fut): asks for the next line; fut gets it, or nil at
+** the end of input. */
+static int repl_read(lua_State *L) {
+  const char *prompt = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TUSERDATA);
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rd.fut != LUA_NOREF)
+    return luaL_error(L, "a line is already asked for");
+  lua_settop(L, 2);
+  rd.fut = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (rd.poll_state == 0) {
+    rd.poll_state = -1;
+    if (uv_poll_init(luaio_loop_uv(rt->loop), &rd.poll, STDIN_FILENO) == 0)
+      rd.poll_state = 1;
+  }
+  if (use_readline() && rd.poll_state == 1) {
+#ifdef LUAIO_USE_READLINE
+    rl_catch_signals = 0; /* Ctrl-C is the runtime's: see repl_cancel */
+    rl_callback_handler_install(prompt, on_edited_line);
+    rd.editing = 1;
+#endif
+  } else {
+    fputs(prompt, stdout);
+    fflush(stdout);
+    if (deliver_buffered())
+      return 0;
+    if (rd.poll_state != 1) { /* a file: read it as it comes */
+      do
+        read_input(1);
+      while (!deliver_buffered());
+      return 0;
     }
   }
-  luaL_pushresult(&b);
-  return 1;
+  uv_poll_start(&rd.poll, UV_READABLE, on_readable);
+  return 0;
+}
+
+/* cli.cancel(): forgets the line asked for (Ctrl-C at the prompt). */
+static int repl_cancel(lua_State *L) {
+  if (rd.fut != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, rd.fut);
+    rd.fut = LUA_NOREF;
+  }
+  if (rd.poll_state == 1)
+    uv_poll_stop(&rd.poll);
+#ifdef LUAIO_USE_READLINE
+  if (rd.editing) {
+    rl_free_line_state();
+    rl_callback_sigcleanup();
+    rl_callback_handler_remove();
+    rd.editing = 0;
+  }
 #endif
+  rd.len = 0; /* the partial line typed */
+  return 0;
+}
+
+/* cli.close(): the reader's handle goes, before the loop closes. */
+static int repl_close(lua_State *L) {
+  repl_cancel(L);
+  if (rd.poll_state == 1)
+    uv_close((uv_handle_t *)&rd.poll, NULL);
+  rd.poll_state = 2;
+  free(rd.buf);
+  rd.buf = NULL;
+  rd.len = rd.cap = 0;
+  return 0;
 }
 
 /* cli.addhistory(line) */
 static int repl_addhistory(lua_State *L) {
   const char *line = luaL_checkstring(L, 1);
 #ifdef LUAIO_USE_READLINE
-  if (line[0] != '\0')
+  if (line[0] != '\0' && use_readline())
     add_history(line);
 #else
   (void)line;
@@ -642,19 +789,50 @@ static int repl_report(lua_State *L) {
   return 0;
 }
 
-/* Runs lua/cli/repl.lua. */
+/* cli.interrupt_to(task): what Ctrl-C cancels from now on (the REPL's
+** own task at the prompt, a line's task while it runs). */
+static int repl_interrupt_to(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  lfuture *box = luaioL_tofuture(L, 1);
+  luaL_argexpected(L, box != NULL && box->is_task, 1, "asyncio.Task");
+  rt->interrupt_target = box;
+  return 0;
+}
+
+/* cli.interrupted(): true once after each Ctrl-C, which is then
+** forgotten, so that the next one is a first one again. */
+static int repl_interrupted(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  lua_pushboolean(L, rt->interrupted != 0);
+  luaioL_interrupt_reset(rt);
+  return 1;
+}
+
+/* Runs lua/cli/repl.lua as the main task of asyncio.run. */
 static void doREPL(lua_State *L) {
+  rd.L = L;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "asyncio"); /* the module, whatever the globals say */
+  lua_remove(L, -2);
+  int module = lua_gettop(L);
+  lua_getfield(L, module, "run");
   int status = loadchunk(L, "repl");
   if (status == LUA_OK) {
-    static const luaL_Reg funcs[] = {{"readline", repl_readline},
+    static const luaL_Reg funcs[] = {{"read", repl_read},
+                                     {"cancel", repl_cancel},
+                                     {"close", repl_close},
                                      {"addhistory", repl_addhistory},
                                      {"msghandler", msghandler},
                                      {"report", repl_report},
+                                     {"interrupt_to", repl_interrupt_to},
+                                     {"interrupted", repl_interrupted},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
-    status = docall(L, 1, 0);
+    lua_pushvalue(L, module);
+    status = docall(L, 3, 0); /* asyncio.run(repl, cli, asyncio) */
   }
   report(L, status);
+  lua_pop(L, 1);
 }
 
 /* }====================================================================== */

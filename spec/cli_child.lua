@@ -36,21 +36,28 @@ end
 -- stdout readable line by line. opts.shell is shell code run before luaio
 -- replaces the shell (`trap '' INT` to start it with SIGINT ignored);
 -- opts.stdin "pipe" gives it a standard input that stays open and empty
--- (stdout then goes to a file, read with child:wait_for). A watchdog
+-- (stdout then goes to a file, read with child:wait_for); opts.pty runs it
+-- on a pseudo-terminal, typed to with child:type. A watchdog
 -- kills the child if it is still there after 20 s, so that a child that
 -- does not end fails the spec instead of hanging it.
 function cli_child.start(args, opts)
   assert(LUAIO_BIN, "LUAIO_BIN must name the luaio binary")
   opts = opts or {}
   local child = { err_path = os.tmpname(), pid_path = os.tmpname() }
-  local out = ""
+  local out, bin = "", "exec " .. q(LUAIO_BIN)
+  if opts.pty then -- script(1) puts it on a pseudo-terminal (not exec'd:
+    -- it would wait for the watchdog, its child then)
+    opts.stdin = "pipe"
+    bin = ("script -qfec %s /dev/null"):format(q(bin .. " " .. args))
+    args = ""
+  end
   if opts.stdin == "pipe" then
     child.out_path = os.tmpname()
     out = " >" .. q(child.out_path)
   end
   local cmd = ("echo $$ >%s; (timeout 20 tail -s 0.1 --pid=$$ -f /dev/null "
-    .. "|| kill -KILL $$) </dev/null >/dev/null 2>&1 & %s exec %s %s%s 2>%s")
-    :format(q(child.pid_path), opts.shell or "", q(LUAIO_BIN), args, out,
+    .. "|| kill -KILL $$) </dev/null >/dev/null 2>&1 & %s %s %s%s 2>%s")
+    :format(q(child.pid_path), opts.shell or "", bin, args, out,
             q(child.err_path))
   child.p = assert(io.popen(cmd, opts.stdin == "pipe" and "w" or "r"))
   -- The shell writes its pid before anything else; luaio takes it over.
@@ -74,12 +81,20 @@ function cli_child:line()
   return self.p:read("l")
 end
 
--- Waits until the child's stdout file holds text (opts.stdin == "pipe").
-function cli_child:wait_for(text)
-  local ok = os.execute(("i=0; until grep -qF %s %s; do [ $i -lt 2000 ] || "
-    .. "exit 1; i=$((i+1)); sleep 0.01; done"):format(q(text), q(self.out_path)))
-  assert(ok, ("the child never printed %q; stderr:\n%s"):format(text,
-    tostring(slurp(self.err_path))))
+-- Waits until the child's stdout file holds text, n times (default 1).
+function cli_child:wait_for(text, n)
+  local ok = os.execute(("i=0; until [ $(grep -oF %s %s | wc -l) -ge %d ]; "
+    .. "do [ $i -lt 2000 ] || exit 1; i=$((i+1)); sleep 0.01; done")
+    :format(q(text), q(self.out_path), n or 1))
+  assert(ok, ("the child never printed %q; stdout:\n%s\nstderr:\n%s")
+    :format(text, tostring(slurp(self.out_path)),
+            tostring(slurp(self.err_path))))
+end
+
+-- Sends text to the child's standard input (opts.stdin "pipe" or pty).
+function cli_child:type(text)
+  self.p:write(text)
+  self.p:flush()
 end
 
 function cli_child:kill(sig)

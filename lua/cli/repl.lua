@@ -1,13 +1,21 @@
--- repl.lua - the luaio command's read-eval-print loop, as lua5.4's: the
--- prompts _PROMPT and _PROMPT2, a line that is an expression printed with
--- print, a statement read on until it is complete, errors with their
--- traceback. Embedded into the command only (not the module) and called by
--- bindings/luaio.c with the functions it needs from C:
---   cli.readline(prompt)  the next line without its "\n", or nil at the end
---   cli.addhistory(line)  remembers an entry for line editing
---   cli.msghandler        the command's message handler for xpcall
---   cli.report(msg)       writes an error message to stderr
-local cli = ...
+-- repl.lua - the luaio command's read-eval-print loop. It reads as
+-- lua5.4's does (the prompts _PROMPT and _PROMPT2, a line that is an
+-- expression printed with print, a statement read on until it is
+-- complete) and runs as the main task of asyncio.run, so the loop keeps
+-- running while the user types: each entry runs as a task of its own and
+-- may suspend (asyncio.sleep, reader:readline()), tasks it starts go on
+-- running, and Ctrl-C cancels the entry's work, not the session.
+-- Embedded into the command only (not the module); bindings/luaio.c runs
+-- it with asyncio.run(repl, cli, asyncio), cli holding what it needs from C:
+--   cli.read(prompt, fut)    asks for the next line: fut gets it, or nil
+--   cli.cancel()             forgets the line asked for
+--   cli.close()              closes the reader
+--   cli.addhistory(line)     remembers an entry for line editing
+--   cli.msghandler           the command's message handler for xpcall
+--   cli.report(msg)          writes an error message to stderr
+--   cli.interrupt_to(task)   the task Ctrl-C cancels from now on
+--   cli.interrupted()        true once after each Ctrl-C
+local cli, asyncio = ...
 
 local function prompt(first)
   local p = _ENV[first and "_PROMPT" or "_PROMPT2"]
@@ -15,6 +23,18 @@ local function prompt(first)
     return first and "> " or ">> "
   end
   return tostring(p)
+end
+
+-- The next line, suspending the task while it is typed; nil at the end.
+local function readline(first)
+  local fut = asyncio.Future()
+  cli.read(prompt(first), fut)
+  local ok, line = pcall(asyncio.await, fut)
+  if not ok then
+    cli.cancel()
+    error(line, 0)
+  end
+  return line
 end
 
 -- lua5.4's sign of a statement cut short: its message ends at <eof>.
@@ -27,7 +47,7 @@ end
 -- many lines as they need. Returns the compiled function, or nil and the
 -- syntax error, or nothing at the end of input.
 local function read_entry()
-  local line = cli.readline(prompt(true))
+  local line = readline(true)
   if line == nil then
     return
   end
@@ -47,7 +67,7 @@ local function read_entry()
       cli.addhistory(code)
       return fn, msg
     end
-    local more = cli.readline(prompt(false))
+    local more = readline(false)
     if more == nil then
       cli.addhistory(code)
       return nil, msg
@@ -66,22 +86,50 @@ local function show(r)
   end
 end
 
-while true do
-  local fn, msg = read_entry()
-  if fn == nil and msg == nil then
-    break
+-- Runs an entry as a task, which Ctrl-C cancels; returns its error
+-- message, if any.
+local function run(fn, self)
+  local task = asyncio.create_task(function()
+    return table.pack(xpcall(fn, cli.msghandler))
+  end, { name = "stdin" })
+  cli.interrupt_to(task)
+  local ok, r = pcall(asyncio.await, task)
+  cli.interrupt_to(self)
+  if cli.interrupted() and self:cancelling() > 0 then
+    self:uncancel() -- the signal came after the entry was over
   end
-  if fn then
-    local r = table.pack(xpcall(fn, cli.msghandler))
-    if r[1] then
-      show(r)
-    else
-      msg = r[2]
+  if not ok then -- cancelled before it ran
+    return tostring(r)
+  elseif not r[1] then -- its traceback ends where the entry began
+    return (tostring(r[2]):gsub("\n\t%[C%]: in function 'xpcall'\n.*", ""))
+  end
+  show(r)
+end
+
+local self = asyncio.current_task()
+cli.interrupt_to(self)
+while true do
+  local ok, fn, msg = pcall(read_entry)
+  if not ok then
+    if not (asyncio.CancelledError:is(fn) and cli.interrupted()) then
+      cli.close()
+      error(fn, 0)
+    end
+    self:uncancel() -- Ctrl-C at the prompt: a new prompt
+    io.write("\n")
+    io.flush()
+  else
+    if fn == nil and msg == nil then
+      break
+    end
+    if fn then
+      msg = run(fn, self)
+    end
+    if msg then
+      cli.report(tostring(msg))
     end
   end
-  if msg then
-    cli.report(tostring(msg))
-  end
 end
+cli.close()
 io.write("\n")
 io.flush()
