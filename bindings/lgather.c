@@ -42,9 +42,13 @@ static int collect(lua_State *L, int first, int arg, const char *fname,
       lua_rawgeti(L, list, i);
     else
       lua_pushvalue(L, first + i - 1);
-    int ok = luaioL_tofuture(L, -1) != NULL || lua_isfunction(L, -1) ||
-             luaioL_iscoro(L, -1);
-    if (!ok) {
+    if (luaioL_tofuture(L, -1) != NULL) { /* a task or future, as it is */
+      luaioL_toawaitable(L, -1, fname, 1);
+      lua_rawseti(L, kids, i);
+      continue;
+    }
+    int iscoro = luaioL_iscoro(L, -1);
+    if (!iscoro && !lua_isfunction(L, -1)) {
       const char *what = "coroutine object, function, task or future";
       if (list)
         return luaL_argerror(L, arg,
@@ -55,7 +59,7 @@ static int collect(lua_State *L, int first, int arg, const char *fname,
                            lua_pushfstring(L, "%s expected, got %s", what,
                                            luaL_typename(L, -1)));
     }
-    if (luaioL_iscoro(L, -1)) {
+    if (iscoro) {
       if (made == 0) {
         lua_newtable(L);
         lua_insert(L, -2);

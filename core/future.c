@@ -279,6 +279,8 @@ int luaio__future_reaches(luaio_future_t *fut, const luaio_future_t *goal) {
       if (target->mark || target->state != LUAIO_PENDING ||
           target->kind->target == NULL)
         continue;
+      if (n == REACH_LIMIT)
+        break;
       if (walk_reserve(&seen, local, n, &cap, sizeof target) != 0) {
         found = LUAIO_ENOMEM;
         break;
