@@ -42,6 +42,7 @@ typedef struct luaioL_runtime {
   uv_signal_t *sigint;   /* owns; while asyncio.run runs */
   int interrupted;       /* SIGINT arrived during asyncio.run */
   lfuture *interrupt_target; /* what a signal cancels if not main (REPL) */
+  int dump_on_sigquit;   /* SIGQUIT prints the tasks (the luaio command) */
   int nreports;          /* boxes in the report queue (ltask.c) */
   int drain_scheduled;   /* a loop callback will deliver those reports */
   int closing;           /* the loop is closing: reports wait for it */
@@ -361,6 +362,10 @@ lua_State *luaioL_worker_newstate(luaioL_policy *p, luaio_alloc_t **a,
 void luaioL_interrupt_open(luaioL_runtime *rt);
 void luaioL_interrupt_close(luaioL_runtime *rt);
 void luaioL_interrupt_reset(luaioL_runtime *rt);
+
+/* Debug aid: prints to stderr where each live task of loop is suspended,
+** with task:traceback(). May raise memory errors. [-0, +0, m] */
+void luaioL_print_tasks(lua_State *L, luaio_loop_t *loop);
 
 /* Closes the subprocess handles, pipes and signal handlers still open on
 ** the running loop, leaving the children running (lprocess.c). For

@@ -13,6 +13,10 @@
 ** read returns at once. It then calls libuv's handler, which it wraps.
 ** A signal that is ignored when the loop opens (nohup, a background job)
 ** stays ignored: neither handler is installed for it.
+**
+** In the luaio command (rt->dump_on_sigquit), SIGQUIT (Ctrl-\) prints
+** where every task is suspended and the program goes on, as the JVM and
+** Go do.
 */
 #include <errno.h>
 #include <signal.h>
@@ -20,11 +24,12 @@
 
 #include "lbind.h"
 
-static const int signums[2] = {SIGINT, SIGTERM};
+static const int signums[3] = {SIGINT, SIGTERM, SIGQUIT};
 
-/* The SIGINT and SIGTERM handles, in one block: rt->sigint is h[0]. */
+/* The SIGINT, SIGTERM and SIGQUIT handles, in one block: rt->sigint is
+** h[0]. */
 typedef struct {
-  uv_signal_t h[2];
+  uv_signal_t h[3];
   int open;
 } lsigint;
 
@@ -83,9 +88,25 @@ static void on_signal(int sig, siginfo_t *info, void *ctx) {
   errno = saved_errno;
 }
 
+static int dump_tasks(lua_State *L) {
+  luaioL_runtime *rt = lua_touserdata(L, 1);
+  fprintf(stderr, "luaio: SIGQUIT: %zu task(s) alive:\n",
+          luaio_loop_ntasks(rt->loop));
+  luaioL_print_tasks(L, rt->loop);
+  fflush(stderr);
+  return 0;
+}
+
 /* The loop polled and saw the signal: cancel the main task. */
 static void sigint_cb(uv_signal_t *h, int signum) {
   luaioL_runtime *rt = h->data;
+  if (signum == SIGQUIT) {
+    lua_pushcfunction(rt->L, dump_tasks);
+    lua_pushlightuserdata(rt->L, rt);
+    if (lua_pcall(rt->L, 1, 0, 0) != LUA_OK)
+      lua_pop(rt->L, 1);
+    return;
+  }
   irq.armed = 0;
   if (irq.rt == rt && irq.wrapped[signum == SIGINT ? 0 : 1] &&
       irq.nsignals == 0)
@@ -108,24 +129,26 @@ void luaioL_interrupt_open(luaioL_runtime *rt) {
   lsigint *s = malloc(sizeof *s);
   if (s == NULL)
     return;
-  s->open = 2;
+  s->open = 3;
   int mine = irq.rt == NULL;
   if (mine) {
     irq.nsignals = 0;
     irq.armed = 0;
   }
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     uv_signal_init(luaio_loop_uv(rt->loop), &s->h[i]);
     s->h[i].data = rt;
     struct sigaction old;
-    if (sigaction(signums[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN &&
-        !(old.sa_flags & SA_SIGINFO))
+    if ((i == 2 && !rt->dump_on_sigquit) ||
+        (sigaction(signums[i], NULL, &old) == 0 &&
+         old.sa_handler == SIG_IGN && !(old.sa_flags & SA_SIGINFO)))
       continue; /* ignored when we started: it stays so */
     /* A handle that fails to start stays inactive until closed. */
     if (uv_signal_start(&s->h[i], sigint_cb, signums[i]) != 0)
       continue;
     uv_unref((uv_handle_t *)&s->h[i]); /* must not keep the loop alive */
-    if (!mine || sigaction(signums[i], NULL, &irq.uv_action[i]) != 0)
+    if (i == 2 || !mine ||
+        sigaction(signums[i], NULL, &irq.uv_action[i]) != 0)
       continue;
     struct sigaction sa;
     sa.sa_sigaction = on_signal;
@@ -150,7 +173,7 @@ void luaioL_interrupt_close(luaioL_runtime *rt) {
     irq.armed = 0;
   }
   lsigint *s = (lsigint *)(void *)rt->sigint;
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     s->h[i].data = s;
     uv_close((uv_handle_t *)&s->h[i], sigint_close_cb);
   }

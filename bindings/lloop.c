@@ -116,6 +116,10 @@ static void print_deadlock(luaio_task_t *t, void *arg) {
   lua_pop(L, 1);
 }
 
+void luaioL_print_tasks(lua_State *L, luaio_loop_t *loop) {
+  luaio_loop_foreach_task(loop, print_deadlock, L);
+}
+
 /* Makes the main task of the function or coroutine object at 2 (with
 ** its arguments above) and runs it until done; returns its box. It runs
 ** protected, so that asyncio.run closes the loop whatever fails, even
@@ -138,7 +142,7 @@ static int run_main(lua_State *L) {
     if (!luaio_loop_can_progress(loop)) {
       fprintf(stderr, "luaio: deadlock: every task waits and nothing "
                       "(timer, I/O or ready callback) can wake one:\n");
-      luaio_loop_foreach_task(loop, print_deadlock, L);
+      luaioL_print_tasks(L, loop);
       return luaL_error(L, "asyncio.run: deadlock: the main task waits for "
                            "something that nothing can finish");
     }

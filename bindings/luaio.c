@@ -206,6 +206,7 @@ static int open_runtime(lua_State *L, cli *c) {
   luaL_openlibs(L);
   luaL_requiref(L, "asyncio", luaopen_asyncio, 1); /* global and loaded */
   lua_pop(L, 1);
+  luaioL_runtime_of(L)->dump_on_sigquit = 1;
   return 0;
 }
 
@@ -273,7 +274,9 @@ static void print_help(void) {
          "option;\n"
          "  130 after Ctrl-C (SIGINT) and 143 after SIGTERM, once the main "
          "task's\n"
-         "  cleanup has run; a second signal ends the process at once.\n",
+         "  cleanup has run; a second signal ends the process at once.\n"
+         "SIGQUIT (Ctrl-\\) prints where every task is suspended and goes "
+         "on.\n",
          LUA_VERSION_MAJOR, LUA_VERSION_MINOR, LUA_VERSION_MAJOR,
          LUA_VERSION_MINOR);
 }
