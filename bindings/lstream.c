@@ -16,6 +16,7 @@
 ** the other as its user value, so that neither is collected while the
 ** other is in use. Collecting them closes the stream.
 */
+#include <limits.h>
 #include <string.h>
 
 #include "lbind.h"
@@ -587,6 +588,89 @@ static int connect_await(lua_State *L, lfuture *task, luaio_future_t *fut,
   return luaioL_await(L, task, fut, 4 + ctx, connect_k);
 }
 
+/* {======================================================================
+** Pipes and the standard streams
+** ======================================================================= */
+
+static const char STDIO_KEY = 'i'; /* registry: fd -> reader or writer */
+
+/* Pushes the reader (or, with writable, the writer) of a new stream over
+** fd. [-0, +1, e] */
+static void pushfd(lua_State *L, luaio_loop_t *loop, int fd, int writable,
+                   size_t limit, const char *fname) {
+  pushpair(L);
+  luaio_stream_t *s;
+  int rc = luaio_stream_open_fd(loop, fd, writable, limit, &s);
+  if (rc != 0)
+    luaioL_check(L, rc, fname);
+  setpair(L, s);
+  if (!writable)
+    lua_pop(L, 1);
+  else
+    lua_remove(L, -2);
+}
+
+static int checkfd(lua_State *L) {
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 1, "a file descriptor expected");
+  return (int)fd;
+}
+
+/* connect_read_pipe(fd [, {limit=}]) */
+static int lstream_connect_read_pipe(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "connect_read_pipe");
+  int fd = checkfd(L);
+  double timeout;
+  size_t limit;
+  connect_opts(L, 2, &timeout, &limit);
+  pushfd(L, loop, fd, 0, limit, "connect_read_pipe");
+  return 1;
+}
+
+/* connect_write_pipe(fd) */
+static int lstream_connect_write_pipe(lua_State *L) {
+  luaio_loop_t *loop = luaioL_checkloop(L, "connect_write_pipe");
+  pushfd(L, loop, checkfd(L), 1, 0, "connect_write_pipe");
+  return 1;
+}
+
+/* The reader of fd 0 or writer of fd 1 or 2, made once per loop and
+** made again once closed. */
+static int stdio(lua_State *L, int fd, const char *fname) {
+  luaio_loop_t *loop = luaioL_checkloop(L, fname);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STDIO_KEY);
+  lua_rawgeti(L, -1, fd + 3); /* the loop it was made on */
+  if (lua_touserdata(L, -1) == (void *)loop) {
+    lua_rawgeti(L, -2, fd);
+    lstream *ls = lua_touserdata(L, -1);
+    if (ls != NULL && ls->s != NULL && !luaio_stream_is_closing(ls->s) &&
+        !(fd == 0 && luaio_stream_at_eof(ls->s)))
+      return 1;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  pushfd(L, loop, fd, fd != 0, 0, fname);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, fd);
+  lua_pushlightuserdata(L, loop);
+  lua_rawseti(L, -3, fd + 3);
+  return 1;
+}
+
+static int lstream_stdin(lua_State *L) {
+  return stdio(L, 0, "stdin");
+}
+
+static int lstream_stdout(lua_State *L) {
+  return stdio(L, 1, "stdout");
+}
+
+static int lstream_stderr(lua_State *L) {
+  return stdio(L, 2, "stderr");
+}
+
+/* }====================================================================== */
+
 /* open_connection(host, port [, {timeout=, limit=}]) */
 static int lstream_open_connection(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_connection");
@@ -1004,6 +1088,11 @@ static const luaL_Reg lstream_funcs[] = {
     {"open_unix_connection", lstream_open_unix_connection},
     {"start_unix_server", lstream_start_unix_server},
     {"getaddrinfo", lstream_getaddrinfo},
+    {"connect_read_pipe", lstream_connect_read_pipe},
+    {"connect_write_pipe", lstream_connect_write_pipe},
+    {"stdin", lstream_stdin},
+    {"stdout", lstream_stdout},
+    {"stderr", lstream_stderr},
     {"StreamReader", lreader_new},
     {"_stream_memory", lstream__stream_memory},
     {NULL, NULL}};
@@ -1066,4 +1155,6 @@ void luaioL_open_stream(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &STREAMS_KEY);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &STDIO_KEY);
 }

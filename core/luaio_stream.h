@@ -176,6 +176,19 @@ LUAIO_EXTERN luaio_future_t *luaio_stream_connect_unix(luaio_loop_t *loop,
                                                        const char *path,
                                                        double timeout,
                                                        size_t limit);
+/* Opens a stream over a copy of the descriptor fd (closing the stream
+** closes the copy only), whatever it is: a TTY (in libuv's uv_tty_t), a
+** pipe or a socket (uv_pipe_t), or a regular file. A regular file
+** cannot be polled: one to read is read on the thread pool, a chunk each
+** time a reader waits; one to write is written at once, blocking (as a
+** full disk would block any program). With writable, nothing is read
+** (the stream's input has ended). limit is as for luaio_stream_new().
+** Sets *out to the stream (the caller owns the reference) and returns 0,
+** UV_EBADF for a descriptor not open, UV_EINVAL for a UDP socket, or
+** the error of opening it. */
+LUAIO_EXTERN int luaio_stream_open_fd(luaio_loop_t *loop, int fd, int writable,
+                                      size_t limit, luaio_stream_t **out);
+
 /* After the future was awaited: sets *out to the connected stream (a
 ** new reference the caller owns) and returns 0, or returns the error
 ** (err when the wait was cancelled; the attempt is then stopped, and a

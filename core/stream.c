@@ -3,6 +3,7 @@
 ** StreamWriter over one libuv handle), connecting, and servers.
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -52,7 +53,8 @@ struct luaio_stream_s {
     uv_handle_t handle;
     uv_stream_t stream;
     uv_tcp_t tcp;
-    uv_pipe_t pipe; /* a Unix-domain socket */
+    uv_pipe_t pipe; /* a Unix-domain socket, a pipe or a regular file */
+    uv_tty_t tty;
   } h;
   char *buf; /* owns, or NULL when empty; the input is buf[start .. +len) */
   size_t start, len, cap;
@@ -69,7 +71,10 @@ struct luaio_stream_s {
   unsigned eof_written : 1;
   unsigned closing : 1; /* close or abort was called, or the connection lost */
   unsigned dropped : 1; /* the queued writes are being dropped */
-  unsigned is_pipe : 1; /* h is a pipe, else TCP */
+  unsigned is_pipe : 1; /* h is a pipe or a TTY, else TCP */
+  unsigned is_file : 1; /* no handle: reads fd on the thread pool */
+  unsigned fbusy : 1;   /* a read of fd is in progress */
+  uv_file fd;           /* owns: a TTY's, or a regular file's to read */
   waitlist drainers, closers;
   struct sockaddr_storage peer, local;
   luaio_stream_t *next_conn; /* a server's queue of accepted streams */
@@ -184,6 +189,11 @@ void luaio_stream_unref(luaio_stream_t *s) {
   if (s->rwait != NULL)
     luaio_future_unref(s->rwait);
   buf_release(s);
+  if (s->is_file) {
+    uv_fs_t req;
+    uv_fs_close(NULL, &req, s->fd, NULL);
+    uv_fs_req_cleanup(&req);
+  }
   luaio__free(s, sizeof *s);
 }
 
@@ -250,6 +260,53 @@ static void read_pause(luaio_stream_t *s) {
 }
 
 static void handle_close(luaio_stream_t *s);
+
+/* A regular file cannot be polled: a stream over one to read has no
+** handle, and reads a chunk on the thread pool each time a reader waits
+** (so it reads no further ahead than asked), feeding what it gets. */
+typedef struct {
+  uv_fs_t req;
+  luaio_stream_t *s; /* holds a reference while the read runs */
+  char data[READ_CHUNK];
+} file_read;
+
+static void file_read_cb(uv_fs_t *req) {
+  file_read *r = req->data;
+  luaio_stream_t *s = r->s;
+  ssize_t n = req->result;
+  uv_fs_req_cleanup(req);
+  s->fbusy = 0;
+  if (!s->eof) { /* else closed meanwhile: what was read is dropped */
+    if (n > 0 && luaio_stream_feed(s, r->data, (size_t)n) != 0)
+      n = LUAIO_ENOMEM;
+    if (n <= 0)
+      luaio_stream_feed_eof(s, (int)n);
+  }
+  luaio__free(r, sizeof *r);
+  luaio_stream_unref(s);
+}
+
+static void file_read_start(luaio_stream_t *s) {
+  if (s->fbusy)
+    return;
+  file_read *r = luaio__alloc(sizeof *r);
+  if (r == NULL) {
+    luaio_stream_feed_eof(s, LUAIO_ENOMEM);
+    return;
+  }
+  r->s = s;
+  r->req.data = r;
+  uv_buf_t b = uv_buf_init(r->data, sizeof r->data);
+  int rc = uv_fs_read(luaio_loop_uv(s->loop), &r->req, s->fd, &b, 1, -1,
+                      file_read_cb);
+  if (rc != 0) {
+    luaio__free(r, sizeof *r);
+    luaio_stream_feed_eof(s, rc);
+    return;
+  }
+  s->fbusy = 1;
+  luaio_stream_ref(s);
+}
 
 /* The connection is lost (asyncio's _force_close): queued data is
 ** dropped, writing and drain report err, and the handle closes. */
@@ -437,6 +494,8 @@ int luaio_stream_wait_read(luaio_stream_t *s, luaio_future_t **out) {
   s->rwait = fut;
   if (s->eof)
     wake_reader(s); /* nothing more will come: try again at once */
+  else if (s->is_file)
+    file_read_start(s);
   else
     read_resume(s); /* someone waits: read even past the limit */
   *out = fut;
@@ -614,8 +673,10 @@ static void stream_rbuf_drop(luaio_loop_t *loop) {
   loop->stream_npool = 0;
 }
 
-/* Gives s an open handle (a pipe, else TCP), which holds a reference to
-** s and keeps the shared read buffer. */
+#define OPEN_TTY 2 /* stream_open's is_pipe for a TTY: on s->fd */
+
+/* Gives s an open handle (a pipe, a TTY, else TCP), which holds a
+** reference to s and keeps the shared read buffer. */
 static int stream_open(luaio_stream_t *s, int is_pipe) {
   assert(s->hstate == H_NONE);
   luaio_loop_t *loop = s->loop;
@@ -624,8 +685,10 @@ static int stream_open(luaio_stream_t *s, int is_pipe) {
     if (loop->stream_rbuf == NULL)
       return LUAIO_ENOMEM;
   }
-  int rc = is_pipe ? uv_pipe_init(luaio_loop_uv(loop), &s->h.pipe, 0)
-                   : uv_tcp_init(luaio_loop_uv(loop), &s->h.tcp);
+  int rc = is_pipe == OPEN_TTY ? uv_tty_init(luaio_loop_uv(loop), &s->h.tty,
+                                              s->fd, 1)
+           : is_pipe          ? uv_pipe_init(luaio_loop_uv(loop), &s->h.pipe, 0)
+                              : uv_tcp_init(luaio_loop_uv(loop), &s->h.tcp);
   if (rc != 0) {
     stream_rbuf_drop(loop);
     return rc;
@@ -713,6 +776,56 @@ int luaio_stream_wait_closed(luaio_stream_t *s, luaio_future_t **out) {
     return LUAIO_ENOMEM;
   *out = &w->base;
   return 0;
+}
+
+int luaio_stream_open_fd(luaio_loop_t *loop, int fd, int writable,
+                         size_t limit, luaio_stream_t **out) {
+  *out = NULL;
+  uv_handle_type type = uv_guess_handle(fd);
+  if (type == UV_UNKNOWN_HANDLE)
+    return UV_EBADF;
+  if (type == UV_UDP)
+    return UV_EINVAL;
+  /* A copy of fd, so that closing the stream leaves fd open. */
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (dup < 0)
+    return uv_translate_sys_error(errno);
+  luaio_stream_t *s = luaio_stream_new(loop, limit);
+  int rc = LUAIO_ENOMEM;
+  if (s == NULL)
+    goto fail;
+  s->fd = dup;
+  if (type == UV_FILE && !writable) {
+    s->is_file = 1; /* owns dup now */
+    *out = s;
+    return 0;
+  }
+  rc = stream_open(s, type == UV_TTY ? OPEN_TTY : 1);
+  if (rc != 0)
+    goto fail;
+  if (type != UV_TTY) {
+    rc = uv_pipe_open(&s->h.pipe, dup);
+    if (rc != 0) {
+      luaio_stream_abort(s);
+      luaio_stream_unref(s);
+      goto close;
+    }
+  }
+  if (type == UV_FILE)
+    uv_stream_set_blocking(&s->h.stream, 1); /* never polled: see above */
+  if (writable)
+    s->eof = 1; /* a writer reads nothing; fd may be write-only */
+  stream_connected(s);
+  *out = s;
+  return 0;
+fail:
+  if (s != NULL)
+    luaio_stream_unref(s);
+close:;
+  uv_fs_t req;
+  uv_fs_close(NULL, &req, dup, NULL);
+  uv_fs_req_cleanup(&req);
+  return rc;
 }
 
 static int name_of(const struct sockaddr_storage *sa, char *host, size_t size,

@@ -8,6 +8,10 @@
 ** operation, and when it must wait it awaits the future the core returns,
 ** then finishes it in its next step.
 */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "luaio.h"
 #include "test.h"
 
@@ -866,6 +870,90 @@ TEST(connect_timeout_and_cancel) {
   ASSERT_EQ(0, sc.naccepted);
   server_shut(&sc);
   luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Streams over a descriptor: a pipe, a regular file
+** ======================================================================= */
+
+/* Reads s to its end, driving the loop while it waits; returns the
+** number of bytes, checking each against check(offset). */
+static size_t read_to_end(luaio_loop_t *loop, luaio_stream_t *s,
+                          char (*check)(size_t)) {
+  size_t total = 0;
+  for (;;) {
+    size_t len;
+    int rc = luaio_stream_read(s, 65536, &len);
+    if (rc == UV_EAGAIN) {
+      luaio_future_t *fut;
+      ASSERT_OK(luaio_stream_wait_read(s, &fut));
+      while (!luaio_future_done(fut))
+        luaio_loop_run(loop, LUAIO_RUN_ONCE);
+      ASSERT_OK(luaio_stream_wait_read_finish(s, fut, 0));
+      luaio_future_unref(fut);
+      continue;
+    }
+    ASSERT_OK(rc);
+    if (len == 0)
+      return total;
+    const char *b = luaio_stream_buffer(s, &len);
+    for (size_t i = 0; i < len; i++)
+      ASSERT_EQ(check(total + i), b[i]);
+    total += len;
+    luaio_stream_consume(s, len);
+  }
+}
+
+static char byte_at(size_t off) {
+  return (char)('a' + off % 23);
+}
+
+TEST(open_fd_pipe_and_file) {
+  luaio_loop_t *loop = loop_open();
+  luaio_stream_t *r, *w;
+  ASSERT_EQ(UV_EBADF, luaio_stream_open_fd(loop, 987, 0, 0, &r));
+  ASSERT_NULL(r);
+  /* A pipe: the streams work on copies of the descriptors. */
+  int fds[2];
+  ASSERT_OK(pipe(fds));
+  ASSERT_OK(luaio_stream_open_fd(loop, fds[0], 0, 0, &r));
+  ASSERT_OK(luaio_stream_open_fd(loop, fds[1], 1, 0, &w));
+  close(fds[0]);
+  close(fds[1]);
+  size_t n = 300000; /* more than a pipe holds: the writer waits */
+  char *data = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    data[i] = byte_at(i);
+  ASSERT_OK(luaio_stream_write(w, data, n));
+  luaio_stream_close(w); /* once written: then the reader sees its end */
+  ASSERT_EQ(n, read_to_end(loop, r, byte_at));
+  luaio_stream_close(r);
+  luaio_stream_unref(r);
+  luaio_stream_unref(w);
+  /* A regular file, read on the thread pool. */
+  char path[] = "/tmp/luaio-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT(fd >= 0);
+  ASSERT_EQ((ssize_t)n, write(fd, data, n));
+  ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+  ASSERT_OK(luaio_stream_open_fd(loop, fd, 0, 0, &r));
+  ASSERT_EQ(n, read_to_end(loop, r, byte_at));
+  luaio_stream_close(r);
+  luaio_stream_unref(r);
+  /* Written to, the same file grows at its offset, and stays open. */
+  ASSERT_OK(luaio_stream_open_fd(loop, fd, 1, 0, &w));
+  ASSERT_OK(luaio_stream_write(w, "tail", 4));
+  luaio_stream_close(w);
+  luaio_stream_unref(w);
+  while (uv_loop_alive(luaio_loop_uv(loop)))
+    luaio_loop_run(loop, LUAIO_RUN_ONCE);
+  ASSERT_EQ((off_t)n + 4, lseek(fd, 0, SEEK_CUR));
+  close(fd);
+  unlink(path);
+  free(data);
   test_loop_close(loop);
 }
 

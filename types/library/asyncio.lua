@@ -382,6 +382,30 @@ function asyncio._stream_memory() end
 ---@return asyncio.AddrInfo[]
 function asyncio.getaddrinfo(host, port) end
 
+---A reader of the standard input (fd 0), whether a TTY, a pipe or a file;
+---the same one each time while it is open.
+---@return asyncio.StreamReader
+function asyncio.stdin() end
+
+---A writer of the standard output (fd 1); the same one each time while open.
+---@return asyncio.StreamWriter
+function asyncio.stdout() end
+
+---A writer of the standard error (fd 2); the same one each time while open.
+---@return asyncio.StreamWriter
+function asyncio.stderr() end
+
+---A reader of a copy of the descriptor fd (a TTY, a pipe, a socket or a file).
+---@param fd integer
+---@param opts? {limit?: integer}
+---@return asyncio.StreamReader
+function asyncio.connect_read_pipe(fd, opts) end
+
+---A writer of a copy of the descriptor fd (a TTY, a pipe, a socket or a file).
+---@param fd integer
+---@return asyncio.StreamWriter
+function asyncio.connect_write_pipe(fd) end
+
 ---For stdin, stdout or stderr of a subprocess: a pipe to the process.
 ---@type integer
 asyncio.PIPE = -1
