@@ -56,6 +56,7 @@ enum {
   HAS_VIRTUAL_TIME = 1 << 6, /* --virtual-time */
   HAS_SANDBOX = 1 << 7, /* --sandbox */
   HAS_ALLOW = 1 << 8,   /* --allow */
+  HAS_DEBUG = 1 << 9,   /* --debug, or LUAIO_DEBUG=1 without -E */
 };
 
 /* luaio's own options, beyond lua5.4's. To add one, add a row: it is
@@ -165,6 +166,12 @@ static int opt_memory_limit(cli *c, const char *arg) {
   return 0;
 }
 
+static int opt_debug(cli *c, const char *arg) {
+  (void)arg;
+  c->has |= HAS_DEBUG;
+  return 0;
+}
+
 static int opt_slice(cli *c, const char *arg) {
   char *end;
   double s = strtod(arg, &end);
@@ -225,6 +232,8 @@ static const longopt longopts[] = {
      "open_connection only to HOST"},
     {"--memory-limit", "N", opt_memory_limit,
      "limit Lua's memory to N bytes (K, M, G)"},
+    {"--debug", NULL, opt_debug,
+     "report task steps of over 0.1 s (also LUAIO_DEBUG=1)"},
     {"--slice", "SECONDS", opt_slice,
      "fail a task that runs SECONDS without suspending"},
     {NULL, NULL, NULL, NULL}};
@@ -869,8 +878,12 @@ static int pmain(lua_State *L) {
     return 0;
   if (c->has & HAS_VIRTUAL_TIME)
     luaio_set_default_clock(L, LUAIO_CLOCK_VIRTUAL);
-  if (c->slice > 0)
-    luaio_set_slice(L, c->slice, 0);
+  const char *debug = getenv("LUAIO_DEBUG");
+  if (!(c->has & HAS_NOENV) && debug != NULL && strcmp(debug, "1") == 0)
+    c->has |= HAS_DEBUG;
+  /* Debug mode reports a step as asyncio's reports a slow callback. */
+  if (c->slice > 0 || (c->has & HAS_DEBUG))
+    luaio_set_slice(L, c->slice, (c->has & HAS_DEBUG) ? 0.1 : 0);
   createargtable(L, argv, c->argc, c->script);
   if (!(c->has & HAS_NOENV) && handle_luainit(L) != LUA_OK)
     return 0;

@@ -108,6 +108,30 @@ describe("luaio CLI", function()
     end
   end)
 
+  it("--debug and LUAIO_DEBUG=1 report a step that runs 0.1 s", function()
+    -- The task computes for 0.3 s of CPU time, so its step lasts at least
+    -- that long whatever the machine.
+    local path = script([[
+      asyncio.run(function()
+        asyncio.await(asyncio.create_task(function()
+          local c = os.clock()
+          while os.clock() - c < 0.3 do end
+        end, { name = "cruncher" }))
+        print("ok")
+      end)
+    ]])
+    local report = "task 'cruncher' has run for "
+    for _, run in ipairs({ { "--debug " }, { "", "LUAIO_DEBUG=1 " } }) do
+      local out, err, status = luaio(run[1] .. shell_quote(path), run[2])
+      assert.equal(0, status, err)
+      assert.equal("ok\n", out)
+      assert.matches(report, err, 1, true)
+      assert.matches(path .. ":4:", err, 1, true)
+    end
+    local _, err = luaio("-E " .. shell_quote(path), "LUAIO_DEBUG=1 ")
+    assert.not_matches(report, err, 1, true)
+  end)
+
   it("warns on stderr about a coroutine object nobody awaited", function()
     local path = script([[
       local asyncio = require "asyncio"
