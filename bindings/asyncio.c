@@ -149,6 +149,7 @@ static int openmodule(lua_State *L) {
   luaioL_open_queue(L);
   luaioL_open_sync(L);
   luaioL_open_stream(L);
+  luaioL_open_tls(L);
   luaioL_open_process(L);
   luaioL_open_fs(L);
   luaioL_open_thread(L);

@@ -319,6 +319,14 @@ void luaioL_open_taskgroup(lua_State *L);
 void luaioL_open_queue(lua_State *L);
 void luaioL_open_sync(lua_State *L);
 void luaioL_open_stream(lua_State *L);  /* TCP streams, getaddrinfo */
+void luaioL_open_tls(lua_State *L);     /* asyncio.ssl */
+/* The TLS context that opts.ssl (at idx) asks for, or NULL for none: an
+** SSLContext (a server's when server is 1, a client's when 0, either
+** when -1), or, for a client, true, which
+** is replaced at idx by a new default context. Raises naming fname.
+** [-0, +0, e] */
+luaio_tls_ctx_t *luaioL_tlscontext(lua_State *L, int idx, int server,
+                                   const char *fname);
 void luaioL_open_process(lua_State *L); /* subprocesses, signals */
 void luaioL_open_fs(lua_State *L);      /* asyncio.fs */
 void luaioL_open_thread(lua_State *L);  /* to_thread */

@@ -38,6 +38,7 @@ typedef struct {
   luaio_server_t *srv; /* owns one reference */
   luaioL_runtime *rt;
   int pin; /* registry ref to this box while listening */
+  double tls_timeout; /* the handshake's, with ssl= */
 } lserver;
 
 /* User value 1 of a reader or writer: the other half (or nil). User
@@ -456,12 +457,62 @@ static void pushaddr(lua_State *L, int rc, const char *host, int port) {
   lua_setfield(L, -2, "family");
 }
 
-/* get_extra_info(name [, default]): "peername" and "sockname". */
+/* Pushes what of s's TLS session, as a string, or nil. [-0, +1, m] */
+static void pushtlsinfo(lua_State *L, luaio_stream_t *s, int what) {
+  char buf[256];
+  if (luaio_stream_tls_info(s, what, buf, sizeof buf) == 0)
+    lua_pushstring(L, buf);
+  else
+    lua_pushnil(L);
+}
+
+/* get_extra_info's TLS names: "cipher" ({name, version, bits}),
+** "peercert" ({subject=, issuer=}, one-line names), "ssl_version".
+** Pushes the value (nil when s has none), or returns 0 for another
+** name. */
+static int tls_extra_info(lua_State *L, luaio_stream_t *s, const char *name) {
+  if (strcmp(name, "ssl_version") == 0) {
+    pushtlsinfo(L, s, LUAIO_TLS_VERSION);
+  } else if (strcmp(name, "cipher") == 0) {
+    pushtlsinfo(L, s, LUAIO_TLS_CIPHER);
+    if (!lua_isnil(L, -1)) {
+      lua_createtable(L, 3, 0);
+      lua_insert(L, -2);
+      lua_rawseti(L, -2, 1);
+      pushtlsinfo(L, s, LUAIO_TLS_VERSION);
+      lua_rawseti(L, -2, 2);
+      pushtlsinfo(L, s, LUAIO_TLS_CIPHER_BITS);
+      lua_pushinteger(L, (lua_Integer)lua_tointeger(L, -1));
+      lua_rawseti(L, -3, 3);
+      lua_pop(L, 1);
+    }
+  } else if (strcmp(name, "peercert") == 0) {
+    pushtlsinfo(L, s, LUAIO_TLS_PEER_SUBJECT);
+    if (!lua_isnil(L, -1)) {
+      lua_createtable(L, 0, 2);
+      lua_insert(L, -2);
+      lua_setfield(L, -2, "subject");
+      pushtlsinfo(L, s, LUAIO_TLS_PEER_ISSUER);
+      lua_setfield(L, -2, "issuer");
+    }
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* get_extra_info(name [, default]): "peername" and "sockname"; with TLS,
+** "cipher", "peercert" and "ssl_version". */
 static int lwriter_get_extra_info(lua_State *L) {
   luaio_stream_t *s = checkwriter(L);
   const char *name = luaL_checkstring(L, 2);
   char host[ADDR_SIZE];
   int port = 0, rc = LUAIO_EINVAL;
+  if (tls_extra_info(L, s, name)) {
+    if (lua_isnil(L, -1))
+      lua_pushvalue(L, 3);
+    return 1;
+  }
   if (strcmp(name, "peername") == 0)
     rc = luaio_stream_peername(s, host, sizeof host, &port);
   else if (strcmp(name, "sockname") == 0)
@@ -503,6 +554,127 @@ static int lreader__tostring(lua_State *L) {
 static int lwriter__tostring(lua_State *L) {
   lua_pushfstring(L, "%s (%p)", WRITER_MT, lua_touserdata(L, 1));
   return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** TLS: a handshake on a connected pair, for open_connection (ssl=),
+** start_server (ssl=) and writer:start_tls.
+** ======================================================================= */
+
+enum { TLS_CONNECT, TLS_SERVE, TLS_STARTTLS };
+static const char *const tlsnames[] = {"open_connection", "start_server",
+                                       "start_tls"};
+
+#define TLS_HANDSHAKE_TIMEOUT 60.0 /* asyncio's ssl_handshake_timeout */
+
+static double optfield(lua_State *L, int idx, const char *name, double def);
+
+static int tls_served(lua_State *L, int status, lua_KContext ctx) {
+  (void)L, (void)status, (void)ctx;
+  return 0;
+}
+
+/* Stack: ... reader writer handshake (at ctx % 256). */
+static int tls_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  int idx = (int)(ctx % 256), op = (int)(ctx / 256);
+  lfuture *w = lua_touserdata(L, idx);
+  luaio_stream_t *s = ((lstream *)lua_touserdata(L, idx - 1))->s;
+  int rc = luaio_stream_start_tls_finish(s, w->fut, luaioL_resumeerr(L));
+  if (rc != 0 && op == TLS_SERVE && rc != LUAIO_ECANCELLED)
+    return 0; /* as asyncio: a failed handshake ends the connection only */
+  if (rc == LUAIO_ETLS || (rc != 0 && rc != LUAIO_ECANCELLED &&
+                           rc != LUAIO_ETIMEOUT && rc != LUAIO_ENOMEM)) {
+    luaioL_newerror(L, "Error",
+                    lua_pushfstring(L, "%s: %s", tlsnames[op],
+                                    luaio_stream_tls_error(s)));
+    lua_remove(L, -2); /* the message */
+    lua_pushliteral(L, "SSLError");
+    lua_setfield(L, -2, "code");
+    return lua_error(L);
+  }
+  if (rc != 0)
+    return luaioL_raisewait(L, rc, tlsnames[op]);
+  if (op == TLS_CONNECT) {
+    lua_pushvalue(L, idx - 2);
+    lua_pushvalue(L, idx - 1);
+    return 2;
+  }
+  if (op == TLS_SERVE) { /* stack: ctx timeout handler reader writer hs */
+    lua_settop(L, 5);
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+    lua_pushvalue(L, 5);
+    lua_callk(L, 2, 0, 0, tls_served);
+  }
+  return 0;
+}
+
+/* Starts TLS on s, the pair's at top, and awaits the handshake; op says
+** what for. */
+static int tls_begin(lua_State *L, luaio_stream_t *s, luaio_tls_ctx_t *ctx,
+                     const char *hostname, double timeout, int op) {
+  lfuture *task = luaioL_checktask(L, tlsnames[op]);
+  luaio_future_t *fut = luaio_stream_start_tls(s, ctx, hostname, timeout);
+  if (fut == NULL) {
+    luaio_stream_abort(s);
+    return luaL_error(L, "not enough memory");
+  }
+  luaioL_pushfuture(L, fut);
+  return luaioL_await(L, task, fut, lua_gettop(L) + 256 * op, tls_k);
+}
+
+/* The handshake timeout opts.ssl_handshake_timeout at idx asks for. */
+static double tls_timeout(lua_State *L, int idx) {
+  return optfield(L, idx, "ssl_handshake_timeout", TLS_HANDSHAKE_TIMEOUT);
+}
+
+/* The string opts.server_hostname at idx, or NULL. */
+static const char *tls_hostname(lua_State *L, int idx) {
+  if (!lua_istable(L, idx) ||
+      lua_getfield(L, idx, "server_hostname") == LUA_TNIL) {
+    if (lua_istable(L, idx))
+      lua_pop(L, 1);
+    return NULL;
+  }
+  const char *h = luaioL_tocstring(L, -1, idx, "opts.server_hostname");
+  lua_pop(L, 1); /* the table keeps it */
+  return h;
+}
+
+/* A server's handler task with TLS: ctx timeout handler reader writer. */
+static int tls_serve(lua_State *L) {
+  luaio_tls_ctx_t *ctx = luaioL_tlscontext(L, 1, 1, "start_server");
+  double timeout = lua_tonumber(L, 2);
+  lua_settop(L, 5);
+  return tls_begin(L, ((lstream *)lua_touserdata(L, 5))->s, ctx, NULL,
+                   timeout, TLS_SERVE);
+}
+
+/* writer:start_tls(ctx [, {server_hostname=, ssl_handshake_timeout=}]):
+** upgrades the connection in place (STARTTLS); the reader and writer
+** read and write through TLS once it returns. */
+static int lwriter_start_tls(lua_State *L) {
+  luaio_stream_t *s = checkwriter(L);
+  luaL_checkudata(L, 2, "asyncio.SSLContext");
+  luaio_tls_ctx_t *ctx = luaioL_tlscontext(L, 2, -1, "start_tls");
+  if (!lua_isnoneornil(L, 3))
+    luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  double timeout = tls_timeout(L, 3);
+  const char *hostname = tls_hostname(L, 3);
+  char host[ADDR_SIZE];
+  int port;
+  if (hostname == NULL && !luaio_tls_ctx_is_server(ctx) &&
+      luaio_stream_peername(s, host, sizeof host, &port) == 0)
+    hostname = host; /* as the address connected to, the best known */
+  if (luaio_stream_is_tls(s))
+    return luaL_error(L, "start_tls: the stream already speaks TLS");
+  lua_getiuservalue(L, 1, 1); /* the reader */
+  lua_pushvalue(L, 1);
+  return tls_begin(L, s, ctx, hostname, timeout, TLS_STARTTLS);
 }
 
 /* }====================================================================== */
@@ -566,6 +738,9 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
                             ctx >= CONNECT_UNIX ? "open_unix_connection"
                                                 : "open_connection");
   setpair(L, s);
+  if (!lua_isnil(L, 4)) /* ssl=: the context, at 4 */
+    return tls_begin(L, s, luaioL_tlscontext(L, 4, 0, "open_connection"),
+                     lua_tostring(L, 1), tls_timeout(L, 3), TLS_CONNECT);
   return 2;
 }
 
@@ -578,14 +753,15 @@ static void connect_opts(lua_State *L, int idx, double *timeout,
   *limit = (size_t)optfield(L, idx, "limit", 0);
 }
 
-/* Awaits the connection fut (NULL: out of memory) from slot 4. */
+/* Awaits the connection fut (NULL: out of memory) from slot 5, with
+** the TLS context (or nil) at 4. */
 static int connect_await(lua_State *L, lfuture *task, luaio_future_t *fut,
                          lua_KContext ctx) {
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
-  lua_settop(L, 3);
-  luaioL_pushfuture(L, fut); /* owns fut; at 4 */
-  return luaioL_await(L, task, fut, 4 + ctx, connect_k);
+  lua_settop(L, 4);
+  luaioL_pushfuture(L, fut); /* owns fut; at 5 */
+  return luaioL_await(L, task, fut, 5 + ctx, connect_k);
 }
 
 /* {======================================================================
@@ -671,7 +847,8 @@ static int lstream_stderr(lua_State *L) {
 
 /* }====================================================================== */
 
-/* open_connection(host, port [, {timeout=, limit=}]) */
+/* open_connection(host, port [, {timeout=, limit=, ssl=,
+** server_hostname=, ssl_handshake_timeout=}]) */
 static int lstream_open_connection(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_connection");
   const char *host = luaioL_tocstring(L, 1, 1, NULL);
@@ -679,6 +856,18 @@ static int lstream_open_connection(lua_State *L) {
   double timeout;
   size_t limit;
   connect_opts(L, 3, &timeout, &limit);
+  lua_settop(L, 3);
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "ssl"); /* at 4 */
+    if (luaioL_tlscontext(L, 4, 0, "open_connection") == NULL)
+      lua_pushnil(L), lua_replace(L, 4);
+    const char *sni = tls_hostname(L, 3);
+    if (sni != NULL) { /* the name to check, in place of host */
+      lua_pushstring(L, sni);
+      lua_replace(L, 1);
+    }
+    tls_timeout(L, 3);
+  }
   lfuture *task = luaioL_checktask(L, "open_connection");
   return connect_await(L, task,
                        luaio_stream_connect(loop, host, port, timeout, limit),
@@ -761,12 +950,22 @@ static void handler_fin(void *arg) {
 static int spawn_handler(lua_State *L) {
   lconn *c = lua_touserdata(L, 1);
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->ls->pin);
-  lua_getiuservalue(L, -1, 1); /* the handler */
+  int nargs = 2;
+  if (lua_getiuservalue(L, -1, 2) != LUA_TNIL) { /* ssl= */
+    lua_pushcfunction(L, tls_serve);
+    lua_insert(L, -2);
+    lua_pushnumber(L, c->ls->tls_timeout);
+    nargs = 5;
+    lua_getiuservalue(L, -4, 1); /* the handler */
+  } else {
+    lua_pop(L, 1);
+    lua_getiuservalue(L, -1, 1); /* the handler */
+  }
   pushpair(L);
   luaio_stream_t *s = c->conn;
   luaio_stream_ref(s);
   setpair(L, s); /* the boxes own that reference; c keeps its own */
-  lfuture *task = luaioL_spawn(L, 2, 0); /* on error, c's aborts it */
+  lfuture *task = luaioL_spawn(L, nargs, 0); /* on error, c's aborts it */
   task->handler = 1; /* its failure is reported at once */
   c->conn = NULL; /* c's reference goes to the done callback */
   if (task->fut == NULL ||
@@ -875,13 +1074,20 @@ static lserver *newserver(lua_State *L, luaio_loop_t *loop) {
   double limit = optfield(L, 4, "limit", 0);
   optfield(L, 4, "backlog", 100);
   lua_settop(L, 4);
-  lserver *ls = lua_newuserdatauv(L, sizeof *ls, 1); /* at 5 */
+  lserver *ls = lua_newuserdatauv(L, sizeof *ls, 2); /* at 5 */
   ls->srv = NULL;
   ls->rt = luaioL_runtime_of(L);
   ls->pin = LUA_NOREF;
+  ls->tls_timeout = 0;
   luaL_setmetatable(L, SERVER_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 5, 1);
+  if (lua_istable(L, 4)) { /* ssl=: the context is user value 2 */
+    lua_getfield(L, 4, "ssl");
+    if (luaioL_tlscontext(L, -1, 1, "start_server") != NULL)
+      ls->tls_timeout = tls_timeout(L, 4);
+    lua_setiuservalue(L, 5, 2);
+  }
   ls->srv = luaio_server_new(loop, on_connection, ls, (size_t)limit);
   if (ls->srv == NULL)
     luaL_error(L, "not enough memory");
@@ -1120,6 +1326,7 @@ static const luaL_Reg lwriter_methods[] = {
     {"is_closing", lwriter_is_closing},
     {"wait_closed", lwriter_wait_closed},
     {"get_extra_info", lwriter_get_extra_info},
+    {"start_tls", lwriter_start_tls},
     {"get_write_buffer_size", lwriter_get_write_buffer_size},
     {"set_write_buffer_limits", lwriter_set_write_buffer_limits},
     {NULL, NULL}};

@@ -288,4 +288,37 @@ int luaio__bind_loop(luaio_loop_t **slot, luaio_loop_t *loop);
 
 /* }====================================================================== */
 
+/* {======================================================================
+** TLS on streams: what stream.c and tls.c share. A stream with TLS holds
+** a luaio__tls; stream.c hands it the bytes read and the text written.
+** ======================================================================= */
+
+typedef struct luaio__tls luaio__tls;
+
+/* stream.c's, for tls.c */
+luaio__tls *luaio__stream_tls(const luaio_stream_t *s);
+void luaio__stream_set_tls(luaio_stream_t *s, luaio__tls *t);
+luaio_loop_t *luaio__stream_loop(const luaio_stream_t *s);
+/* Nonzero while s is connected and may send. */
+int luaio__stream_open(const luaio_stream_t *s);
+/* Appends plain text to the input (not waking the reader). Returns 0 or
+** LUAIO_ENOMEM. */
+int luaio__stream_append(luaio_stream_t *s, const char *data, size_t len);
+/* Sends bytes as they are (the write path below TLS). Returns 0 or
+** LUAIO_ENOMEM. */
+int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len);
+/* Ends the input with err (0: a clean end), as a lost connection does. */
+void luaio__stream_end(luaio_stream_t *s, int err);
+
+/* tls.c's, for stream.c */
+void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len);
+void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len);
+/* Sends close_notify once the handshake is done. */
+void luaio__tls_shutdown(luaio_stream_t *s);
+/* The input ended: a handshake in progress fails. */
+void luaio__tls_input_end(luaio_stream_t *s, int err);
+void luaio__tls_free(luaio__tls *t);
+
+/* }====================================================================== */
+
 #endif

@@ -940,6 +940,7 @@ LUAIO_EXTERN int luaio_barrier_broken(const luaio_barrier_t *b);
 
 /* The I/O parts of the API, kept in files of their own. */
 #include "luaio_stream.h"  /* TCP streams and name resolution */
+#include "luaio_tls.h"     /* TLS on streams */
 #include "luaio_process.h" /* subprocesses and signals */
 #include "luaio_fs.h"      /* files */
 #include "luaio_thread.h"  /* work on libuv's thread pool */

@@ -78,6 +78,7 @@ struct luaio_stream_s {
   waitlist drainers, closers;
   struct sockaddr_storage peer, local;
   luaio_stream_t *next_conn; /* a server's queue of accepted streams */
+  luaio__tls *tls;           /* owns: TLS (tls.c), or NULL */
 };
 
 luaio_stream_t *luaio_stream_new(luaio_loop_t *loop, size_t limit) {
@@ -194,6 +195,8 @@ void luaio_stream_unref(luaio_stream_t *s) {
     uv_fs_close(NULL, &req, s->fd, NULL);
     uv_fs_req_cleanup(&req);
   }
+  if (s->tls != NULL)
+    luaio__tls_free(s->tls);
   luaio__free(s, sizeof *s);
 }
 
@@ -233,8 +236,10 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   luaio_stream_t *s = h->data;
   (void)suggested;
   /* A stream in a bulk transfer (its buffer is a read's size) that still
-  ** holds input is read into in place, its buffer made room in. */
-  if (s->cap >= READ_CHUNK && buf_reserve(s, READ_DIRECT) == 0) {
+  ** holds input is read into in place, its buffer made room in; with TLS,
+  ** the shared buffer always takes what comes. */
+  if (s->cap >= READ_CHUNK && s->tls == NULL &&
+      buf_reserve(s, READ_DIRECT) == 0) {
     size_t end = s->start + s->len;
     *buf = uv_buf_init(s->buf + end, (unsigned)(s->cap - end));
   } else {
@@ -322,6 +327,8 @@ static void stream_lost(luaio_stream_t *s, int err) {
 
 /* The input ended, cleanly (err 0) or not (the connection is lost). */
 static void input_end(luaio_stream_t *s, int err) {
+  if (s->tls != NULL)
+    luaio__tls_input_end(s, err);
   read_pause(s);
   if (!s->eof) {
     s->eof = 1;
@@ -337,7 +344,12 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   if (nread > 0) {
     size_t n = (size_t)nread;
     luaio_loop_t *loop = s->loop;
-    if (buf->base == loop->stream_rbuf) {
+    if (s->tls != NULL) {
+      luaio__tls_input(s, buf->base, n); /* appends the text decrypted */
+      if (s->eof)
+        return;
+      n = 0;
+    } else if (buf->base == loop->stream_rbuf) {
       /* Much input for a stream that held none (a bulk transfer): the
       ** stream takes the shared buffer as its own rather than a copy,
       ** and the loop reads into its spare one next. */
@@ -552,6 +564,16 @@ int luaio_stream_write(luaio_stream_t *s, const char *data, size_t len) {
   ** dropped; drain() and the reads report the loss. */
   if (s->closing || s->hstate != H_OPEN || len == 0)
     return 0;
+  if (s->tls != NULL) {
+    luaio__tls_write(s, data, len);
+    return 0;
+  }
+  return luaio__stream_send(s, data, len);
+}
+
+int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len) {
+  if (s->hstate != H_OPEN || s->dropped || len == 0)
+    return 0;
   if (s->wqueued == 0) {
     /* Nothing queued: write at once what the socket takes. A request
     ** costs an allocation, a copy, and in libuv one more epoll_ctl when
@@ -641,6 +663,8 @@ int luaio_stream_write_eof(luaio_stream_t *s) {
   uv_shutdown_t *req = luaio__alloc(sizeof *req);
   if (req == NULL)
     return LUAIO_ENOMEM;
+  if (s->tls != NULL)
+    luaio__tls_shutdown(s);
   int rc = uv_shutdown(req, &s->h.stream, shutdown_cb);
   if (rc != 0) {
     luaio__free(req, sizeof *req);
@@ -740,6 +764,8 @@ static void handle_close(luaio_stream_t *s) {
 void luaio_stream_close(luaio_stream_t *s) {
   if (s->closing)
     return;
+  if (s->tls != NULL)
+    luaio__tls_shutdown(s);
   s->closing = 1;
   /* The reader sees the end of input now; what is buffered stays. */
   input_end(s, 0);
@@ -1432,6 +1458,40 @@ int luaio_server_wait_closed(luaio_server_t *srv, luaio_future_t **out) {
     return LUAIO_ENOMEM;
   *out = &w->base;
   return 0;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** What tls.c needs of a stream
+** ======================================================================= */
+
+luaio__tls *luaio__stream_tls(const luaio_stream_t *s) {
+  return s->tls;
+}
+
+void luaio__stream_set_tls(luaio_stream_t *s, luaio__tls *t) {
+  s->tls = t;
+}
+
+luaio_loop_t *luaio__stream_loop(const luaio_stream_t *s) {
+  return s->loop;
+}
+
+int luaio__stream_open(const luaio_stream_t *s) {
+  return s->hstate == H_OPEN && s->connected && !s->closing && !s->dropped;
+}
+
+int luaio__stream_append(luaio_stream_t *s, const char *data, size_t len) {
+  if (buf_reserve(s, len) != 0)
+    return LUAIO_ENOMEM;
+  memcpy(s->buf + s->start + s->len, data, len);
+  s->len += len;
+  return 0;
+}
+
+void luaio__stream_end(luaio_stream_t *s, int err) {
+  input_end(s, err);
 }
 
 /* }====================================================================== */

@@ -317,6 +317,9 @@ asyncio.SliceError = {}
 ---@class asyncio.ConnectionOptions
 ---@field timeout? number seconds for the connection to be made
 ---@field limit? integer the reader's buffer limit in bytes
+---@field ssl? boolean|asyncio.SSLContext TLS: true for a default context
+---@field server_hostname? string the name sent and checked (else host)
+---@field ssl_handshake_timeout? number seconds for the handshake (60)
 
 ---Connects to host:port over TCP.
 ---@param host string
@@ -332,6 +335,8 @@ function asyncio.open_connection(host, port, opts) end
 ---@field limit? integer each reader's buffer limit in bytes
 ---@field start_serving? boolean accept at once (true)
 ---@field reuse_port? boolean set SO_REUSEPORT: processes share the port
+---@field ssl? asyncio.SSLContext TLS, with a server context
+---@field ssl_handshake_timeout? number seconds for each handshake (60)
 
 ---Listens on every address `host` resolves to (nil: all of the machine's)
 ---and runs `handler(reader, writer)` as a task per connection; port 0
@@ -499,6 +504,34 @@ function asyncio.fs.remove(path) end
 ---@param from string
 ---@param to string
 function asyncio.fs.rename(from, to) end
+
+-- }====================================================================
+
+-- {====================================================================
+-- TLS (asyncio.ssl)
+-- =====================================================================
+
+---@class asyncio.ssllib
+---@field available boolean whether luaio was built with TLS
+asyncio.ssl = {}
+
+---A context with asyncio's defaults: a client verifies the peer against
+---the system's CA store (SSL_CERT_FILE, SSL_CERT_DIR) and checks its host
+---name; TLS 1.2 at least.
+---@param opts? { server?: boolean, cafile?: string, capath?: string, certfile?: string, keyfile?: string, verify?: boolean, check_hostname?: boolean }
+---@return asyncio.SSLContext
+function asyncio.ssl.create_default_context(opts) end
+
+---@class asyncio.SSLContext
+local SSLContext = {}
+
+---@param certfile string
+---@param keyfile? string
+function SSLContext:load_cert_chain(certfile, keyfile) end
+
+---@param cafile? string
+---@param capath? string
+function SSLContext:load_verify_locations(cafile, capath) end
 
 -- }====================================================================
 
@@ -930,8 +963,9 @@ function Writer:is_closing() end
 ---@return integer
 function Writer:get_write_buffer_size() end
 
----"peername" or "sockname" ({host, port, host=, port=, family=}), else
----`default`.
+---"peername" or "sockname" ({host, port, host=, port=, family=}); with
+---TLS "cipher" ({name, version, bits}), "peercert" ({subject=, issuer=})
+---and "ssl_version"; else `default`.
 ---@param name string
 ---@param default? any
 ---@return any
@@ -952,6 +986,12 @@ function StreamWriter:can_write_eof() end
 
 ---Closes at once, dropping what is queued.
 function StreamWriter:abort() end
+
+---Upgrades the connection to TLS in place (STARTTLS): once it returns,
+---the reader and writer read and write through TLS.
+---@param ctx asyncio.SSLContext
+---@param opts? { server_hostname?: string, ssl_handshake_timeout?: number }
+function StreamWriter:start_tls(ctx, opts) end
 
 ---Sets when drain() waits (above `high`) and resumes (at `low`).
 ---@param high? integer

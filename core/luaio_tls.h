@@ -1,0 +1,89 @@
+/*
+** luaio_tls.h - part of luaio.h (included by it, never on its own).
+**
+** TLS on streams (OpenSSL, through memory BIOs): a context holds the
+** settings (asyncio's ssl.SSLContext), and luaio_stream_start_tls()
+** turns a connected stream into a TLS one. After the handshake the
+** stream reads and writes plain text exactly as before: every read,
+** drain and close rule of luaio_stream.h holds. Built without OpenSSL
+** (LUAIO_TLS off), luaio_tls_available() returns 0 and the functions
+** here fail with UV_ENOTSUP.
+*/
+
+/* {======================================================================
+** TLS
+** ======================================================================= */
+
+/* A handshake or a record failed; luaio_stream_tls_error() says why. */
+#define LUAIO_ETLS (-5100)
+
+typedef struct luaio_tls_ctx_s luaio_tls_ctx_t;
+
+/* Nonzero when luaio was built with TLS. */
+LUAIO_EXTERN int luaio_tls_available(void);
+
+/* Creates a context with asyncio's defaults: TLS 1.2 at least; for a
+** client (server == 0), the peer verified against the system's CA store
+** (OpenSSL's default paths, so SSL_CERT_FILE and SSL_CERT_DIR apply) and
+** its host name checked; a server asks for no client certificate. The
+** caller owns the reference returned. Returns NULL with *err set
+** (LUAIO_ENOMEM, UV_ENOTSUP). */
+LUAIO_EXTERN luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err);
+LUAIO_EXTERN void luaio_tls_ctx_ref(luaio_tls_ctx_t *ctx);
+LUAIO_EXTERN void luaio_tls_ctx_unref(luaio_tls_ctx_t *ctx);
+
+/* Loads the certificate chain (PEM) and its private key (NULL: in the
+** same file). Returns 0, or LUAIO_ETLS with the reason copied into msg
+** (size bytes, NUL-terminated). */
+LUAIO_EXTERN int luaio_tls_ctx_load_cert_chain(luaio_tls_ctx_t *ctx,
+                                               const char *certfile,
+                                               const char *keyfile, char *msg,
+                                               size_t size);
+/* Trusts the CA certificates in cafile and/or the hashed directory
+** capath (either may be NULL). Returns as load_cert_chain. */
+LUAIO_EXTERN int luaio_tls_ctx_load_verify_locations(luaio_tls_ctx_t *ctx,
+                                                     const char *cafile,
+                                                     const char *capath,
+                                                     char *msg, size_t size);
+/* verify: check the peer's certificate (a server then requires one);
+** check_hostname: check the name the client asked for against it. */
+LUAIO_EXTERN void luaio_tls_ctx_set_verify(luaio_tls_ctx_t *ctx, int verify,
+                                           int check_hostname);
+LUAIO_EXTERN int luaio_tls_ctx_is_server(const luaio_tls_ctx_t *ctx);
+
+/* Starts the handshake on the connected stream s, as a client (hostname,
+** may be NULL, is sent as SNI and checked as the context says) or, with
+** a server context, as a server. timeout > 0 bounds the handshake. The
+** stream must not have been read from yet. Returns a new future (the
+** caller owns the reference) that resolves when the handshake is done,
+** or NULL when out of memory. */
+LUAIO_EXTERN luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s,
+                                                    luaio_tls_ctx_t *ctx,
+                                                    const char *hostname,
+                                                    double timeout);
+/* After the future was awaited: returns 0, or the error (err when the
+** wait was cancelled, LUAIO_ETIMEOUT, LUAIO_ETLS, or the error that lost
+** the connection); on error the stream is aborted. Borrows fut. */
+LUAIO_EXTERN int luaio_stream_start_tls_finish(luaio_stream_t *s,
+                                               luaio_future_t *fut, int err);
+/* Why TLS failed on s ("certificate verify failed: self-signed
+** certificate"), or "" (borrowed, valid while s is). */
+LUAIO_EXTERN const char *luaio_stream_tls_error(const luaio_stream_t *s);
+/* Nonzero once s speaks TLS (start_tls was called). */
+LUAIO_EXTERN int luaio_stream_is_tls(const luaio_stream_t *s);
+
+enum {
+  LUAIO_TLS_VERSION,      /* "TLSv1.3" */
+  LUAIO_TLS_CIPHER,       /* "TLS_AES_256_GCM_SHA384" */
+  LUAIO_TLS_CIPHER_BITS,  /* "256" */
+  LUAIO_TLS_PEER_SUBJECT, /* "CN=localhost", one line, RFC 2253 */
+  LUAIO_TLS_PEER_ISSUER,
+  LUAIO_TLS_ALPN /* the protocol agreed, or none */
+};
+/* Copies what (LUAIO_TLS_*) of the TLS session of s into buf. Returns 0,
+** or LUAIO_EINVALSTATE when s has no such thing (no TLS, no handshake
+** done, no peer certificate). */
+LUAIO_EXTERN int luaio_stream_tls_info(const luaio_stream_t *s, int what,
+                                       char *buf, size_t size);
+
+/* }====================================================================== */

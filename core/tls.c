@@ -1,0 +1,548 @@
+/*
+** tls.c - TLS on streams with OpenSSL: the SSL object talks to two
+** memory BIOs; stream.c feeds the bytes it reads into one and sends what
+** the other collects, and the text SSL decrypts goes to the stream's
+** input as if it had been read.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#if LUAIO_TLS
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+struct luaio_tls_ctx_s {
+  SSL_CTX *ctx; /* owns */
+  int refs;
+  unsigned server : 1;
+  unsigned check_hostname : 1;
+};
+
+struct luaio__tls {
+  SSL *ssl;                /* owns, and with it both BIOs */
+  BIO *rbio, *wbio;        /* what was read; what is to be sent */
+  luaio_future_t *hs;      /* owns: the handshake, while in progress */
+  luaio_handle_t *timer;   /* owns: the handshake's deadline, if armed */
+  unsigned done : 1;       /* the handshake is over */
+  unsigned shut : 1;       /* close_notify was sent */
+  char err[160];           /* why TLS failed, or "" */
+};
+
+int luaio_tls_available(void) {
+  return 1;
+}
+
+luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {
+  *err = LUAIO_ENOMEM;
+  luaio_tls_ctx_t *c = luaio__alloc(sizeof *c);
+  if (c == NULL)
+    return NULL;
+  c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  if (c->ctx == NULL) {
+    luaio__free(c, sizeof *c);
+    ERR_clear_error();
+    return NULL;
+  }
+  c->refs = 1;
+  c->server = server != 0;
+  SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+  luaio_tls_ctx_set_verify(c, !server, !server);
+  if (!server && SSL_CTX_set_default_verify_paths(c->ctx) != 1)
+    ERR_clear_error(); /* no store: every peer fails to verify */
+  return c;
+}
+
+void luaio_tls_ctx_ref(luaio_tls_ctx_t *ctx) {
+  ctx->refs++;
+}
+
+void luaio_tls_ctx_unref(luaio_tls_ctx_t *ctx) {
+  if (--ctx->refs > 0)
+    return;
+  SSL_CTX_free(ctx->ctx);
+  luaio__free(ctx, sizeof *ctx);
+}
+
+/* Copies the reason of the first error OpenSSL queued into msg, after
+** what, and empties the queue. Returns LUAIO_ETLS. */
+static int queued_error(const char *what, char *msg, size_t size) {
+  unsigned long e = ERR_peek_last_error();
+  const char *reason = e != 0 ? ERR_reason_error_string(e) : NULL;
+  snprintf(msg, size, "%s: %s", what, reason != NULL ? reason : "failed");
+  ERR_clear_error();
+  return LUAIO_ETLS;
+}
+
+int luaio_tls_ctx_load_cert_chain(luaio_tls_ctx_t *ctx, const char *certfile,
+                                  const char *keyfile, char *msg,
+                                  size_t size) {
+  if (SSL_CTX_use_certificate_chain_file(ctx->ctx, certfile) != 1)
+    return queued_error(certfile, msg, size);
+  if (keyfile == NULL)
+    keyfile = certfile;
+  if (SSL_CTX_use_PrivateKey_file(ctx->ctx, keyfile, SSL_FILETYPE_PEM) != 1)
+    return queued_error(keyfile, msg, size);
+  if (SSL_CTX_check_private_key(ctx->ctx) != 1)
+    return queued_error(keyfile, msg, size);
+  return 0;
+}
+
+int luaio_tls_ctx_load_verify_locations(luaio_tls_ctx_t *ctx,
+                                        const char *cafile, const char *capath,
+                                        char *msg, size_t size) {
+  if (cafile == NULL && capath == NULL)
+    return 0;
+  if (SSL_CTX_load_verify_locations(ctx->ctx, cafile, capath) != 1)
+    return queued_error(cafile != NULL ? cafile : capath, msg, size);
+  return 0;
+}
+
+void luaio_tls_ctx_set_verify(luaio_tls_ctx_t *ctx, int verify,
+                              int check_hostname) {
+  int mode = SSL_VERIFY_NONE;
+  if (verify)
+    mode = SSL_VERIFY_PEER |
+           (ctx->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+  SSL_CTX_set_verify(ctx->ctx, mode, NULL);
+  ctx->check_hostname = verify && check_hostname;
+}
+
+int luaio_tls_ctx_is_server(const luaio_tls_ctx_t *ctx) {
+  return ctx->server;
+}
+
+void luaio__tls_free(luaio__tls *t) {
+  assert(t->hs == NULL && t->timer == NULL);
+  SSL_free(t->ssl);
+  luaio__free(t, sizeof *t);
+}
+
+/* Sends what SSL wrote to the outgoing BIO. */
+static void flush(luaio_stream_t *s, luaio__tls *t) {
+  char *p;
+  long n = BIO_get_mem_data(t->wbio, &p);
+  if (n <= 0)
+    return;
+  if (luaio__stream_send(s, p, (size_t)n) != 0)
+    luaio__stream_end(s, LUAIO_ENOMEM); /* the data is lost: so is s */
+  (void)BIO_reset(t->wbio);
+}
+
+/* Records why the last SSL call failed. */
+static void set_error(luaio__tls *t, int sslerr) {
+  long v = SSL_get_verify_result(t->ssl);
+  unsigned long e = ERR_peek_last_error();
+  if (v != X509_V_OK && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+    snprintf(t->err, sizeof t->err, "certificate verify failed: %s",
+             X509_verify_cert_error_string(v));
+  else if (e != 0 && ERR_reason_error_string(e) != NULL)
+    snprintf(t->err, sizeof t->err, "%s", ERR_reason_error_string(e));
+  else if (sslerr == SSL_ERROR_SYSCALL || sslerr == SSL_ERROR_ZERO_RETURN)
+    snprintf(t->err, sizeof t->err, "EOF occurred in violation of protocol");
+  else
+    snprintf(t->err, sizeof t->err, "TLS error %d", sslerr);
+  ERR_clear_error();
+}
+
+/* The handshake is over: resolves its future (err 0) or fails it. */
+static void hs_finish(luaio__tls *t, int err) {
+  if (t->timer != NULL) {
+    luaio_handle_t *h = t->timer;
+    t->timer = NULL;
+    luaio_handle_cancel(h);
+    luaio_handle_unref(h);
+  }
+  luaio_future_t *fut = t->hs;
+  if (fut == NULL)
+    return;
+  t->hs = NULL;
+  if (!luaio_future_done(fut)) {
+    if (err == 0)
+      luaio_future_set_result(fut);
+    else
+      luaio_future_set_error(fut, err);
+  }
+  luaio_future_unref(fut);
+}
+
+/* Decrypts every whole record received, so that none waits in SSL while
+** the stream's reading is paused. */
+static void read_records(luaio_stream_t *s, luaio__tls *t) {
+  char tmp[16384];
+  for (;;) {
+    int n = SSL_read(t->ssl, tmp, sizeof tmp);
+    if (n > 0) {
+      if (luaio__stream_append(s, tmp, (size_t)n) != 0) {
+        luaio__stream_end(s, LUAIO_ENOMEM);
+        return;
+      }
+      continue;
+    }
+    int e = SSL_get_error(t->ssl, n);
+    if (e == SSL_ERROR_WANT_READ)
+      break;
+    if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify: the end of input */
+      flush(s, t);
+      luaio__stream_end(s, 0);
+      return;
+    }
+    set_error(t, e);
+    luaio__stream_end(s, LUAIO_ETLS);
+    return;
+  }
+  flush(s, t); /* a key update, say, may want an answer */
+}
+
+void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len) {
+  luaio__tls *t = luaio__stream_tls(s);
+  BIO_write(t->rbio, data, (int)len); /* a memory BIO takes it all */
+  if (!t->done) {
+    int r = SSL_do_handshake(t->ssl);
+    int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
+    flush(s, t); /* the next flight, or an alert */
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      return;
+    if (e != SSL_ERROR_NONE) {
+      set_error(t, e);
+      hs_finish(t, LUAIO_ETLS);
+      luaio_stream_close(s); /* the alert goes out first */
+      return;
+    }
+    t->done = 1;
+    hs_finish(t, 0);
+  }
+  read_records(s, t);
+}
+
+void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
+  luaio__tls *t = luaio__stream_tls(s);
+  if (!t->done || t->shut)
+    return; /* as a closed stream: dropped */
+  while (len > 0) {
+    int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
+    int n = SSL_write(t->ssl, data, chunk);
+    if (n <= 0) {
+      set_error(t, SSL_get_error(t->ssl, n));
+      luaio__stream_end(s, LUAIO_ETLS);
+      return;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  flush(s, t);
+}
+
+void luaio__tls_shutdown(luaio_stream_t *s) {
+  luaio__tls *t = luaio__stream_tls(s);
+  if (!t->done || t->shut || !luaio__stream_open(s))
+    return;
+  t->shut = 1;
+  SSL_shutdown(t->ssl);
+  ERR_clear_error();
+  flush(s, t);
+}
+
+void luaio__tls_input_end(luaio_stream_t *s, int err) {
+  luaio__tls *t = luaio__stream_tls(s);
+  if (t->hs == NULL && t->timer == NULL)
+    return;
+  if (t->err[0] == '\0')
+    snprintf(t->err, sizeof t->err, "%s",
+             err != 0 ? luaio_strerror(err)
+                      : "EOF occurred in violation of protocol");
+  hs_finish(t, err != 0 ? err : UV_ECONNRESET);
+}
+
+static void timeout_cb(void *arg) {
+  luaio_stream_t *s = arg;
+  luaio__tls *t = luaio__stream_tls(s);
+  luaio_handle_unref(t->timer);
+  t->timer = NULL;
+  snprintf(t->err, sizeof t->err, "handshake timed out");
+  hs_finish(t, LUAIO_ETIMEOUT);
+  luaio_stream_abort(s);
+}
+
+static void stream_unref_cb(void *arg) {
+  luaio_stream_unref(arg);
+}
+
+/* Nonzero when host is a numeric address. */
+static int is_ip(const char *host) {
+  unsigned char buf[16];
+  return uv_inet_pton(AF_INET, host, buf) == 0 ||
+         uv_inet_pton(AF_INET6, host, buf) == 0;
+}
+
+/* Sets t's SSL up for ctx. Returns 0, or LUAIO_ENOMEM. */
+static int tls_setup(luaio__tls *t, luaio_tls_ctx_t *ctx,
+                     const char *hostname) {
+  t->ssl = SSL_new(ctx->ctx);
+  t->rbio = BIO_new(BIO_s_mem());
+  t->wbio = BIO_new(BIO_s_mem());
+  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
+    BIO_free(t->rbio);
+    BIO_free(t->wbio);
+    return LUAIO_ENOMEM;
+  }
+  /* A read BIO with nothing in it asks for more, rather than ending. */
+  BIO_set_mem_eof_return(t->rbio, -1);
+  SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns them now */
+  if (ctx->server) {
+    SSL_set_accept_state(t->ssl);
+    return 0;
+  }
+  SSL_set_connect_state(t->ssl);
+  if (hostname == NULL || hostname[0] == '\0')
+    return 0;
+  int ok = 1;
+  if (!is_ip(hostname))
+    ok = SSL_set_tlsext_host_name(t->ssl, hostname) == 1;
+  if (ok && ctx->check_hostname) {
+    X509_VERIFY_PARAM *param = SSL_get0_param(t->ssl);
+    ok = is_ip(hostname) ? X509_VERIFY_PARAM_set1_ip_asc(param, hostname)
+                         : SSL_set1_host(t->ssl, hostname);
+  }
+  return ok ? 0 : LUAIO_ENOMEM;
+}
+
+luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
+                                       const char *hostname, double timeout) {
+  luaio_loop_t *loop = luaio__stream_loop(s);
+  luaio_future_t *fut = luaio_future_new(loop);
+  if (fut == NULL)
+    return NULL;
+  if (luaio__stream_tls(s) != NULL || !luaio__stream_open(s)) {
+    luaio_future_set_error(fut, LUAIO_EINVALSTATE);
+    return fut;
+  }
+  luaio__tls *t = luaio__alloc(sizeof *t);
+  if (t == NULL) {
+    luaio_future_unref(fut);
+    return NULL;
+  }
+  memset(t, 0, sizeof *t);
+  ERR_clear_error();
+  if (tls_setup(t, ctx, hostname) != 0) {
+    SSL_free(t->ssl);
+    luaio__free(t, sizeof *t);
+    ERR_clear_error();
+    luaio_future_unref(fut);
+    return NULL;
+  }
+  if (timeout > 0) {
+    luaio_stream_ref(s); /* the timer's */
+    if (luaio_call_later(loop, timeout, timeout_cb, s, stream_unref_cb,
+                         &t->timer) != 0) {
+      luaio_stream_unref(s);
+      luaio__tls_free(t);
+      luaio_future_unref(fut);
+      return NULL;
+    }
+  }
+  luaio_future_ref(fut); /* the stream's, until the handshake ends */
+  t->hs = fut;
+  luaio__stream_set_tls(s, t);
+  size_t n;
+  const char *early = luaio_stream_buffer(s, &n);
+  if (n > 0) { /* read before TLS began (a ClientHello): TLS's input */
+    char *copy = luaio__alloc(n);
+    if (copy == NULL) {
+      luaio__stream_end(s, LUAIO_ENOMEM); /* fails the handshake */
+      return fut;
+    }
+    memcpy(copy, early, n);
+    luaio_stream_consume(s, n);
+    luaio__tls_input(s, copy, n);
+    luaio__free(copy, n);
+    return fut;
+  }
+  if (!ctx->server) { /* the client speaks first */
+    int r = SSL_do_handshake(t->ssl);
+    if (r != 1 && SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_READ) {
+      set_error(t, SSL_get_error(t->ssl, r));
+      hs_finish(t, LUAIO_ETLS);
+      return fut;
+    }
+    flush(s, t);
+  }
+  return fut;
+}
+
+int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
+                                  int err) {
+  int rc = err;
+  if (rc == 0)
+    rc = luaio_future_done(fut) ? luaio_future_error(fut) : LUAIO_ECANCELLED;
+  if (rc != 0)
+    luaio_stream_abort(s); /* ends a handshake in progress too */
+  return rc;
+}
+
+const char *luaio_stream_tls_error(const luaio_stream_t *s) {
+  const luaio__tls *t = luaio__stream_tls(s);
+  return t != NULL ? t->err : "";
+}
+
+int luaio_stream_is_tls(const luaio_stream_t *s) {
+  return luaio__stream_tls(s) != NULL;
+}
+
+int luaio_stream_tls_info(const luaio_stream_t *s, int what, char *buf,
+                          size_t size) {
+  const luaio__tls *t = luaio__stream_tls(s);
+  if (t == NULL || !t->done || size == 0)
+    return LUAIO_EINVALSTATE;
+  const char *str = NULL;
+  X509 *peer;
+  int rc = 0;
+  switch (what) {
+  case LUAIO_TLS_VERSION:
+    str = SSL_get_version(t->ssl);
+    break;
+  case LUAIO_TLS_CIPHER:
+    str = SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl));
+    break;
+  case LUAIO_TLS_CIPHER_BITS:
+    snprintf(buf, size, "%d",
+             SSL_CIPHER_get_bits(SSL_get_current_cipher(t->ssl), NULL));
+    return 0;
+  case LUAIO_TLS_PEER_SUBJECT:
+  case LUAIO_TLS_PEER_ISSUER: {
+    peer = SSL_get1_peer_certificate(t->ssl);
+    if (peer == NULL)
+      return LUAIO_EINVALSTATE;
+    BIO *out = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+    if (out == NULL ||
+        X509_NAME_print_ex(out,
+                           what == LUAIO_TLS_PEER_SUBJECT
+                               ? X509_get_subject_name(peer)
+                               : X509_get_issuer_name(peer),
+                           0, XN_FLAG_RFC2253) < 0 ||
+        (n = BIO_get_mem_data(out, &p)) < 0) {
+      rc = LUAIO_ENOMEM;
+    } else {
+      size_t m = (size_t)n < size - 1 ? (size_t)n : size - 1;
+      memcpy(buf, p, m);
+      buf[m] = '\0';
+    }
+    BIO_free(out);
+    X509_free(peer);
+    ERR_clear_error();
+    return rc;
+  }
+  default:
+    return LUAIO_EINVAL;
+  }
+  if (str == NULL)
+    return LUAIO_EINVALSTATE;
+  snprintf(buf, size, "%s", str);
+  return 0;
+}
+
+#else /* no OpenSSL: TLS is not supported */
+
+int luaio_tls_available(void) {
+  return 0;
+}
+
+luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {
+  (void)server;
+  *err = UV_ENOTSUP;
+  return NULL;
+}
+
+void luaio_tls_ctx_ref(luaio_tls_ctx_t *ctx) {
+  (void)ctx;
+}
+
+void luaio_tls_ctx_unref(luaio_tls_ctx_t *ctx) {
+  (void)ctx;
+}
+
+int luaio_tls_ctx_load_cert_chain(luaio_tls_ctx_t *ctx, const char *certfile,
+                                  const char *keyfile, char *msg,
+                                  size_t size) {
+  (void)ctx, (void)certfile, (void)keyfile, (void)msg, (void)size;
+  return UV_ENOTSUP;
+}
+
+int luaio_tls_ctx_load_verify_locations(luaio_tls_ctx_t *ctx,
+                                        const char *cafile, const char *capath,
+                                        char *msg, size_t size) {
+  (void)ctx, (void)cafile, (void)capath, (void)msg, (void)size;
+  return UV_ENOTSUP;
+}
+
+void luaio_tls_ctx_set_verify(luaio_tls_ctx_t *ctx, int verify,
+                              int check_hostname) {
+  (void)ctx, (void)verify, (void)check_hostname;
+}
+
+int luaio_tls_ctx_is_server(const luaio_tls_ctx_t *ctx) {
+  (void)ctx;
+  return 0;
+}
+
+luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
+                                       const char *hostname, double timeout) {
+  (void)ctx, (void)hostname, (void)timeout;
+  luaio_future_t *fut = luaio_future_new(luaio__stream_loop(s));
+  if (fut != NULL)
+    luaio_future_set_error(fut, UV_ENOTSUP);
+  return fut;
+}
+
+int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
+                                  int err) {
+  int rc = err;
+  if (rc == 0)
+    rc = luaio_future_done(fut) ? luaio_future_error(fut) : LUAIO_ECANCELLED;
+  if (rc != 0)
+    luaio_stream_abort(s);
+  return rc;
+}
+
+const char *luaio_stream_tls_error(const luaio_stream_t *s) {
+  (void)s;
+  return "";
+}
+
+int luaio_stream_is_tls(const luaio_stream_t *s) {
+  (void)s;
+  return 0;
+}
+
+int luaio_stream_tls_info(const luaio_stream_t *s, int what, char *buf,
+                          size_t size) {
+  (void)s, (void)what, (void)buf, (void)size;
+  return LUAIO_EINVALSTATE;
+}
+
+void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len) {
+  (void)s, (void)data, (void)len;
+}
+
+void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
+  (void)s, (void)data, (void)len;
+}
+
+void luaio__tls_shutdown(luaio_stream_t *s) {
+  (void)s;
+}
+
+void luaio__tls_input_end(luaio_stream_t *s, int err) {
+  (void)s, (void)err;
+}
+
+void luaio__tls_free(luaio__tls *t) {
+  (void)t;
+}
+
+#endif

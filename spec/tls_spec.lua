@@ -1,0 +1,288 @@
+local asyncio = require "asyncio"
+local support = require "support"
+
+-- TLS on 127.0.0.1 only, with certificates made by the openssl command in
+-- a temporary directory: a CA, a server certificate it signs for
+-- "localhost" and 127.0.0.1, and a self-signed one.
+
+if not asyncio.ssl.available then
+  describe("tls", function()
+    pending("luaio was built without TLS (LUAIO_TLS off)")
+  end)
+  return
+end
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute("mkdir " .. dir))
+
+local function sh(cmd)
+  local ok = os.execute("cd " .. dir .. " && (" .. cmd .. ") >/dev/null 2>&1")
+  assert(ok, "failed: " .. cmd)
+end
+
+local function make_certs()
+  local subj = "-subj /CN=localhost"
+  sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key " ..
+     "-out ca.pem -subj /CN=luaio-test-ca")
+  sh("openssl req -newkey rsa:2048 -nodes -keyout server.key " ..
+     "-out server.csr " .. subj)
+  local ext = io.open(dir .. "/ext.cnf", "w")
+  ext:write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+  ext:close()
+  sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key " ..
+     "-CAcreateserial -days 2 -extfile ext.cnf -out server.pem")
+  sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout self.key " ..
+     "-out self.pem " .. subj ..
+     " -addext subjectAltName=DNS:localhost,IP:127.0.0.1")
+end
+
+make_certs()
+local CA, CERT, KEY = dir .. "/ca.pem", dir .. "/server.pem",
+    dir .. "/server.key"
+
+-- The contexts are made inside each run: a context is a Lua object.
+local function server_ctx(cert, key)
+  return asyncio.ssl.create_default_context{server = true,
+    certfile = cert or CERT, keyfile = key or KEY}
+end
+
+local function client_ctx()
+  return asyncio.ssl.create_default_context{cafile = CA}
+end
+
+-- An echo server: each line comes back until the end of input.
+local function echo(reader, writer)
+  while true do
+    local line = reader:readline()
+    if line == "" then break end
+    writer:write(line)
+    writer:drain()
+  end
+  writer:close()
+end
+
+local function serve(handler, ctx)
+  local server = asyncio.start_server(handler, "127.0.0.1", 0, {ssl = ctx})
+  return server, server:port()
+end
+
+describe("tls", function()
+  teardown(function()
+    os.execute("rm -rf " .. dir)
+  end)
+
+  it("echoes through TLS, the peer verified by the CA made here", function()
+    asyncio.run(function()
+      local server, port = serve(echo, server_ctx())
+      local reader, writer = asyncio.open_connection("127.0.0.1", port,
+        {ssl = client_ctx(), server_hostname = "localhost"})
+      writer:write("hello\n")
+      assert.equal("hello\n", reader:readline())
+      writer:write("second line\n")
+      assert.equal("second line\n", reader:readline())
+      assert.equal("CN=localhost",
+                   writer:get_extra_info("peercert").subject)
+      assert.equal("CN=luaio-test-ca",
+                   writer:get_extra_info("peercert").issuer)
+      local cipher = writer:get_extra_info("cipher")
+      assert.is_string(cipher[1])
+      assert.equal(writer:get_extra_info("ssl_version"), cipher[2])
+      assert.truthy(cipher[2] == "TLSv1.3" or cipher[2] == "TLSv1.2")
+      assert.is_true(cipher[3] >= 128)
+      assert.is_table(writer:get_extra_info("peername"))
+      writer:write_eof()
+      assert.equal("", reader:read())
+      writer:close()
+      writer:wait_closed()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("ssl = true verifies against the system's store", function()
+    -- The system's store, as OpenSSL's default paths say, does not know
+    -- the CA made here: the certificate is refused.
+    asyncio.run(function()
+      local server, port = serve(echo, server_ctx())
+      local ok, err = pcall(asyncio.open_connection, "127.0.0.1", port,
+        {ssl = true, server_hostname = "localhost"})
+      assert.is_false(ok)
+      assert.matches("open_connection: certificate verify failed: " ..
+                     "unable to get local issuer certificate", tostring(err),
+                     1, true)
+      assert.equal("SSLError", err.code)
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("refuses a self-signed certificate and says why", function()
+    asyncio.run(function()
+      local server, port = serve(echo, server_ctx(dir .. "/self.pem",
+                                                  dir .. "/self.key"))
+      local ok, err = pcall(asyncio.open_connection, "127.0.0.1", port,
+        {ssl = client_ctx(), server_hostname = "localhost"})
+      assert.is_false(ok)
+      assert.matches("certificate verify failed: self-signed certificate",
+                     tostring(err), 1, true)
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("refuses a certificate for another host name", function()
+    asyncio.run(function()
+      local server, port = serve(echo, server_ctx())
+      local ok, err = pcall(asyncio.open_connection, "127.0.0.1", port,
+        {ssl = client_ctx(), server_hostname = "wrong.example"})
+      assert.is_false(ok)
+      assert.matches("certificate verify failed: hostname mismatch",
+                     tostring(err), 1, true)
+      -- Without server_hostname, the address is checked: 127.0.0.1 is in
+      -- the certificate.
+      local reader, writer = asyncio.open_connection("127.0.0.1", port,
+        {ssl = client_ctx()})
+      writer:write("ip\n")
+      assert.equal("ip\n", reader:readline())
+      writer:close()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("fails when the peer closes in the middle of the handshake", function()
+    asyncio.run(function()
+      -- A plain server that reads the ClientHello and hangs up.
+      local server = asyncio.start_server(function(reader, writer)
+        reader:read(10)
+        writer:close()
+      end, "127.0.0.1", 0)
+      local ok, err = pcall(asyncio.open_connection, "127.0.0.1",
+        server:port(), {ssl = client_ctx(), server_hostname = "localhost"})
+      assert.is_false(ok)
+      assert.matches("open_connection: EOF occurred in violation of protocol",
+                     tostring(err), 1, true)
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("times a silent handshake out", function()
+    asyncio.run(function()
+      local server = asyncio.start_server(function(reader)
+        pcall(reader.read, reader) -- never answers; reset at the end
+      end, "127.0.0.1", 0)
+      local ok, err = pcall(asyncio.open_connection, "127.0.0.1",
+        server:port(), {ssl = client_ctx(), server_hostname = "localhost",
+                        ssl_handshake_timeout = 0.05})
+      assert.is_false(ok)
+      assert.is_true(asyncio.TimeoutError:is(err), tostring(err))
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("cancelled in the middle of the handshake, leaves no descriptor",
+     function()
+    asyncio.run(function() asyncio.getaddrinfo("localhost", 80) end)
+    local before = support.count_fds()
+    asyncio.run(function()
+      local accepted = asyncio.get_running_loop():create_future()
+      local server = asyncio.start_server(function(reader)
+        accepted:set_result(true)
+        -- Never answers: the handshake stays in progress until reset.
+        pcall(reader.read, reader)
+      end, "127.0.0.1", 0)
+      local task = asyncio.create_task(function()
+        return asyncio.open_connection("127.0.0.1", server:port(),
+          {ssl = client_ctx(), server_hostname = "localhost"})
+      end)
+      asyncio.await(accepted)
+      task:cancel()
+      local ok, err = pcall(asyncio.await, task)
+      assert.is_false(ok)
+      assert.is_true(asyncio.CancelledError:is(err), tostring(err))
+      server:close()
+      server:wait_closed()
+    end)
+    assert.equal(before, support.count_fds())
+  end)
+
+  it("carries 1 MiB each way, reading and writing at once", function()
+    local n = 1024 * 1024
+    asyncio.run(function()
+      local server, port = serve(function(reader, writer)
+        local got = reader:readexactly(n)
+        writer:write(got:reverse())
+        writer:drain()
+        writer:close()
+      end, server_ctx())
+      local reader, writer = asyncio.open_connection("127.0.0.1", port,
+        {ssl = client_ctx(), server_hostname = "localhost"})
+      local parts = {}
+      for i = 1, n / 1024 do
+        parts[i] = string.rep(string.char(i % 251), 1024)
+      end
+      local data = table.concat(parts)
+      local sender = asyncio.create_task(function()
+        for i = 1, #parts do
+          writer:write(parts[i])
+          writer:drain()
+        end
+      end)
+      local back = reader:readexactly(n)
+      asyncio.await(sender)
+      assert.equal(data:reverse(), back)
+      assert.equal("", reader:read())
+      writer:close()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("upgrades a connection in place with start_tls (STARTTLS)", function()
+    asyncio.run(function()
+      local sctx = server_ctx()
+      local server = asyncio.start_server(function(reader, writer)
+        assert.equal("STARTTLS\n", reader:readline())
+        writer:write("go ahead\n")
+        writer:start_tls(sctx)
+        local line = reader:readline()
+        writer:write("secret: " .. line)
+        writer:close()
+      end, "127.0.0.1", 0)
+      local reader, writer = asyncio.open_connection("127.0.0.1",
+                                                     server:port())
+      assert.is_nil(writer:get_extra_info("cipher"))
+      writer:write("STARTTLS\n")
+      assert.equal("go ahead\n", reader:readline())
+      writer:start_tls(client_ctx(), {server_hostname = "localhost"})
+      assert.equal("CN=localhost", writer:get_extra_info("peercert").subject)
+      writer:write("hello\n")
+      assert.equal("secret: hello\n", reader:readline())
+      writer:close()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("checks its arguments", function()
+    asyncio.run(function()
+      local ok, err = pcall(asyncio.open_connection, "127.0.0.1", 1,
+                            {ssl = 42})
+      assert.is_false(ok)
+      assert.matches("open_connection: opts.ssl must be true or an " ..
+                     "SSLContext", err, 1, true)
+      ok, err = pcall(asyncio.start_server, function() end, "127.0.0.1", 0,
+                      {ssl = client_ctx()})
+      assert.is_false(ok)
+      assert.matches("start_server: opts.ssl must be a server context", err,
+                     1, true)
+      ok, err = pcall(asyncio.ssl.create_default_context,
+                      {certfile = dir .. "/missing.pem"})
+      assert.is_false(ok)
+      assert.matches("create_default_context: .*missing.pem", err)
+    end)
+  end)
+end)
