@@ -9,7 +9,17 @@
 
 #include "internal.h"
 
-#if LUAIO_TLS
+int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
+                                  int err) {
+  int rc = err;
+  if (rc == 0)
+    rc = luaio_future_done(fut) ? luaio_future_error(fut) : LUAIO_ECANCELLED;
+  if (rc != 0)
+    luaio_stream_abort(s); /* ends a handshake in progress too */
+  return rc;
+}
+
+#ifdef LUAIO_TLS
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -373,16 +383,6 @@ luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
   return fut;
 }
 
-int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
-                                  int err) {
-  int rc = err;
-  if (rc == 0)
-    rc = luaio_future_done(fut) ? luaio_future_error(fut) : LUAIO_ECANCELLED;
-  if (rc != 0)
-    luaio_stream_abort(s); /* ends a handshake in progress too */
-  return rc;
-}
-
 const char *luaio_stream_tls_error(const luaio_stream_t *s) {
   const luaio__tls *t = luaio__stream_tls(s);
   return t != NULL ? t->err : "";
@@ -497,16 +497,6 @@ luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
   if (fut != NULL)
     luaio_future_set_error(fut, UV_ENOTSUP);
   return fut;
-}
-
-int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
-                                  int err) {
-  int rc = err;
-  if (rc == 0)
-    rc = luaio_future_done(fut) ? luaio_future_error(fut) : LUAIO_ECANCELLED;
-  if (rc != 0)
-    luaio_stream_abort(s);
-  return rc;
 }
 
 const char *luaio_stream_tls_error(const luaio_stream_t *s) {
