@@ -151,6 +151,7 @@ static int openmodule(lua_State *L) {
   luaioL_open_stream(L);
   luaioL_open_tls(L);
   luaioL_open_process(L);
+  luaioL_open_udp(L);
   luaioL_open_fs(L);
   luaioL_open_thread(L);
   luaioL_open_clock(L);

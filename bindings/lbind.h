@@ -328,6 +328,7 @@ void luaioL_open_tls(lua_State *L);     /* asyncio.ssl */
 luaio_tls_ctx_t *luaioL_tlscontext(lua_State *L, int idx, int server,
                                    const char *fname);
 void luaioL_open_process(lua_State *L); /* subprocesses, signals */
+void luaioL_open_udp(lua_State *L);     /* UDP endpoints */
 void luaioL_open_fs(lua_State *L);      /* asyncio.fs */
 void luaioL_open_thread(lua_State *L);  /* to_thread */
 void luaioL_open_clock(lua_State *L);   /* asyncio.Clock */
@@ -385,6 +386,7 @@ int luaioL_close_processes(lua_State *L);
 ** loop closes, after its tasks are done; a lua_CFunction, returning 0.
 ** [-0, +0, m] */
 int luaioL_close_streams(lua_State *L);
+int luaioL_close_udp(lua_State *L); /* closes the endpoints left open */
 
 /* Lua sources embedded at build time (generated luaio_embedded.c). */
 typedef struct {

@@ -77,6 +77,7 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
     luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
   /* What tasks left open; peers see a reset. */
   close_part(L, luaioL_close_streams);
+  close_part(L, luaioL_close_udp);
   close_part(L, luaioL_report_unretrieved);
   luaioL_interrupt_close(rt);
   luaioL_unbindclock(L); /* the clock keeps the loop's last time */

@@ -247,7 +247,7 @@ static const char *capname(unsigned cap) {
 /* What a guard checks: the path at 1, the paths at 1 and 2, the path at
 ** 2, an fs.open (mode and path), a host and port, a socket's path. */
 enum { CHK_NONE, CHK_PATH, CHK_PATH2, CHK_PATHAT2, CHK_OPEN, CHK_HOST,
-       CHK_UNIX };
+       CHK_UNIX, CHK_NOHOSTS };
 
 typedef struct {
   const char *where; /* NULL: the module; "fs": asyncio.fs; "loop" */
@@ -272,6 +272,7 @@ static const entry entries[] = {
     {NULL, "start_server", LUAIO_CAP_LISTEN, CHK_NONE},
     {NULL, "start_unix_server", LUAIO_CAP_LISTEN, CHK_PATHAT2},
     {NULL, "getaddrinfo", LUAIO_CAP_DNS, CHK_NONE},
+    {NULL, "open_datagram", LUAIO_CAP_CONNECT, CHK_NOHOSTS},
     {NULL, "connect_read_pipe", LUAIO_CAP_FS_READ, CHK_NONE},
     {NULL, "stdin", LUAIO_CAP_FS_READ, CHK_NONE},
     {NULL, "connect_write_pipe", LUAIO_CAP_FS_WRITE, CHK_NONE},
@@ -469,6 +470,9 @@ static int guard(lua_State *L) {
   case CHK_UNIX:
     checkunix(L, p, e);
     break;
+  case CHK_NOHOSTS: /* datagrams go anywhere: no host list confines them */
+    refuse(L, e, NULL, "%s", "not allowed while hosts are restricted");
+    break;
   }
   return lua_tocfunction(L, lua_upvalueindex(GUARD_FN))(L);
 }
@@ -484,6 +488,7 @@ static int needsguard(const luaioL_policy *p, const entry *e) {
     return p->dirs != NULL;
   case CHK_HOST:
   case CHK_UNIX:
+  case CHK_NOHOSTS:
     return p->hosts != NULL;
   }
   return 0;

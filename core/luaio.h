@@ -944,5 +944,6 @@ LUAIO_EXTERN int luaio_barrier_broken(const luaio_barrier_t *b);
 #include "luaio_process.h" /* subprocesses and signals */
 #include "luaio_fs.h"      /* files */
 #include "luaio_thread.h"  /* work on libuv's thread pool */
+#include "luaio_udp.h"     /* UDP endpoints */
 
 #endif

@@ -387,6 +387,48 @@ function asyncio._stream_memory() end
 ---@return asyncio.AddrInfo[]
 function asyncio.getaddrinfo(host, port) end
 
+---A UDP endpoint (see asyncio.open_datagram).
+---@class asyncio.DatagramEndpoint
+local DatagramEndpoint = {}
+
+---Sends data to addr ({host, port}), or to the remote when connected.
+---@param data string
+---@param addr? {[1]: string, [2]: integer}
+function DatagramEndpoint:sendto(data, addr) end
+
+---Waits for a datagram.
+---@return string data
+---@return string host
+---@return integer port
+function DatagramEndpoint:recvfrom() end
+
+---@return string host
+---@return integer port
+function DatagramEndpoint:getsockname() end
+
+---The datagrams dropped because the receive queue was full.
+---@return integer
+function DatagramEndpoint:dropped() end
+
+function DatagramEndpoint:close() end
+
+---@return boolean
+function DatagramEndpoint:is_closing() end
+
+---Options of asyncio.open_datagram.
+---@class asyncio.DatagramOptions
+---@field broadcast? boolean SO_BROADCAST
+---@field queue? integer datagrams waiting to be received (256)
+---@field family? "inet"|"inet6" when neither address tells
+
+---Opens a UDP endpoint bound to local and connected to remote (each a
+---{host, port} table with a numeric host, or nil).
+---@param local_addr? {[1]: string, [2]: integer}
+---@param remote_addr? {[1]: string, [2]: integer}
+---@param opts? asyncio.DatagramOptions
+---@return asyncio.DatagramEndpoint
+function asyncio.open_datagram(local_addr, remote_addr, opts) end
+
 ---A reader of the standard input (fd 0), whether a TTY, a pipe or a file;
 ---the same one each time while it is open.
 ---@return asyncio.StreamReader
