@@ -117,6 +117,36 @@ describe("tls", function()
     end)
   end)
 
+  it("ssl = true trusts what SSL_CERT_FILE names, as OpenSSL does",
+     function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write(([[
+asyncio.run(function()
+  local ctx = asyncio.ssl.create_default_context{server = true,
+    certfile = %q, keyfile = %q}
+  local server = asyncio.start_server(function(reader, writer)
+    writer:write(reader:readline())
+    writer:close()
+  end, "127.0.0.1", 0, {ssl = ctx})
+  local reader, writer = asyncio.open_connection("localhost", server:port(),
+    {ssl = true})
+  writer:write("trusted\n")
+  io.write(reader:readline())
+  writer:close()
+  server:close()
+  server:wait_closed()
+end)
+]]):format(CERT, KEY))
+    f:close()
+    local p = io.popen(("SSL_CERT_FILE='%s' timeout -k 5 30 '%s' '%s' 2>&1")
+      :format(CA, os.getenv("LUAIO_BIN"), script))
+    local out = p:read("a")
+    p:close()
+    os.remove(script)
+    assert.equal("trusted\n", out)
+  end)
+
   it("refuses a self-signed certificate and says why", function()
     asyncio.run(function()
       local server, port = serve(echo, server_ctx(dir .. "/self.pem",
