@@ -467,12 +467,15 @@ static void pushtlsinfo(lua_State *L, luaio_stream_t *s, int what) {
 }
 
 /* get_extra_info's TLS names: "cipher" ({name, version, bits}),
-** "peercert" ({subject=, issuer=}, one-line names), "ssl_version".
+** "peercert" ({subject=, issuer=}, one-line names), "ssl_version",
+** "alpn_protocol".
 ** Pushes the value (nil when s has none), or returns 0 for another
 ** name. */
 static int tls_extra_info(lua_State *L, luaio_stream_t *s, const char *name) {
   if (strcmp(name, "ssl_version") == 0) {
     pushtlsinfo(L, s, LUAIO_TLS_VERSION);
+  } else if (strcmp(name, "alpn_protocol") == 0) {
+    pushtlsinfo(L, s, LUAIO_TLS_ALPN);
   } else if (strcmp(name, "cipher") == 0) {
     pushtlsinfo(L, s, LUAIO_TLS_CIPHER);
     if (!lua_isnil(L, -1)) {

@@ -3,7 +3,9 @@
 ** ssl= option of open_connection and start_server, and writer:start_tls.
 **
 **   asyncio.ssl.create_default_context([{server=, cafile=, capath=,
-**     certfile=, keyfile=, check_hostname=, verify=}]) -> SSLContext
+**     certfile=, keyfile=, check_hostname=, verify=, alpn_protocols=}])
+**     -> SSLContext
+**   ctx:set_alpn_protocols(list)
 **   ctx:load_cert_chain(certfile [, keyfile])
 **   ctx:load_verify_locations([cafile [, capath]])
 */
@@ -51,6 +53,28 @@ static int optbool(lua_State *L, int idx, const char *name, int def) {
   return v;
 }
 
+#define ALPN_MAX 32 /* protocols in one list */
+
+/* Sets the ALPN list at idx (a sequence of strings) on ctx; arg names it
+** in errors. [-0, +0, v] */
+static void setalpn(lua_State *L, luaio_tls_ctx_t *ctx, int idx, int arg,
+                    const char *fname) {
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  const char *protos[ALPN_MAX];
+  lua_Integer n = luaL_len(L, idx);
+  luaL_argcheck(L, n <= ALPN_MAX, arg, "too many ALPN protocols");
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, idx, i);
+    protos[i - 1] = luaioL_tocstring(L, -1, arg, "element %d", (int)i);
+    lua_pop(L, 1); /* the table keeps it */
+  }
+  int rc = luaio_tls_ctx_set_alpn(ctx, protos, (size_t)n);
+  if (rc == LUAIO_EINVAL)
+    luaL_argerror(L, arg, "ALPN protocols are 1 to 255 bytes");
+  luaioL_check(L, rc, fname);
+}
+
 /* Pushes a new context box with asyncio's defaults. [-0, +1, m] */
 static luaio_tls_ctx_t *newcontext(lua_State *L, int server) {
   lcontext *lc = lua_newuserdatauv(L, sizeof *lc, 0);
@@ -82,6 +106,9 @@ static int ltls_create_default_context(lua_State *L) {
     return luaL_argerror(L, 1, "check_hostname needs verify");
   luaio_tls_ctx_t *ctx = newcontext(L, server);
   luaio_tls_ctx_set_verify(ctx, verify, check_hostname);
+  if (lua_getfield(L, 1, "alpn_protocols") != LUA_TNIL)
+    setalpn(L, ctx, -1, 1, fname);
+  lua_pop(L, 1);
   char msg[256];
   int rc = luaio_tls_ctx_load_verify_locations(ctx, cafile, capath, msg,
                                                sizeof msg);
@@ -93,6 +120,12 @@ static int ltls_create_default_context(lua_State *L) {
   if (rc != 0)
     return load_error(L, rc, fname, msg);
   return 1;
+}
+
+/* ctx:set_alpn_protocols(list) */
+static int lcontext_set_alpn_protocols(lua_State *L) {
+  setalpn(L, checkcontext(L), 2, 2, "set_alpn_protocols");
+  return 0;
 }
 
 /* ctx:load_cert_chain(certfile [, keyfile]) */
@@ -171,6 +204,7 @@ static const luaL_Reg ltls_funcs[] = {
 static const luaL_Reg lcontext_methods[] = {
     {"load_cert_chain", lcontext_load_cert_chain},
     {"load_verify_locations", lcontext_load_verify_locations},
+    {"set_alpn_protocols", lcontext_set_alpn_protocols},
     {NULL, NULL}};
 
 static const luaL_Reg lcontext_meta[] = {{"__gc", lcontext__gc},

@@ -50,6 +50,12 @@ LUAIO_EXTERN int luaio_tls_ctx_load_verify_locations(luaio_tls_ctx_t *ctx,
 LUAIO_EXTERN void luaio_tls_ctx_set_verify(luaio_tls_ctx_t *ctx, int verify,
                                            int check_hostname);
 LUAIO_EXTERN int luaio_tls_ctx_is_server(const luaio_tls_ctx_t *ctx);
+/* The protocols offered (a client) or accepted (a server) by ALPN, n
+** names of 1 to 255 bytes each, by preference; a server picks the first
+** of its own the client offers, and goes on without ALPN when there is
+** none. Returns 0, LUAIO_EINVAL for a bad name, or LUAIO_ENOMEM. */
+LUAIO_EXTERN int luaio_tls_ctx_set_alpn(luaio_tls_ctx_t *ctx,
+                                        const char *const *protos, size_t n);
 
 /* Starts the handshake on the connected stream s, as a client (hostname,
 ** may be NULL, is sent as SNI and checked as the context says) or, with

@@ -28,6 +28,8 @@ int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
 struct luaio_tls_ctx_s {
   SSL_CTX *ctx; /* owns */
   int refs;
+  unsigned char *alpn; /* owns: a server's ALPN list, wire format, or NULL */
+  size_t alpnlen;
   unsigned server : 1;
   unsigned check_hostname : 1;
 };
@@ -58,6 +60,8 @@ luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {
     return NULL;
   }
   c->refs = 1;
+  c->alpn = NULL;
+  c->alpnlen = 0;
   c->server = server != 0;
   SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
   luaio_tls_ctx_set_verify(c, !server, !server);
@@ -74,6 +78,8 @@ void luaio_tls_ctx_unref(luaio_tls_ctx_t *ctx) {
   if (--ctx->refs > 0)
     return;
   SSL_CTX_free(ctx->ctx);
+  if (ctx->alpn != NULL)
+    luaio__free(ctx->alpn, ctx->alpnlen);
   luaio__free(ctx, sizeof *ctx);
 }
 
@@ -123,6 +129,59 @@ void luaio_tls_ctx_set_verify(luaio_tls_ctx_t *ctx, int verify,
 
 int luaio_tls_ctx_is_server(const luaio_tls_ctx_t *ctx) {
   return ctx->server;
+}
+
+/* A server's choice: its first protocol that the client offers. */
+static int alpn_select_cb(SSL *ssl, const unsigned char **out,
+                          unsigned char *outlen, const unsigned char *in,
+                          unsigned int inlen, void *arg) {
+  luaio_tls_ctx_t *ctx = arg;
+  unsigned char *chosen;
+  (void)ssl;
+  if (SSL_select_next_proto(&chosen, outlen, ctx->alpn,
+                            (unsigned)ctx->alpnlen, in,
+                            inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int luaio_tls_ctx_set_alpn(luaio_tls_ctx_t *ctx, const char *const *protos,
+                           size_t n) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t m = strlen(protos[i]);
+    if (m == 0 || m > 255)
+      return LUAIO_EINVAL;
+    len += 1 + m;
+  }
+  if (len > 65535)
+    return LUAIO_EINVAL;
+  unsigned char *wire = len > 0 ? luaio__alloc(len) : NULL;
+  if (len > 0 && wire == NULL)
+    return LUAIO_ENOMEM;
+  unsigned char *p = wire;
+  for (size_t i = 0; i < n; i++) {
+    size_t m = strlen(protos[i]);
+    *p++ = (unsigned char)m;
+    memcpy(p, protos[i], m);
+    p += m;
+  }
+  if (!ctx->server) {
+    /* 0 is success here, as OpenSSL's documentation says. */
+    int rc = SSL_CTX_set_alpn_protos(ctx->ctx, wire, (unsigned)len);
+    if (wire != NULL)
+      luaio__free(wire, len);
+    ERR_clear_error();
+    return rc == 0 ? 0 : LUAIO_ENOMEM;
+  }
+  if (ctx->alpn != NULL)
+    luaio__free(ctx->alpn, ctx->alpnlen);
+  ctx->alpn = wire;
+  ctx->alpnlen = len;
+  SSL_CTX_set_alpn_select_cb(ctx->ctx, wire != NULL ? alpn_select_cb : NULL,
+                             ctx);
+  return 0;
 }
 
 void luaio__tls_free(luaio__tls *t) {
@@ -407,6 +466,17 @@ int luaio_stream_tls_info(const luaio_stream_t *s, int what, char *buf,
   case LUAIO_TLS_CIPHER:
     str = SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl));
     break;
+  case LUAIO_TLS_ALPN: {
+    const unsigned char *proto;
+    unsigned int len;
+    SSL_get0_alpn_selected(t->ssl, &proto, &len);
+    if (len == 0)
+      return LUAIO_EINVALSTATE;
+    size_t m = len < size - 1 ? len : size - 1;
+    memcpy(buf, proto, m);
+    buf[m] = '\0';
+    return 0;
+  }
   case LUAIO_TLS_CIPHER_BITS:
     snprintf(buf, size, "%d",
              SSL_CIPHER_get_bits(SSL_get_current_cipher(t->ssl), NULL));
@@ -488,6 +558,12 @@ void luaio_tls_ctx_set_verify(luaio_tls_ctx_t *ctx, int verify,
 int luaio_tls_ctx_is_server(const luaio_tls_ctx_t *ctx) {
   (void)ctx;
   return 0;
+}
+
+int luaio_tls_ctx_set_alpn(luaio_tls_ctx_t *ctx, const char *const *protos,
+                           size_t n) {
+  (void)ctx, (void)protos, (void)n;
+  return UV_ENOTSUP;
 }
 
 luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,

@@ -297,6 +297,36 @@ end)
     end)
   end)
 
+  it("agrees on a protocol by ALPN", function()
+    asyncio.run(function()
+      local sctx = server_ctx()
+      sctx:set_alpn_protocols{"h2", "http/1.1"}
+      local seen = asyncio.get_running_loop():create_future()
+      local server, port = serve(function(reader, writer)
+        seen:set_result(writer:get_extra_info("alpn_protocol"))
+        writer:close()
+      end, sctx)
+      local cctx = asyncio.ssl.create_default_context{cafile = CA,
+        alpn_protocols = {"spdy/1", "http/1.1"}}
+      local _, writer = asyncio.open_connection("127.0.0.1", port,
+        {ssl = cctx})
+      assert.equal("http/1.1", writer:get_extra_info("alpn_protocol"))
+      assert.equal("http/1.1", asyncio.await(seen))
+      writer:close()
+      -- No protocol in common: the connection goes on without ALPN.
+      local _, w2 = asyncio.open_connection("127.0.0.1", port,
+        {ssl = asyncio.ssl.create_default_context{cafile = CA,
+          alpn_protocols = {"spdy/1"}}})
+      assert.equal("none", w2:get_extra_info("alpn_protocol", "none"))
+      w2:close()
+      server:close()
+      server:wait_closed()
+      local ok, err = pcall(cctx.set_alpn_protocols, cctx, {""})
+      assert.is_false(ok)
+      assert.matches("ALPN protocols are 1 to 255 bytes", err, 1, true)
+    end)
+  end)
+
   it("checks its arguments", function()
     asyncio.run(function()
       local ok, err = pcall(asyncio.open_connection, "127.0.0.1", 1,

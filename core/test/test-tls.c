@@ -31,6 +31,9 @@ TEST(context_files) {
   /* Nothing to load is no error. */
   ASSERT_OK(luaio_tls_ctx_load_verify_locations(ctx, NULL, NULL, msg,
                                                 sizeof msg));
+  const char *good[] = {"h2", "http/1.1"}, *empty[] = {""};
+  ASSERT_OK(luaio_tls_ctx_set_alpn(ctx, good, 2));
+  ASSERT_EQ(LUAIO_EINVAL, luaio_tls_ctx_set_alpn(ctx, empty, 1));
   luaio_tls_ctx_ref(ctx);
   luaio_tls_ctx_unref(ctx);
   luaio_tls_ctx_unref(ctx);
@@ -38,6 +41,8 @@ TEST(context_files) {
   ASSERT_NOT_NULL(ctx);
   ASSERT_EQ(1, luaio_tls_ctx_is_server(ctx));
   luaio_tls_ctx_set_verify(ctx, 1, 0);
+  ASSERT_OK(luaio_tls_ctx_set_alpn(ctx, good, 2)); /* kept by the context */
+  ASSERT_OK(luaio_tls_ctx_set_alpn(ctx, good, 1)); /* and replaced */
   luaio_tls_ctx_unref(ctx);
 }
 

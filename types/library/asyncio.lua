@@ -560,7 +560,7 @@ asyncio.ssl = {}
 ---A context with asyncio's defaults: a client verifies the peer against
 ---the system's CA store (SSL_CERT_FILE, SSL_CERT_DIR) and checks its host
 ---name; TLS 1.2 at least.
----@param opts? { server?: boolean, cafile?: string, capath?: string, certfile?: string, keyfile?: string, verify?: boolean, check_hostname?: boolean }
+---@param opts? { server?: boolean, cafile?: string, capath?: string, certfile?: string, keyfile?: string, verify?: boolean, check_hostname?: boolean, alpn_protocols?: string[] }
 ---@return asyncio.SSLContext
 function asyncio.ssl.create_default_context(opts) end
 
@@ -574,6 +574,11 @@ function SSLContext:load_cert_chain(certfile, keyfile) end
 ---@param cafile? string
 ---@param capath? string
 function SSLContext:load_verify_locations(cafile, capath) end
+
+---The protocols ALPN offers (a client) or accepts (a server), by
+---preference; get_extra_info("alpn_protocol") tells the one agreed.
+---@param list string[]
+function SSLContext:set_alpn_protocols(list) end
 
 -- }====================================================================
 
@@ -1007,7 +1012,7 @@ function Writer:get_write_buffer_size() end
 
 ---"peername" or "sockname" ({host, port, host=, port=, family=}); with
 ---TLS "cipher" ({name, version, bits}), "peercert" ({subject=, issuer=})
----and "ssl_version"; else `default`.
+---"ssl_version" and "alpn_protocol"; else `default`.
 ---@param name string
 ---@param default? any
 ---@return any
