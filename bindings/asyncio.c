@@ -129,7 +129,9 @@ const char *luaioL_tocstring(lua_State *L, int idx, int arg,
 
 static int runtime__gc(lua_State *L) {
   luaioL_runtime *rt = lua_touserdata(L, 1);
-  /* A host that never closed its loop: nothing can run any more. */
+  /* A host that never closed its loop: it is closed now, as
+  ** luaio_host_close() would, while Lua can still run cleanup. */
+  luaioL_close_at_exit(L, rt);
   rt->loop = NULL;
   free(rt->freepins);
   rt->freepins = NULL;

@@ -80,6 +80,10 @@ typedef struct luaioL_runtime {
 #define UV_EXTRA 3  /* nil, or {name =, callbacks =, source =} */
 #define NUV 3
 
+/* Closes a host loop the host never closed: lua_close alone closes what
+** the host opened (the runtime's finalizer). */
+void luaioL_close_at_exit(lua_State *L, luaioL_runtime *rt);
+
 /* Pushes field of the box at idx's extra table, or nil. [-0, +1, -] */
 int luaioL_getextra(lua_State *L, int idx, const char *field);
 /* Sets field of the box at idx's extra table to the value at the top,

@@ -54,11 +54,11 @@ static void close_part(lua_State *L, lua_CFunction part) {
 /* Cancels what is left, lets it finish, reports lost errors and deletes
 ** the loop. Never raises. */
 /* Names a handle left open on a loop that could not be closed (the
-** loop's own wake-up timer aside). */
+** loop's own wake-up timer and posting handle aside). */
 static void print_open_handle(uv_handle_t *h, void *arg) {
   (void)arg;
   uv_handle_type t = uv_handle_get_type(h);
-  if (!uv_is_closing(h) && t != UV_TIMER)
+  if (!uv_is_closing(h) && t != UV_TIMER && t != UV_ASYNC)
     fprintf(stderr, " %s%s", uv_handle_type_name(t),
             uv_is_active(h) ? " (active)" : "");
 }
@@ -337,6 +337,77 @@ int luaio_host_close(lua_State *L) {
       lua_gc(L, LUA_GCRESTART);
   }
   return 0;
+}
+
+luaio_loop_t *luaio_host_loop(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  return rt != NULL ? rt->loop : NULL;
+}
+
+void luaioL_close_at_exit(lua_State *L, luaioL_runtime *rt) {
+  if (rt->loop != NULL && rt->host_uv == NULL && rt->main == NULL)
+    luaio_host_close(L);
+}
+
+/* Stack: nothing. Pushes a new future and a reference to it. */
+static int future_new_p(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  luaio_future_t *fut = luaio_future_new(rt->loop);
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut);
+  lua_pushvalue(L, -1);
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  return 2;
+}
+
+int luaio_host_future_new(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    return LUAIO_EINVALSTATE;
+  if (!lua_checkstack(L, 4))
+    return LUAIO_ENOMEM;
+  lua_pushcfunction(L, future_new_p);
+  if (lua_pcall(L, 0, 2, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return LUAIO_ENOMEM;
+  }
+  int ref = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return ref;
+}
+
+/* Calls the method of the future of ref with the n values at the top
+** (popped), protected, and drops ref. */
+static int future_settle(lua_State *L, int ref, int n, const char *method) {
+  if (n < 0 || lua_gettop(L) < n)
+    return LUAIO_EINVAL;
+  if (ref <= 0 || !lua_checkstack(L, 3)) {
+    lua_pop(L, n);
+    return ref <= 0 ? LUAIO_EINVAL : LUAIO_ENOMEM;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  if (luaioL_tofuture(L, -1) == NULL) {
+    lua_pop(L, n + 1);
+    return LUAIO_EINVAL;
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  lua_getfield(L, -1, method);
+  lua_insert(L, -n - 2);
+  lua_insert(L, -n - 1); /* method, future, values */
+  if (lua_pcall(L, n + 1, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return LUAIO_EINVALSTATE; /* done already: a script cancelled it */
+  }
+  return 0;
+}
+
+int luaio_host_future_resolve(lua_State *L, int ref, int n) {
+  return future_settle(L, ref, n, "set_result");
+}
+
+int luaio_host_future_fail(lua_State *L, int ref) {
+  return future_settle(L, ref, 1, "set_exception");
 }
 
 /* }====================================================================== */

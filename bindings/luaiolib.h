@@ -54,8 +54,31 @@ LUAIO_EXTERN int luaio_host_step_for(lua_State *L, double seconds);
 
 /* Cancels every task left, lets them finish their cleanup, reports the
 ** errors nobody retrieved and closes the loop. Returns 0 or a negative
-** code. A libuv loop given to luaio_host_open() is left open. */
+** code. A libuv loop given to luaio_host_open() is left open. A host
+** loop on a libuv loop of luaio's own that is still open when L is
+** closed is closed then, the same way: lua_close alone is enough. */
 LUAIO_EXTERN int luaio_host_close(lua_State *L);
+
+/* The open loop (the host's, or asyncio.run's while it runs), or NULL.
+** Other threads of the host post work to it with
+** luaio_call_soon_threadsafe() (luaio.h), the one call that may come
+** from any thread: the function runs on the loop's thread in the next
+** step, where it may use L. */
+LUAIO_EXTERN luaio_loop_t *luaio_host_loop(lua_State *L);
+
+/* Futures a host resolves later (a request it serves, an asset it loads
+** on another thread). luaio_host_future_new pushes a new asyncio.Future
+** of the open loop, for scripts to await, and returns a reference (> 0)
+** that keeps it until it is settled, or a negative code (nothing pushed):
+** LUAIO_EINVALSTATE when no loop is open, LUAIO_ENOMEM.
+** luaio_host_future_resolve pops the n values at the top of L as its
+** result; luaio_host_future_fail pops the error at the top. Both drop
+** the reference and return 0, LUAIO_EINVALSTATE when the future was done
+** already (a script cancelled it), or LUAIO_EINVAL for a bad reference.
+** To settle one from another thread, post a function that does it. */
+LUAIO_EXTERN int luaio_host_future_new(lua_State *L);
+LUAIO_EXTERN int luaio_host_future_resolve(lua_State *L, int ref, int n);
+LUAIO_EXTERN int luaio_host_future_fail(lua_State *L, int ref);
 
 /* Errors to the host. Every error that no Lua code can catch is handed
 ** to an exception handler as a context table: "message" (a string),

@@ -5,6 +5,7 @@
 #define LUAIO_INTERNAL_H
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,7 +153,22 @@ struct luaio_loop_s {
   char *stream_rbuf, *stream_spare, *stream_pool; /* owns */
   size_t stream_nopen, stream_npool;
   size_t stream_bytes; /* in the streams' own input buffers (debug aid) */
+  /* post.c's: what other threads posted, under the lock, and the async
+  ** handle that wakes the loop for it (unreferenced) */
+  uv_async_t post_async;
+  uv_mutex_t post_lock;
+  luaio__list posted;
+  size_t nposted;
+  atomic_int post_pending; /* set with the lock held: something was posted */
 };
+
+/* Sets up and tears down threadsafe posting (post.c). */
+int luaio__post_init(luaio_loop_t *loop);
+void luaio__post_close(luaio_loop_t *loop);
+/* Moves what was posted to the ready queue. libuv runs the async handle
+** only when it polls, which it does not when nothing keeps it alive, so
+** each iteration also looks at post_pending. */
+void luaio__post_take(luaio_loop_t *loop);
 
 /* Cancels every call_later/call_at handle still armed (handle.c). */
 void luaio__handles_cancel_all(luaio_loop_t *loop);

@@ -66,6 +66,14 @@ luaio_loop_t *luaio_loop_new_clock(uv_loop_t *uv, luaio_clock_kind kind) {
   /* The wakeup timer must not keep libuv alive: only real work does. */
   uv_unref((uv_handle_t *)&loop->wakeup);
   loop->wakeup.data = loop;
+  if (luaio__post_init(loop) != 0) {
+    uv_close((uv_handle_t *)&loop->wakeup, NULL);
+    uv_run(uv, UV_RUN_NOWAIT);
+    if (loop->owns_uv)
+      uv_loop_close(uv);
+    luaio__free(loop, sizeof *loop);
+    return NULL;
+  }
   loop->clock.kind = kind;
   loop->clock.threshold = INFINITY;
   return loop;
@@ -74,13 +82,13 @@ luaio_loop_t *luaio_loop_new_clock(uv_loop_t *uv, luaio_clock_kind kind) {
 static void wakeup_close_cb(uv_handle_t *handle) { (void)handle; }
 
 typedef struct {
-  const uv_handle_t *wakeup;
+  const uv_handle_t *wakeup, *post;
   int nopen;
 } open_count;
 
 static void count_open(uv_handle_t *h, void *arg) {
   open_count *c = arg;
-  if (h != c->wakeup && !uv_is_closing(h))
+  if (h != c->wakeup && h != c->post && !uv_is_closing(h))
     c->nopen++;
 }
 
@@ -88,7 +96,8 @@ static void count_open(uv_handle_t *h, void *arg) {
 ** stream, server or pipe still open. Closing the loop would wait for a
 ** listening socket forever; libuv refuses to close it with any of them. */
 static int open_handles(luaio_loop_t *loop) {
-  open_count c = {(const uv_handle_t *)&loop->wakeup, 0};
+  open_count c = {(const uv_handle_t *)&loop->wakeup,
+                  (const uv_handle_t *)&loop->post_async, 0};
   if (loop->owns_uv)
     uv_walk(loop->uv, count_open, &c);
   return c.nopen;
@@ -102,6 +111,7 @@ int luaio_loop_delete(luaio_loop_t *loop) {
       open_handles(loop) > 0)
     return LUAIO_EBUSY;
   uv_close((uv_handle_t *)&loop->wakeup, wakeup_close_cb);
+  luaio__post_close(loop);
   /* Let libuv finish the close; it runs only close callbacks here. */
   uv_run(loop->uv, UV_RUN_NOWAIT);
   if (loop->owns_uv) {
@@ -192,6 +202,8 @@ static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode,
   uv_unref((uv_handle_t *)&loop->wakeup);
   if (loop->clock.kind != LUAIO_CLOCK_REAL)
     luaio__clock_after_poll(loop);
+  if (atomic_load_explicit(&loop->post_pending, memory_order_relaxed))
+    luaio__post_take(loop);
   luaio__timers_expire(loop, luaio_loop_time(loop));
   if (deadline == 0)
     luaio__ready_run(loop);

@@ -132,6 +132,15 @@ LUAIO_EXTERN int luaio_loop_delete(luaio_loop_t *loop);
 ** left (ready callbacks, timers, live tasks or active libuv handles). */
 LUAIO_EXTERN int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode);
 
+/* The one call that may come from any thread: runs cb(arg) on the
+** loop's thread, in its next iteration, after what is ready already, and
+** wakes the loop if it waits for I/O. Posts from one thread run in the
+** order they were made. cb must not be NULL; the loop must not be
+** deleted while a call is under way, and what is posted after its last
+** iteration never runs. Returns 0, or LUAIO_ENOMEM. */
+LUAIO_EXTERN int luaio_call_soon_threadsafe(luaio_loop_t *loop,
+                                           void (*cb)(void *), void *arg);
+
 /* Runs one iteration without blocking, as LUAIO_RUN_NOWAIT, but runs
 ** ready callbacks only until seconds (>= 0) of real time have passed
 ** since the call, one at least: the rest stay queued, in their order,
