@@ -11,13 +11,20 @@
 #include "../../core/test/test.h"
 #include "luaiolib.h"
 
-/* A state with the standard libraries and asyncio, as a global too. */
+/* log(s): adds s to the test's event log. */
+TEST_UNUSED static int host_log(lua_State *L) {
+  test_logf("%s", luaL_checkstring(L, 1));
+  return 0;
+}
+
+/* A state with the standard libraries, asyncio (a global too) and log. */
 TEST_UNUSED static lua_State *host_newstate(void) {
   lua_State *L = luaL_newstate();
   ASSERT_NOT_NULL(L);
   luaL_openlibs(L);
   luaL_requiref(L, "asyncio", luaopen_asyncio, 1);
   lua_pop(L, 1);
+  lua_register(L, "log", host_log);
   return L;
 }
 

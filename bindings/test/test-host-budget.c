@@ -9,14 +9,8 @@
 
 #include "host.h"
 
-static int l_log(lua_State *L) {
-  test_logf("%s", luaL_checkstring(L, 1));
-  return 0;
-}
-
 static lua_State *open_host(void) {
   lua_State *L = host_newstate();
-  lua_register(L, "log", l_log);
   ASSERT_OK(luaio_host_open(L, NULL));
   test_log_reset();
   return L;

@@ -29,15 +29,9 @@ static int l_burn(lua_State *L) {
   return 1;
 }
 
-static int l_log(lua_State *L) {
-  test_logf("%s", luaL_checkstring(L, 1));
-  return 0;
-}
-
 static lua_State *open_host(double slice, double warn) {
   lua_State *L = host_newstate();
   lua_register(L, "burn", l_burn);
-  lua_register(L, "log", l_log);
   luaio_set_exception_handler(L, host_cb, NULL);
   ASSERT_OK(luaio_host_open_clock(L, NULL, LUAIO_CLOCK_MANUAL));
   ASSERT_OK(luaio_set_slice(L, slice, warn));
