@@ -327,6 +327,18 @@ end)
     end)
   end)
 
+  it("falls under the net capability in a sandbox", function()
+    local out = support.run_refused("--sandbox", [[
+      asyncio.open_connection("127.0.0.1", 1, {ssl = true})]])
+    assert.equal("false\ttrue\tEACCES\tnet.connect\n",
+                  out:match("^[^\n]*\n"))
+    out = support.run_refused("--sandbox", [[
+      asyncio.start_server(function() end, "127.0.0.1", 0,
+        {ssl = asyncio.ssl.create_default_context{server = true}})]])
+    assert.equal("false\ttrue\tEACCES\tnet.listen\n",
+                  out:match("^[^\n]*\n"))
+  end)
+
   it("checks its arguments", function()
     asyncio.run(function()
       local ok, err = pcall(asyncio.open_connection, "127.0.0.1", 1,
