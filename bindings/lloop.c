@@ -3,6 +3,7 @@
 ** the host-driven loop of luaiolib.h: the Lua face of core/loop.c and
 ** core/handle.c.
 */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,39 @@ int luaio_host_close(lua_State *L) {
       lua_gc(L, LUA_GCRESTART);
   }
   return 0;
+}
+
+int luaio_host_backend_fd(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    return LUAIO_EINVALSTATE;
+  return luaio_loop_backend_fd(rt->loop);
+}
+
+int luaio_host_timeout(lua_State *L) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL)
+    return LUAIO_EINVALSTATE;
+  luaio_loop_t *loop = rt->loop;
+  uv_loop_t *uv = luaio_loop_uv(loop);
+  int ms = uv_loop_alive(uv) ? uv_backend_timeout(uv) : -1;
+  double next = luaio_loop_next_deadline(loop);
+  if (next < 0 || ms == 0)
+    return ms;
+  double wait = next - luaio_loop_time(loop);
+  if (wait <= 0)
+    return 0;
+  /* A manual clock moves by luaio_host_advance() only: no wait ends it.
+  ** A virtual one jumps in the next step. */
+  luaio_clock_kind kind = luaio_clock_kind_of(loop);
+  if (kind == LUAIO_CLOCK_MANUAL)
+    return ms;
+  if (kind == LUAIO_CLOCK_VIRTUAL)
+    return 0;
+  double wms = ceil(wait * 1e3);
+  if (wms > INT_MAX)
+    wms = INT_MAX;
+  return ms < 0 || wms < ms ? (int)wms : ms;
 }
 
 luaio_loop_t *luaio_host_loop(lua_State *L) {

@@ -59,6 +59,18 @@ LUAIO_EXTERN int luaio_host_step_for(lua_State *L, double seconds);
 ** closed is closed then, the same way: lua_close alone is enough. */
 LUAIO_EXTERN int luaio_host_close(lua_State *L);
 
+/* For a host on an event loop of its own (SDL, GLFW, a GUI toolkit, its
+** own epoll): luaio_host_backend_fd is the fd to poll for reading (the
+** libuv loop's; posts from other threads make it readable too), and
+** luaio_host_timeout the milliseconds to wait at most before the next
+** luaio_host_step(): 0 when work is ready, -1 when nothing but I/O or a
+** post can bring work. Timers count on the real clock; on a manual clock
+** only those already due do. Call luaio_host_step() once the fd is
+** readable or the timeout has passed. Both return LUAIO_EINVALSTATE when
+** no loop is open. */
+LUAIO_EXTERN int luaio_host_backend_fd(lua_State *L);
+LUAIO_EXTERN int luaio_host_timeout(lua_State *L);
+
 /* The open loop (the host's, or asyncio.run's while it runs), or NULL.
 ** Other threads of the host post work to it with
 ** luaio_call_soon_threadsafe() (luaio.h), the one call that may come

@@ -237,3 +237,10 @@ int luaio_loop_run_for(luaio_loop_t *loop, double seconds) {
   uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
   return loop_iterate(loop, LUAIO_RUN_NOWAIT, deadline);
 }
+
+double luaio_loop_next_deadline(luaio_loop_t *loop) {
+  if (loop->nready > 0 ||
+      atomic_load_explicit(&loop->post_pending, memory_order_relaxed))
+    return 0;
+  return luaio__timers_next(loop);
+}

@@ -141,6 +141,17 @@ LUAIO_EXTERN int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode);
 LUAIO_EXTERN int luaio_call_soon_threadsafe(luaio_loop_t *loop,
                                            void (*cb)(void *), void *arg);
 
+/* The fd a host on an event loop of its own polls for reading: libuv's,
+** readable also when another thread posted work. Call it from the loop's
+** thread, outside uv_run: it polls libuv once, without blocking, so that
+** libuv watches the posting handle. */
+LUAIO_EXTERN int luaio_loop_backend_fd(luaio_loop_t *loop);
+
+/* When the loop next has work of its own, on its clock: 0 when callbacks
+** are ready (or were posted), else the earliest timer's time, or -1 when
+** none is armed. I/O is libuv's: uv_backend_timeout(). */
+LUAIO_EXTERN double luaio_loop_next_deadline(luaio_loop_t *loop);
+
 /* Runs one iteration without blocking, as LUAIO_RUN_NOWAIT, but runs
 ** ready callbacks only until seconds (>= 0) of real time have passed
 ** since the call, one at least: the rest stay queued, in their order,

@@ -83,3 +83,16 @@ int luaio_call_soon_threadsafe(luaio_loop_t *loop, void (*cb)(void *),
   uv_async_send(&loop->post_async);
   return 0;
 }
+
+int luaio_loop_backend_fd(luaio_loop_t *loop) {
+  /* libuv adds a handle's fd to its poll set when it polls, and it polls
+  ** only while something keeps it alive: one poll now, with the posting
+  ** handle referenced, so that a post makes the fd readable. */
+  uv_ref((uv_handle_t *)&loop->post_async);
+  int was_in_uv_run = loop->in_uv_run;
+  loop->in_uv_run = 1;
+  uv_run(loop->uv, UV_RUN_NOWAIT);
+  loop->in_uv_run = was_in_uv_run;
+  uv_unref((uv_handle_t *)&loop->post_async);
+  return uv_backend_fd(loop->uv);
+}
