@@ -154,6 +154,21 @@ static int yielded_p(lua_State *L) {
   return 1;
 }
 
+/* Stack: box (light userdata). The error of a task that its slice
+** stopped after it caught its SliceError. */
+static int stopped_p(lua_State *L) {
+  lfuture *box = lua_touserdata(L, 1);
+  luaioL_pushbox(L, box);
+  pushname(L, -1, box);
+  lua_pushfstring(L, "task '%s' ran on after its SliceError: stopped",
+                  lua_tostring(L, -1));
+  luaL_traceback(L, box->co, NULL, 0);
+  luaioL_newerror(L, "SliceError", lua_tostring(L, -2));
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "traceback");
+  return 1;
+}
+
 /* The core is done with the task (LUAIO_TASK_DONE): the box keeps the
 ** outcome and lets go of the core task and of its pin, so that Task
 ** objects need no finalizer (the finalizer alone cost 8% of spawning and
@@ -244,6 +259,15 @@ static void slice_hook(lua_State *co, lua_Debug *ar) {
   int pastlimit = rt->slice > 0 && ran >= rt->slice;
   if (!(pastwarn && rt->slice_state == 0) && !pastlimit)
     return;
+  /* It caught its SliceError and ran on: it is stopped where it stands,
+  ** by a yield that its step turns into its failure, whenever it can
+  ** yield there; else it gets the error again. */
+  if (pastlimit && rt->slice_state == 2 && box->co == co &&
+      lua_isyieldable(co)) {
+    rt->slice_state = 3;
+    lua_yield(co, 0); /* returns: the hook's caller does the yield */
+    return;
+  }
   luaL_checkstack(co, LUA_MINSTACK, "luaio: slice");
   luaioL_pushbox(co, box);
   if (pastlimit && box->co == co && lua_isyieldable(co) &&
@@ -341,6 +365,7 @@ static int ltask_step(luaio_task_t *t, int err) {
   rt->current = box;
   int status = lua_resume(co, L, nargs, &nres);
   rt->current = prev;
+  int stopped = rt->slice_state == 3;
   rt->slice_start = outer_start;
   rt->slice_state = outer_state;
   switch (status) {
@@ -349,10 +374,10 @@ static int ltask_step(luaio_task_t *t, int err) {
       lua_pop(co, 1);
       return LUAIO_STEP_SUSPENDED;
     }
-    if (nres == 0 && hook_paused(co))
+    if (nres == 0 && hook_paused(co) && !stopped)
       return LUAIO_STEP_SUSPENDED; /* a bare yield: it runs again soon */
     lua_pop(co, nres);
-    lua_pushcfunction(L, yielded_p);
+    lua_pushcfunction(L, stopped ? stopped_p : yielded_p);
     lua_pushlightuserdata(L, box);
     lua_pcall(L, 1, 1, 0); /* out of memory, that error stands in */
     err = ltask_failed(L, box);

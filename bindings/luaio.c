@@ -28,6 +28,7 @@ static const char *progname = "luaio";
 
 #define MAXGRANTS 16 /* --allow-dir and --allow-host, each */
 #define SANDBOX_MEMORY ((size_t)64 << 20) /* --sandbox's --memory-limit */
+#define SANDBOX_SLICE 1.0 /* --sandbox's --slice, in seconds */
 
 /* What the command line asks for; filled in by collectargs. */
 typedef struct cli {
@@ -224,7 +225,7 @@ static const longopt longopts[] = {
     {"--virtual-time", NULL, opt_virtual_time,
      "run asyncio.run's loops on a virtual clock"},
     {"--sandbox", NULL, opt_sandbox,
-     "no io, debug, package, most of os; 64M of memory"},
+     "no io, debug, package, most of os; 64M of memory; 1 s slices"},
     {"--allow", "LIST", opt_allow,
      "grant fs, net, process, signal, thread (docs/sandbox.md)"},
     {"--allow-dir", "DIR", opt_allow_dir, "asyncio.fs only under DIR"},
@@ -881,9 +882,13 @@ static int pmain(lua_State *L) {
   const char *debug = getenv("LUAIO_DEBUG");
   if (!(c->has & HAS_NOENV) && debug != NULL && strcmp(debug, "1") == 0)
     c->has |= HAS_DEBUG;
-  /* Debug mode reports a step as asyncio's reports a slow callback. */
-  if (c->slice > 0 || (c->has & HAS_DEBUG))
-    luaio_set_slice(L, c->slice, (c->has & HAS_DEBUG) ? 0.1 : 0);
+  /* Debug mode reports a step as asyncio's reports a slow callback; a
+  ** sandboxed script's tasks get a slice unless --slice gives one. */
+  double slice = c->slice;
+  if (slice == 0 && (c->has & HAS_SANDBOX))
+    slice = SANDBOX_SLICE;
+  if (slice > 0 || (c->has & HAS_DEBUG))
+    luaio_set_slice(L, slice, (c->has & HAS_DEBUG) ? 0.1 : 0);
   createargtable(L, argv, c->argc, c->script);
   if (!(c->has & HAS_NOENV) && handle_luainit(L) != LUA_OK)
     return 0;

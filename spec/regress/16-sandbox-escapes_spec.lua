@@ -265,3 +265,47 @@ describe("luaio --sandbox", function()
   end)
 end)
 
+describe("a slice", function()
+  -- A runaway task, beside one that keeps its schedule. The task catches
+  -- its SliceError and spins again, in its own thread or in a coroutine
+  -- of its own: either way it is stopped, and the other task goes on.
+  local RUNAWAY = [[
+    asyncio.run(function()
+      local ticks = 0
+      local other = asyncio.create_task(function()
+        for _ = 1, 3 do asyncio.sleep(0); ticks = ticks + 1 end
+      end)
+      local t = asyncio.create_task(function()
+        while true do
+          pcall(%s)
+        end
+      end)
+      local ok, err = pcall(asyncio.await, t)
+      print(ok, asyncio.SliceError:is(err))
+      print(tostring(err):match("ran on after its SliceError: stopped"))
+      asyncio.await(other)
+      print(ticks)
+    end)
+  ]]
+  local SPIN = "function() while true do end end"
+  local SPIN_IN_COROUTINE =
+    "coroutine.wrap(function() while true do end end)"
+
+  it("is set by --sandbox, and stops a task that catches its SliceError",
+     function()
+    local out, err, status = run("--sandbox", RUNAWAY:format(SPIN))
+    assert.equal("false\ttrue\nran on after its SliceError: stopped\n3\n",
+                 out)
+    assert.equal("", err)
+    assert.equal(0, status)
+  end)
+
+  it("stops a task spinning in coroutines of its own", function()
+    local out, err, status = run("--sandbox --slice 0.05",
+                                 RUNAWAY:format(SPIN_IN_COROUTINE))
+    assert.equal("false\ttrue\nran on after its SliceError: stopped\n3\n",
+                 out)
+    assert.equal("", err)
+    assert.equal(0, status)
+  end)
+end)
