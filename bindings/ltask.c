@@ -355,19 +355,28 @@ static int ltask_step(luaio_task_t *t, int err) {
     nargs = lua_gettop(co) - 2; /* [box, fn, args...] */
   }
   box->resume_err = err;
-  double outer_start = rt->slice_start; /* an eager task runs inside */
-  int outer_state = rt->slice_state;    /* the step of the one it made */
-  if (rt->slice_on)
+  /* An eager task runs inside the step of the one that made it: the
+  ** outer step's slice is put back after. */
+  int sliced = rt->slice_on;
+  double outer_start = 0;
+  int outer_state = 0;
+  if (sliced) {
+    outer_start = rt->slice_start;
+    outer_state = rt->slice_state;
     slice_begin(rt, co);
+  }
   if (err == LUAIO_ECANCELLED && hook_paused(co))
     lua_sethook(co, cancel_hook, LUA_MASKCOUNT, 1);
   lfuture *prev = rt->current;
   rt->current = box;
   int status = lua_resume(co, L, nargs, &nres);
   rt->current = prev;
-  int stopped = rt->slice_state == 3;
-  rt->slice_start = outer_start;
-  rt->slice_state = outer_state;
+  int stopped = 0;
+  if (sliced) {
+    stopped = rt->slice_state == 3;
+    rt->slice_start = outer_start;
+    rt->slice_state = outer_state;
+  }
   switch (status) {
   case LUA_YIELD:
     if (nres == 1 && lua_touserdata(co, -1) == &SUSPEND) {
