@@ -245,12 +245,14 @@ static const char *capname(unsigned cap) {
 ** ======================================================================= */
 
 /* What a guard checks: the path at 1, the paths at 1 and 2, the path at
-** 2, an fs.open (mode and path), a host and port, a socket's path. */
-enum { CHK_NONE, CHK_PATH, CHK_PATH2, CHK_PATHAT2, CHK_OPEN, CHK_HOST,
-       CHK_UNIX, CHK_NOHOSTS };
+** 2, the paths at 2 and 3, an fs.open (mode and path), a host and port, a
+** socket's path, the file options of a TLS context. */
+enum { CHK_NONE, CHK_PATH, CHK_PATH2, CHK_PATHAT2, CHK_PATHS23, CHK_OPEN,
+       CHK_HOST, CHK_UNIX, CHK_NOHOSTS, CHK_SSLOPTS };
 
 typedef struct {
-  const char *where; /* NULL: the module; "fs": asyncio.fs; "loop" */
+  const char *where; /* NULL: the module; "fs": asyncio.fs; "loop";
+                        "ssl": asyncio.ssl; "SSLContext": its methods */
   const char *name;
   unsigned cap; /* for open: either fs capability */
   int check;
@@ -281,6 +283,11 @@ static const entry entries[] = {
     {NULL, "to_thread", LUAIO_CAP_THREAD, CHK_NONE},
     {"loop", "add_signal_handler", LUAIO_CAP_SIGNAL, CHK_NONE},
     {"loop", "remove_signal_handler", LUAIO_CAP_SIGNAL, CHK_NONE},
+    /* A TLS context reads the files it is given: certificates, keys and
+    ** CAs are files like any other. Without file options it needs none. */
+    {"ssl", "create_default_context", 0, CHK_SSLOPTS},
+    {"SSLContext", "load_cert_chain", LUAIO_CAP_FS_READ, CHK_PATHS23},
+    {"SSLContext", "load_verify_locations", LUAIO_CAP_FS_READ, CHK_PATHS23},
     {NULL, NULL, 0, CHK_NONE}};
 
 /* Upvalues of a guard: the original's (up to two), then these. */
@@ -294,6 +301,8 @@ static void pushfname(lua_State *L, const entry *e) {
     lua_pushfstring(L, "asyncio.%s", e->name);
   else if (strcmp(e->where, "loop") == 0)
     lua_pushfstring(L, "loop:%s", e->name);
+  else if (strcmp(e->where, "SSLContext") == 0)
+    lua_pushfstring(L, "SSLContext:%s", e->name);
   else
     lua_pushfstring(L, "asyncio.%s.%s", e->where, e->name);
 }
@@ -441,6 +450,24 @@ static void checkunix(lua_State *L, const luaioL_policy *p, const entry *e) {
          path);
 }
 
+/* The file options of asyncio.ssl.create_default_context need fs.read,
+** and must be under the granted directories. */
+static void checksslopts(lua_State *L, const luaioL_policy *p,
+                         const entry *e) {
+  static const char *const files[] = {"cafile", "capath", "certfile",
+                                      "keyfile", NULL};
+  if (!lua_istable(L, 1))
+    return; /* the function's own check */
+  for (int i = 0; files[i] != NULL; i++) {
+    if (lua_getfield(L, 1, files[i]) != LUA_TNIL) {
+      if ((p->caps & LUAIO_CAP_FS_READ) == 0)
+        refusecap(L, e, LUAIO_CAP_FS_READ);
+      checkpath(L, p, e, lua_gettop(L));
+    }
+    lua_pop(L, 1);
+  }
+}
+
 /* Checks the arguments, then runs the original function in this call. */
 static int guard(lua_State *L) {
   const entry *e = lua_touserdata(L, lua_upvalueindex(GUARD_ENTRY));
@@ -464,6 +491,13 @@ static int guard(lua_State *L) {
   case CHK_PATHAT2:
     checkpath(L, p, e, 2);
     break;
+  case CHK_PATHS23:
+    checkpath(L, p, e, 2);
+    checkpath(L, p, e, 3);
+    break;
+  case CHK_SSLOPTS:
+    checksslopts(L, p, e);
+    break;
   case CHK_HOST:
     checkhost(L, p, e);
     break;
@@ -485,7 +519,10 @@ static int needsguard(const luaioL_policy *p, const entry *e) {
   case CHK_PATH:
   case CHK_PATH2:
   case CHK_PATHAT2:
+  case CHK_PATHS23:
     return p->dirs != NULL;
+  case CHK_SSLOPTS:
+    return p->dirs != NULL || (p->caps & LUAIO_CAP_FS_READ) == 0;
   case CHK_HOST:
   case CHK_UNIX:
   case CHK_NOHOSTS:
@@ -502,7 +539,7 @@ static void apply_entry(lua_State *L, int t, int pbox, const entry *e) {
     lua_pop(L, 1);
     return;
   }
-  if ((p->caps & e->cap) == 0) {
+  if (e->cap != 0 && (p->caps & e->cap) == 0) {
     lua_pushlightuserdata(L, (void *)e);
     lua_pushcclosure(L, denied, 1);
   } else if (needsguard(p, e)) {
@@ -610,8 +647,18 @@ void luaioL_open_sandbox(lua_State *L) {
   luaL_getmetatable(L, LOOP_MT);
   lua_getfield(L, -1, "__index");
   int loop = lua_gettop(L);
+  lua_getfield(L, mod, "ssl");
+  int ssl = lua_gettop(L);
+  luaL_getmetatable(L, "asyncio.SSLContext"); /* nil without TLS */
+  if (lua_istable(L, -1))
+    lua_getfield(L, -1, "__index");
+  int sslctx = lua_gettop(L);
   for (const entry *e = entries; e->name != NULL; e++) {
-    int t = e->where == NULL ? mod : e->where[0] == 'f' ? fs : loop;
+    int t = e->where == NULL                  ? mod
+            : strcmp(e->where, "fs") == 0     ? fs
+            : strcmp(e->where, "loop") == 0   ? loop
+            : strcmp(e->where, "ssl") == 0    ? ssl
+                                              : sslctx;
     if (lua_istable(L, t))
       apply_entry(L, t, pbox, e);
   }

@@ -90,11 +90,11 @@ static luaio_tls_ctx_t *newcontext(lua_State *L, int server) {
 /* create_default_context([opts]) */
 static int ltls_create_default_context(lua_State *L) {
   const char *fname = "create_default_context";
-  if (!lua_isnoneornil(L, 1))
+  lua_settop(L, 1);
+  if (!lua_isnil(L, 1))
     luaL_checktype(L, 1, LUA_TTABLE);
   else
     lua_newtable(L), lua_replace(L, 1);
-  lua_settop(L, 1);
   int server = optbool(L, 1, "server", 0);
   const char *cafile = optstring(L, 1, "cafile");
   const char *capath = optstring(L, 1, "capath");

@@ -37,6 +37,13 @@ describe("luaio --sandbox", function()
     [[asyncio.open_unix_connection("/run/systemd/private")]])
   escape("asyncio.start_unix_server", "net.listen",
     [[asyncio.start_unix_server(print, "/tmp/luaio-sandbox-escape.sock")]])
+  escape("asyncio.ssl.create_default_context", "fs.read",
+    [[asyncio.ssl.create_default_context{cafile = "/etc/passwd"}]])
+  escape("SSLContext:load_verify_locations", "fs.read",
+    [[asyncio.ssl.create_default_context():load_verify_locations(
+        "/etc/passwd")]])
+  escape("SSLContext:load_cert_chain", "fs.read",
+    [[asyncio.ssl.create_default_context():load_cert_chain("/etc/passwd")]])
   escape("asyncio.getaddrinfo", "net.dns",
     [[asyncio.getaddrinfo("localhost")]])
   escape("loop:add_signal_handler", "signal",
@@ -262,6 +269,18 @@ describe("luaio --sandbox", function()
       ]])
       assert.equal("false\tnot enough memory\nnext call\n", out)
     end)
+  end)
+end)
+
+describe("a TLS context in a sandbox", function()
+  it("needs no capability without files, and keeps files under --allow-dir",
+     function()
+    local out = refused("--sandbox --allow fs.read --allow-dir /tmp", [[
+      local ctx = asyncio.ssl.create_default_context()
+      assert(ctx, "a context without files")
+      ctx:load_verify_locations("/etc/ssl/certs/ca-certificates.crt")]])
+    assert.matches("SSLContext:load_verify_locations: '/etc/ssl/certs/"
+      .. "ca%-certificates.crt' is outside the directories granted", out)
   end)
 end)
 
