@@ -82,6 +82,8 @@ static luaio_tls_ctx_t *newcontext(lua_State *L, int server) {
   luaL_setmetatable(L, CONTEXT_MT);
   int err;
   lc->ctx = luaio_tls_ctx_new(server, &err);
+  if (lc->ctx == NULL && err == UV_ENOTSUP)
+    luaL_error(L, "create_default_context: %s", luaio_tls_unavailable());
   if (lc->ctx == NULL)
     luaioL_check(L, err, "create_default_context");
   return lc->ctx;
@@ -211,11 +213,25 @@ static const luaL_Reg lcontext_meta[] = {{"__gc", lcontext__gc},
                                          {"__tostring", lcontext__tostring},
                                          {NULL, NULL}};
 
+/* asyncio.ssl's __index: "available" is found out (OpenSSL loaded) when
+** first read, not at start, and kept. */
+static int ltls__index(lua_State *L) {
+  if (lua_type(L, 2) != LUA_TSTRING ||
+      strcmp(lua_tostring(L, 2), "available") != 0)
+    return 0;
+  lua_pushboolean(L, luaio_tls_available());
+  lua_pushvalue(L, -1);
+  lua_setfield(L, 1, "available");
+  return 1;
+}
+
 void luaioL_open_tls(lua_State *L) {
   lua_newtable(L); /* asyncio.ssl */
   luaioL_setfuncs(L, ltls_funcs);
-  lua_pushboolean(L, luaio_tls_available());
-  lua_setfield(L, -2, "available");
+  lua_newtable(L); /* its metatable */
+  lua_pushcfunction(L, ltls__index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
   lua_setfield(L, -2, "ssl");
   luaioL_newclass(L, CONTEXT_MT, lcontext_methods, lcontext_meta);
 }

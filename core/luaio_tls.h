@@ -6,8 +6,9 @@
 ** turns a connected stream into a TLS one. After the handshake the
 ** stream reads and writes plain text exactly as before: every read,
 ** drain and close rule of luaio_stream.h holds. Built without OpenSSL
-** (LUAIO_TLS off), luaio_tls_available() returns 0 and the functions
-** here fail with UV_ENOTSUP.
+** (LUAIO_TLS off), or when libssl cannot be loaded at run time,
+** luaio_tls_available() returns 0 and the functions here fail with
+** UV_ENOTSUP.
 */
 
 /* {======================================================================
@@ -19,15 +20,20 @@
 
 typedef struct luaio_tls_ctx_s luaio_tls_ctx_t;
 
-/* Nonzero when luaio was built with TLS. */
+/* Nonzero when TLS can be used: luaio was built with it and OpenSSL's
+** libssl loads (on the first call of this or of luaio_tls_ctx_new(), never
+** at start). */
 LUAIO_EXTERN int luaio_tls_available(void);
+/* Why TLS cannot be used ("TLS is not available: libssl.so.3 could not
+** be loaded: ..."), or NULL when it can. Loads OpenSSL as above. */
+LUAIO_EXTERN const char *luaio_tls_unavailable(void);
 
 /* Creates a context with asyncio's defaults: TLS 1.2 at least; for a
 ** client (server == 0), the peer verified against the system's CA store
 ** (OpenSSL's default paths, so SSL_CERT_FILE and SSL_CERT_DIR apply) and
 ** its host name checked; a server asks for no client certificate. The
 ** caller owns the reference returned. Returns NULL with *err set
-** (LUAIO_ENOMEM, UV_ENOTSUP). */
+** (LUAIO_ENOMEM, UV_ENOTSUP: luaio_tls_unavailable() says why). */
 LUAIO_EXTERN luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err);
 LUAIO_EXTERN void luaio_tls_ctx_ref(luaio_tls_ctx_t *ctx);
 LUAIO_EXTERN void luaio_tls_ctx_unref(luaio_tls_ctx_t *ctx);

@@ -9,6 +9,10 @@
 
 #include "internal.h"
 
+int luaio_tls_available(void) {
+  return luaio_tls_unavailable() == NULL;
+}
+
 int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
                                   int err) {
   int rc = err;
@@ -21,9 +25,125 @@ int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
 
 #ifdef LUAIO_TLS
 
+#include <dlfcn.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+/* {======================================================================
+** OpenSSL, loaded on first use: a program that never uses TLS does not
+** pay for mapping libssl and libcrypto at start. The headers give the
+** types and constants; the functions come from dlsym into ossl, and the
+** defines below make every call here (and every OpenSSL macro, which
+** expands to one of these) go through it. Never unloaded.
+** ======================================================================= */
+
+#define LUAIO_STR_(x) #x
+#define LUAIO_STR(x) LUAIO_STR_(x)
+#define LIBSSL "libssl.so." LUAIO_STR(OPENSSL_VERSION_MAJOR)
+
+#define OSSL_FUNCS(X)                                                       \
+  X(BIO_ctrl) X(BIO_free) X(BIO_new) X(BIO_s_mem) X(BIO_write)              \
+  X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_reason_error_string)      \
+  X(SSL_CIPHER_get_bits) X(SSL_CIPHER_get_name) X(SSL_CTX_check_private_key) \
+  X(SSL_CTX_ctrl) X(SSL_CTX_free) X(SSL_CTX_load_verify_locations)          \
+  X(SSL_CTX_new) X(SSL_CTX_set_alpn_protos) X(SSL_CTX_set_alpn_select_cb)   \
+  X(SSL_CTX_set_default_verify_paths) X(SSL_CTX_set_verify)                 \
+  X(SSL_CTX_use_PrivateKey_file) X(SSL_CTX_use_certificate_chain_file)      \
+  X(SSL_ctrl) X(SSL_do_handshake) X(SSL_free) X(SSL_get0_alpn_selected)     \
+  X(SSL_get0_param) X(SSL_get1_peer_certificate) X(SSL_get_current_cipher)  \
+  X(SSL_get_error) X(SSL_get_verify_result) X(SSL_get_version) X(SSL_new)   \
+  X(SSL_read) X(SSL_select_next_proto) X(SSL_set1_host)                     \
+  X(SSL_set_accept_state) X(SSL_set_bio) X(SSL_set_connect_state)           \
+  X(SSL_shutdown) X(SSL_write) X(TLS_client_method) X(TLS_server_method)    \
+  X(X509_NAME_print_ex) X(X509_VERIFY_PARAM_set1_ip_asc) X(X509_free)       \
+  X(X509_get_issuer_name) X(X509_get_subject_name)                          \
+  X(X509_verify_cert_error_string)
+
+static struct {
+#define OSSL_FIELD(name) __typeof__(name) *name;
+  OSSL_FUNCS(OSSL_FIELD)
+#undef OSSL_FIELD
+} ossl;
+
+static uv_once_t ossl_once = UV_ONCE_INIT;
+static char ossl_error[256]; /* why loading failed, or "" */
+
+static void ossl_load(void) {
+  void *lib = dlopen(LIBSSL, RTLD_NOW | RTLD_LOCAL); /* and libcrypto */
+  if (lib != NULL) {
+    void *sym;
+#define OSSL_SYM(name)                                                      \
+  if ((sym = dlsym(lib, #name)) == NULL)                                    \
+    goto fail;                                                              \
+  memcpy(&ossl.name, &sym, sizeof sym); /* ISO C has no cast for it */
+    OSSL_FUNCS(OSSL_SYM)
+#undef OSSL_SYM
+    return;
+  }
+fail:
+  snprintf(ossl_error, sizeof ossl_error,
+           "TLS is not available: " LIBSSL " could not be loaded: %s",
+           dlerror());
+}
+
+const char *luaio_tls_unavailable(void) {
+  uv_once(&ossl_once, ossl_load);
+  return ossl_error[0] != '\0' ? ossl_error : NULL;
+}
+
+/* From here on, OpenSSL's names are ossl's pointers. */
+#define BIO_ctrl (ossl.BIO_ctrl)
+#define BIO_free (ossl.BIO_free)
+#define BIO_new (ossl.BIO_new)
+#define BIO_s_mem (ossl.BIO_s_mem)
+#define BIO_write (ossl.BIO_write)
+#define ERR_clear_error (ossl.ERR_clear_error)
+#define ERR_peek_last_error (ossl.ERR_peek_last_error)
+#define ERR_reason_error_string (ossl.ERR_reason_error_string)
+#define SSL_CIPHER_get_bits (ossl.SSL_CIPHER_get_bits)
+#define SSL_CIPHER_get_name (ossl.SSL_CIPHER_get_name)
+#define SSL_CTX_check_private_key (ossl.SSL_CTX_check_private_key)
+#define SSL_CTX_ctrl (ossl.SSL_CTX_ctrl)
+#define SSL_CTX_free (ossl.SSL_CTX_free)
+#define SSL_CTX_load_verify_locations (ossl.SSL_CTX_load_verify_locations)
+#define SSL_CTX_new (ossl.SSL_CTX_new)
+#define SSL_CTX_set_alpn_protos (ossl.SSL_CTX_set_alpn_protos)
+#define SSL_CTX_set_alpn_select_cb (ossl.SSL_CTX_set_alpn_select_cb)
+#define SSL_CTX_set_default_verify_paths (ossl.SSL_CTX_set_default_verify_paths)
+#define SSL_CTX_set_verify (ossl.SSL_CTX_set_verify)
+#define SSL_CTX_use_PrivateKey_file (ossl.SSL_CTX_use_PrivateKey_file)
+#define SSL_CTX_use_certificate_chain_file                                  \
+  (ossl.SSL_CTX_use_certificate_chain_file)
+#define SSL_ctrl (ossl.SSL_ctrl)
+#define SSL_do_handshake (ossl.SSL_do_handshake)
+#define SSL_free (ossl.SSL_free)
+#define SSL_get0_alpn_selected (ossl.SSL_get0_alpn_selected)
+#define SSL_get0_param (ossl.SSL_get0_param)
+#define SSL_get1_peer_certificate (ossl.SSL_get1_peer_certificate)
+#define SSL_get_current_cipher (ossl.SSL_get_current_cipher)
+#define SSL_get_error (ossl.SSL_get_error)
+#define SSL_get_verify_result (ossl.SSL_get_verify_result)
+#define SSL_get_version (ossl.SSL_get_version)
+#define SSL_new (ossl.SSL_new)
+#define SSL_read (ossl.SSL_read)
+#define SSL_select_next_proto (ossl.SSL_select_next_proto)
+#define SSL_set1_host (ossl.SSL_set1_host)
+#define SSL_set_accept_state (ossl.SSL_set_accept_state)
+#define SSL_set_bio (ossl.SSL_set_bio)
+#define SSL_set_connect_state (ossl.SSL_set_connect_state)
+#define SSL_shutdown (ossl.SSL_shutdown)
+#define SSL_write (ossl.SSL_write)
+#define TLS_client_method (ossl.TLS_client_method)
+#define TLS_server_method (ossl.TLS_server_method)
+#define X509_NAME_print_ex (ossl.X509_NAME_print_ex)
+#define X509_VERIFY_PARAM_set1_ip_asc (ossl.X509_VERIFY_PARAM_set1_ip_asc)
+#define X509_free (ossl.X509_free)
+#define X509_get_issuer_name (ossl.X509_get_issuer_name)
+#define X509_get_subject_name (ossl.X509_get_subject_name)
+#define X509_verify_cert_error_string (ossl.X509_verify_cert_error_string)
+
+/* }====================================================================== */
 
 struct luaio_tls_ctx_s {
   SSL_CTX *ctx; /* owns */
@@ -44,11 +164,10 @@ struct luaio__tls {
   char err[160];           /* why TLS failed, or "" */
 };
 
-int luaio_tls_available(void) {
-  return 1;
-}
-
 luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {
+  *err = UV_ENOTSUP;
+  if (luaio_tls_unavailable() != NULL)
+    return NULL;
   *err = LUAIO_ENOMEM;
   luaio_tls_ctx_t *c = luaio__alloc(sizeof *c);
   if (c == NULL)
@@ -518,8 +637,8 @@ int luaio_stream_tls_info(const luaio_stream_t *s, int what, char *buf,
 
 #else /* no OpenSSL: TLS is not supported */
 
-int luaio_tls_available(void) {
-  return 0;
+const char *luaio_tls_unavailable(void) {
+  return "TLS is not available: luaio was built without OpenSSL";
 }
 
 luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {

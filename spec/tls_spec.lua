@@ -67,6 +67,37 @@ local function serve(handler, ctx)
   return server, server:port()
 end
 
+-- Whether libssl is mapped in a new luaio process once code has run.
+local function loads_libssl(code)
+  local bin = assert(os.getenv("LUAIO_BIN"), "LUAIO_BIN must name luaio")
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(code, "\nlocal maps = assert(io.open('/proc/self/maps')):read('a')\n",
+          "io.write(maps:find('libssl', 1, true) and 'yes' or 'no')\n")
+  f:close()
+  local p = io.popen("timeout -k 5 30 '" .. bin .. "' '" .. script .. "'")
+  local out = p:read("a")
+  p:close()
+  os.remove(script)
+  return out
+end
+
+describe("tls loading", function()
+  it("leaves OpenSSL unloaded in a program that does not use TLS",
+     function()
+    assert.equal("no", loads_libssl("asyncio.run(function() end)"))
+  end)
+
+  it("loads it when asyncio.ssl.available is first read", function()
+    assert.equal("yes", loads_libssl("assert(asyncio.ssl.available)"))
+  end)
+
+  it("loads it for a first context", function()
+    assert.equal("yes",
+      loads_libssl("asyncio.ssl.create_default_context({})"))
+  end)
+end)
+
 describe("tls", function()
   teardown(function()
     os.execute("rm -rf " .. dir)

@@ -16,8 +16,11 @@ TEST(context_files) {
   if (!luaio_tls_available()) {
     ASSERT_NULL(ctx);
     ASSERT_EQ(UV_ENOTSUP, err);
+    ASSERT(strncmp(luaio_tls_unavailable(), "TLS is not available: ", 22) ==
+           0);
     return;
   }
+  ASSERT_NULL(luaio_tls_unavailable());
   ASSERT_NOT_NULL(ctx);
   ASSERT_EQ(0, luaio_tls_ctx_is_server(ctx));
   ASSERT_EQ(LUAIO_ETLS,
