@@ -7,13 +7,7 @@ local support = require "support"
 local PIPE = asyncio.PIPE
 local BIN = os.getenv("LUAIO_BIN")
 
-local function script(source)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(source)
-  f:close()
-  return path
-end
+local script = require("cli_child").script
 
 -- Reads stdin line by line, printing each line and, meanwhile, a tick
 -- each time a timer fires.
