@@ -69,6 +69,15 @@ int luaioL_selferror(lua_State *L, const char *expected) {
                                        got));
 }
 
+void luaioL_newweakset(lua_State *L, const void *key) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
 void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                      const luaL_Reg *meta) {
   luaL_newmetatable(L, tname); /* also sets __name */

@@ -136,6 +136,9 @@ luaioL_runtime *luaioL_runtime_of(lua_State *L);
 
 /* Registers funcs with the runtime as their one upvalue. [-0, +0, m] */
 void luaioL_setfuncs(lua_State *L, const luaL_Reg *funcs);
+/* Stores a new table with weak keys in the registry at key: a set of
+** objects that does not keep them alive. [-0, +0, m] */
+void luaioL_newweakset(lua_State *L, const void *key);
 /* Makes a metatable named tname with methods and metamethods, all with
 ** the runtime as upvalue; meta.__index = methods. [-0, +0, m] */
 void luaioL_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,

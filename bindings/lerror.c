@@ -367,12 +367,7 @@ void luaioL_open_error(lua_State *L) {
   }
   lua_pop(L, 1); /* classmeta */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &ERRORS_KEY);
-  lua_newtable(L); /* weak set of carried error tables */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &CARRIED_KEY);
+  luaioL_newweakset(L, &CARRIED_KEY); /* carried error tables */
   lua_pushcfunction(L, lerror_iserror);
   lua_setfield(L, module, "iserror");
 }

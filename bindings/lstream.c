@@ -1359,12 +1359,7 @@ void luaioL_open_stream(lua_State *L) {
   luaioL_newclass(L, READER_MT, lreader_methods, lreader_meta);
   luaioL_newclass(L, WRITER_MT, lwriter_methods, lwriter_meta);
   luaioL_newclass(L, SERVER_MT, lserver_methods, lserver_meta);
-  lua_newtable(L); /* weak set of open stream and server boxes */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &STREAMS_KEY);
+  luaioL_newweakset(L, &STREAMS_KEY); /* open stream and server boxes */
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &STDIO_KEY);
 }

@@ -1052,16 +1052,6 @@ int luaioL_report_unretrieved(lua_State *L) {
   return 0;
 }
 
-/* Makes the weak set of failed boxes for a new loop. [-0, +0, m] */
-static void newfailedset(lua_State *L) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
-}
-
 /* }====================================================================== */
 
 void luaioL_open_task(lua_State *L) {
@@ -1082,5 +1072,5 @@ void luaioL_open_task(lua_State *L) {
   lua_pushcfunction(L, lguard__gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  newfailedset(L);
+  luaioL_newweakset(L, &FAILED_KEY); /* failed boxes not yet reported */
 }

@@ -256,10 +256,5 @@ static const luaL_Reg ludp_meta[] = {{"__gc", ludp__gc},
 void luaioL_open_udp(lua_State *L) {
   luaioL_setfuncs(L, ludp_funcs);
   luaioL_newclass(L, ENDPOINT_MT, ludp_methods, ludp_meta);
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &ENDPOINTS_KEY);
+  luaioL_newweakset(L, &ENDPOINTS_KEY); /* open endpoints */
 }
