@@ -11,6 +11,7 @@ source = {
 }
 description = {
   summary = "asyncio-style concurrency for Lua 5.4 on libuv",
+  license = "MIT",
   detailed = [[
 The asyncio module: tasks, gather, timeouts, cancellation, queues, locks,
 streams, subprocesses and files on a libuv event loop, with the names and

@@ -54,7 +54,7 @@ for f in bin/luaio lib/lua/5.4/asyncio.so lib/libluaio.a \
   lib/pkgconfig/luaio.pc lib/pkgconfig/luaio-static.pc \
   lib/cmake/luaio/luaioConfig.cmake lib/cmake/luaio/luaioConfigVersion.cmake \
   share/man/man1/luaio.1 share/luaio/types/config.json \
-  share/luaio/types/library/asyncio.lua; do
+  share/luaio/types/library/asyncio.lua share/doc/luaio/LICENSE; do
   [ -e "$p/$f" ] || fail "not installed: $prefix/$f"
 done
 # Every header the installed ones include is installed too.

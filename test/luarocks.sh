@@ -26,6 +26,9 @@ tar -C "$src" --exclude='./build*' --exclude=./.git -cf - . |
 set -- "$tmp"/src/luaio-*.rockspec
 [ $# -eq 1 ] && [ -f "$1" ] || fail "expected one luaio-*.rockspec, found: $*"
 rockspec=$(basename "$1")
+echo "== luarocks lint $rockspec"
+(cd "$tmp/src" && HOME=$tmp/home luarocks lint "$rockspec") ||
+  fail "luarocks lint $rockspec"
 echo "== luarocks make $rockspec"
 (cd "$tmp/src" && HOME=$tmp/home CMAKE_BUILD_PARALLEL_LEVEL=2 \
   luarocks --lua-version=5.4 make --tree "$tmp/tree" "$rockspec") \
