@@ -151,6 +151,7 @@ static int runtime__gc(lua_State *L) {
 static int openmodule(lua_State *L) {
   lua_newtable(L);
   luaioL_open_error(L);
+  luaioL_open_debug(L);
   luaioL_open_future(L);
   luaioL_open_task(L);
   luaioL_open_loop(L);

@@ -65,6 +65,10 @@ typedef struct luaioL_runtime {
   double slice;          /* the limit in seconds, or 0 */
   double slice_warn;     /* the warning threshold in seconds, or 0 */
   double slice_start;    /* when the running task was resumed */
+  double warn_at;        /* slice_warn, else slow_step in debug mode, or 0 */
+  /* Debug mode (ldebug.c). */
+  int debug;             /* on: resources keep where they were opened */
+  int norigins;          /* origins ever kept: 0 until debug mode is used */
   /* The collector of a host that steps with a budget (lloop.c). */
   int gc_owned;          /* stopped by luaio_host_step_for: its steps run it */
   int gc_was_running;    /* as it was before: restored at the loop's close */
@@ -261,6 +265,9 @@ int luaioL_report_unretrieved(lua_State *L);
 ** callback delivers it to the exception handler, or the loop's close.
 ** Safe in a finalizer. [-0, +0, m] */
 void luaioL_queuereport(lua_State *L, int idx);
+/* Queues the context table at idx for the exception handler, delivered
+** as luaioL_queuereport's are. Safe in a finalizer. [-0, +0, m] */
+void luaioL_queuecontext(lua_State *L, int idx);
 /* Delivers the queued reports now (a loop that closed). Never raises. */
 void luaioL_drainreports(lua_State *L);
 
@@ -314,6 +321,32 @@ void luaioL_callhandler(lua_State *L);
 
 /* }====================================================================== */
 
+/* {======================================================================
+** Debug mode (ldebug.c)
+** ======================================================================= */
+
+/* A step that runs longer than this without suspending is reported in
+** debug mode, as asyncio's slow_callback_duration. */
+#define LUAIO_SLOW_STEP 0.1
+
+/* In debug mode, keeps where the object at idx is being opened, as what
+** ("TCP connection"): the first Lua frame's file:line and the traceback
+** from there; out of it, does nothing. [-0, +0, m] */
+void luaioL_setorigin(lua_State *L, int idx, const char *what);
+/* Gives the object at to the origin of the object at from, if it has
+** one: the same record (a stream's two halves, reported once), or, with
+** what, a new one naming it (a connection that a server accepted).
+** [-0, +0, m] */
+void luaioL_copyorigin(lua_State *L, int from, int to, const char *what);
+/* Queues a report that the object at idx, which has an origin, is being
+** closed by luaio rather than by the program: it was collected open, or
+** (atclose) it was open when its loop closed. Once per origin; nothing
+** for an object with none. Never raises; safe in a finalizer.
+** [-0, +0, -] */
+void luaioL_unclosed(lua_State *L, int idx, int atclose);
+
+/* }====================================================================== */
+
 /* Openers, one per binding file, called by luaopen_asyncio with the
 ** module table at top. [-0, +0, e] */
 void luaioL_open_error(lua_State *L);
@@ -339,6 +372,7 @@ void luaioL_open_udp(lua_State *L);     /* UDP endpoints */
 void luaioL_open_fs(lua_State *L);      /* asyncio.fs */
 void luaioL_open_thread(lua_State *L);  /* to_thread */
 void luaioL_open_clock(lua_State *L);   /* asyncio.Clock */
+void luaioL_open_debug(lua_State *L);   /* debug mode's origins */
 
 /* The kind of clock named by the value at idx: nil (the default), a
 ** kind's name or an asyncio.Clock. [-0, +0, v] */

@@ -180,6 +180,12 @@ void luaioL_printcontext(lua_State *L, int idx) {
   int err = lua_gettop(L);
   if (lua_isnil(L, err)) {
     fprintf(stderr, "%s\n", msg);
+    /* Where the object of the report was made (debug mode). */
+    if (lua_getfield(L, idx, "source_traceback") == LUA_TSTRING)
+      fprintf(stderr, "opened here:\n%s\n",
+              strncmp(lua_tostring(L, -1), "stack traceback:\n", 17) == 0
+                  ? lua_tostring(L, -1) + 17
+                  : lua_tostring(L, -1));
   } else {
     const char *text = luaL_tolstring(L, err, NULL);
     const char *tb = NULL;

@@ -165,6 +165,7 @@ static int isoptions(lua_State *L, int idx) {
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING ||
         (strcmp(lua_tostring(L, -1), "clock") != 0 &&
+         strcmp(lua_tostring(L, -1), "debug") != 0 &&
          strcmp(lua_tostring(L, -1), "slice") != 0 &&
          strcmp(lua_tostring(L, -1), "slice_warning") != 0)) {
       lua_pop(L, 1);
@@ -175,18 +176,36 @@ static int isoptions(lua_State *L, int idx) {
   return n > 0;
 }
 
+/* Works out when a step is reported: at the slice's warning, else, in
+** debug mode, past LUAIO_SLOW_STEP. */
+static void setwarning(luaioL_runtime *rt) {
+  rt->warn_at = rt->slice_warn > 0 ? rt->slice_warn
+                : rt->debug        ? LUAIO_SLOW_STEP
+                                   : 0;
+  rt->slice_on = rt->slice > 0 || rt->warn_at > 0;
+}
+
 /* Sets the slice of the runtime's loops. */
 static int setslice(luaioL_runtime *rt, double limit, double warn) {
   if (!(limit >= 0) || !(warn >= 0)) /* also NaN */
     return LUAIO_EINVAL;
   rt->slice = isinf(limit) ? 0 : limit;
   rt->slice_warn = isinf(warn) ? 0 : warn;
-  rt->slice_on = rt->slice > 0 || rt->slice_warn > 0;
+  setwarning(rt);
   return 0;
 }
 
 int luaio_set_slice(lua_State *L, double limit, double warn) {
   return setslice(luaioL_runtime_of(L), limit, warn);
+}
+
+static void setdebug(luaioL_runtime *rt, int on) {
+  rt->debug = on != 0;
+  setwarning(rt);
+}
+
+void luaio_set_debug(lua_State *L, int on) {
+  setdebug(luaioL_runtime_of(L), on);
 }
 
 /* A slice option of asyncio.run's table at idx, or the value so far. */
@@ -203,8 +222,8 @@ static double sliceopt(lua_State *L, int idx, const char *name, double dflt) {
   return d;
 }
 
-/* asyncio.run(main, ... [, {clock = ..., slice = ..., slice_warning = ...}])
-*/
+/* asyncio.run(main, ... [, {clock = ..., debug = ..., slice = ...,
+** slice_warning = ...}]) */
 static int lloop_run(lua_State *L) {
   luaioL_runtime *rt = luaioL_rt(L);
   if (rt->loop != NULL)
@@ -215,10 +234,18 @@ static int lloop_run(lua_State *L) {
     return luaL_typeerror(L, 1, "function or coroutine object");
   double saved_slice = rt->slice, saved_warn = rt->slice_warn;
   double slice = saved_slice, warn = saved_warn;
+  int saved_debug = rt->debug, debug = saved_debug;
   lua_pushnil(L); /* the clock option, kept at 2 while the loop runs */
   if (lua_gettop(L) > 2 && isoptions(L, lua_gettop(L) - 1)) {
     slice = sliceopt(L, lua_gettop(L) - 1, "slice", slice);
     warn = sliceopt(L, lua_gettop(L) - 1, "slice_warning", warn);
+    int t = lua_getfield(L, -2, "debug");
+    if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+      return luaL_error(L, "asyncio.run: option 'debug' must be a boolean, "
+                           "got %s", luaL_typename(L, -1));
+    if (t == LUA_TBOOLEAN) /* nil: as luaio_set_debug (--debug) says */
+      debug = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, -2, "clock");
     lua_replace(L, -3);
     lua_pop(L, 1);
@@ -229,6 +256,7 @@ static int lloop_run(lua_State *L) {
   int rc = loop_open(rt, L, NULL, clock);
   if (rc != 0)
     return luaioL_check(L, rc, "run");
+  rt->debug = debug;
   setslice(rt, slice, warn); /* checked above */
   luaioL_bindclock(L, 2);
   lua_remove(L, 2);
@@ -243,7 +271,8 @@ static int lloop_run(lua_State *L) {
   if (main != NULL)
     main->retrieved = 1; /* run passes main's outcome on itself */
   loop_close(rt, L);
-  setslice(rt, saved_slice, saved_warn); /* the run's own are its own */
+  rt->debug = saved_debug; /* the run's own are its own */
+  setslice(rt, saved_slice, saved_warn);
   if (main != NULL)
     luaioL_unpin(L, main);
   if (status != LUA_OK)
@@ -501,6 +530,23 @@ static int lloop_get_slice(lua_State *L) {
   lua_pushnumber(L, rt->slice);
   lua_pushnumber(L, rt->slice_warn);
   return 2;
+}
+
+/* loop:set_debug(enabled), as asyncio's: for the running loop; the
+** next asyncio.run starts as luaio_set_debug (--debug) says. */
+static int lloop_set_debug(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  checklloop(L);
+  luaL_checktype(L, 2, LUA_TBOOLEAN);
+  setdebug(rt, lua_toboolean(L, 2));
+  return 0;
+}
+
+static int lloop_get_debug(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  checklloop(L);
+  lua_pushboolean(L, rt->debug);
+  return 1;
 }
 
 static int lloop_create_future(lua_State *L) {
@@ -782,6 +828,8 @@ static const luaL_Reg lloop_methods[] = {{"time", lloop_time},
                                          {"create_future", lloop_create_future},
                                          {"set_slice", lloop_set_slice},
                                          {"get_slice", lloop_get_slice},
+                                         {"set_debug", lloop_set_debug},
+                                         {"get_debug", lloop_get_debug},
                                          {"set_exception_handler",
                                           lloop_set_exception_handler},
                                          {"get_exception_handler",

@@ -4,6 +4,7 @@
 ** core/process.c and core/signal.c.
 */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,6 +431,12 @@ static int spawn(lua_State *L, const char *fname, int prog, int args,
     pushpipe(L, luaio_process_pipe(lp->p, i), i == 0 ? WRITER_MT : READER_MT);
     lua_setiuservalue(L, -2, i + 1);
   }
+  if (luaioL_runtime_of(L)->debug) {
+    char what[96];
+    snprintf(what, sizeof what, "subprocess %.60s (pid %d)", file,
+             luaio_process_pid(lp->p));
+    luaioL_setorigin(L, -1, what);
+  }
   return 1;
 }
 
@@ -617,9 +624,14 @@ static int lprocess__index(lua_State *L) {
   return 1;
 }
 
+/* Collected: its pipes are closed, and a child still running keeps
+** only its handle, closed when it exits (or when the loop closes). */
 static int lprocess__gc(lua_State *L) {
   lprocess *lp = lua_touserdata(L, 1);
+  int code;
   if (lp->p != NULL) {
+    if (!luaio_process_returncode(lp->p, &code))
+      luaioL_unclosed(L, 1, 0); /* debug mode: never waited for */
     luaio_process_unref(lp->p);
     lp->p = NULL;
   }

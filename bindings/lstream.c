@@ -99,6 +99,17 @@ static void setpair(lua_State *L, luaio_stream_t *s) {
   ((lstream *)lua_touserdata(L, -1))->s = s;
 }
 
+/* In debug mode, keeps where the pair whose box is at idx is opened:
+** both halves share the origin, so that the one collected first reports.
+** [-0, +0, m] */
+static void pairorigin(lua_State *L, int idx, const char *what) {
+  idx = lua_absindex(L, idx);
+  luaioL_setorigin(L, idx, what);
+  lua_getiuservalue(L, idx, 1);
+  luaioL_copyorigin(L, idx, -1, NULL);
+  lua_pop(L, 1);
+}
+
 /* {======================================================================
 ** Reading
 ** ======================================================================= */
@@ -532,6 +543,8 @@ static int lwriter_get_extra_info(lua_State *L) {
 static int lstream__gc(lua_State *L) {
   lstream *ls = lua_touserdata(L, 1);
   if (ls->s != NULL) {
+    if (!luaio_stream_is_closing(ls->s))
+      luaioL_unclosed(L, 1, 0); /* debug mode: opened here, never closed */
     if (luaio_stream_write_buffer_size(ls->s) == 0)
       luaio_stream_close(ls->s);
     else
@@ -741,6 +754,10 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
                             ctx >= CONNECT_UNIX ? "open_unix_connection"
                                                 : "open_connection");
   setpair(L, s);
+  if (luaioL_runtime_of(L)->debug)
+    pairorigin(L, -1, ctx >= CONNECT_UNIX ? "Unix connection"
+                      : lua_isnil(L, 4)   ? "TCP connection"
+                                          : "TLS connection");
   if (!lua_isnil(L, 4)) /* ssl=: the context, at 4 */
     return tls_begin(L, s, luaioL_tlscontext(L, 4, 0, "open_connection"),
                      lua_tostring(L, 1), tls_timeout(L, 3), TLS_CONNECT);
@@ -803,6 +820,7 @@ static int lstream_connect_read_pipe(lua_State *L) {
   size_t limit;
   connect_opts(L, 2, &timeout, &limit);
   pushfd(L, loop, fd, 0, limit, "connect_read_pipe");
+  pairorigin(L, -1, "read pipe");
   return 1;
 }
 
@@ -810,6 +828,7 @@ static int lstream_connect_read_pipe(lua_State *L) {
 static int lstream_connect_write_pipe(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "connect_write_pipe");
   pushfd(L, loop, checkfd(L), 1, 0, "connect_write_pipe");
+  pairorigin(L, -1, "write pipe");
   return 1;
 }
 
@@ -968,6 +987,14 @@ static int spawn_handler(lua_State *L) {
   luaio_stream_t *s = c->conn;
   luaio_stream_ref(s);
   setpair(L, s); /* the boxes own that reference; c keeps its own */
+  if (c->ls->rt->norigins > 0) { /* debug mode: the server's origin */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ls->pin);
+    luaioL_copyorigin(L, -1, -2, "connection accepted by the server");
+    lua_pop(L, 1);
+    lua_getiuservalue(L, -1, 1);
+    luaioL_copyorigin(L, -2, -1, NULL);
+    lua_pop(L, 1);
+  }
   lfuture *task = luaioL_spawn(L, nargs, 0); /* on error, c's aborts it */
   task->handler = 1; /* its failure is reported at once */
   c->conn = NULL; /* c's reference goes to the done callback */
@@ -1052,6 +1079,7 @@ static int server_listen(lua_State *L, const luaio_addrinfo_t *list,
     server_unpin(L, ls);
     return luaioL_check(L, rc, fname);
   }
+  luaioL_setorigin(L, 5, path != NULL ? "Unix server" : "server");
   lua_pushvalue(L, 5);
   return 1;
 }
@@ -1224,6 +1252,8 @@ static int lserver_serve_forever(lua_State *L) {
 static int lserver__gc(lua_State *L) {
   lserver *ls = lua_touserdata(L, 1);
   if (ls->srv != NULL) {
+    if (!luaio_server_is_closing(ls->srv))
+      luaioL_unclosed(L, 1, 0);
     luaio_server_close(ls->srv);
     luaio_server_unref(ls->srv);
     ls->srv = NULL;
@@ -1278,13 +1308,18 @@ int luaioL_close_streams(lua_State *L) {
     if (luaL_testudata(L, -1, SERVER_MT) != NULL) {
       lserver *ls = lua_touserdata(L, -1);
       if (ls->srv != NULL) {
+        if (!luaio_server_is_closing(ls->srv))
+          luaioL_unclosed(L, -1, 1);
         luaio_server_close(ls->srv);
         server_unpin(L, ls);
       }
     } else {
       lstream *ls = lua_touserdata(L, -1);
-      if (ls->s != NULL)
+      if (ls->s != NULL) {
+        if (!luaio_stream_is_closing(ls->s))
+          luaioL_unclosed(L, -1, 1);
         luaio_stream_abort(ls->s);
+      }
     }
   }
   lua_pop(L, 1);

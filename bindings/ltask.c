@@ -211,26 +211,34 @@ static double slice_now(luaio_loop_t *loop) {
   return (double)uv_hrtime() / 1e9;
 }
 
-/* Reports the task running on co (box at the top of co): it has run past
-** the warning threshold. [-0, +0, m] */
-static void slice_warn(lua_State *co, luaioL_runtime *rt, lfuture *box,
-                       double ran) {
-  int top = lua_gettop(co);
-  lua_createtable(co, 0, 3);
-  pushname(co, top, box);
-  char secs[128];
-  snprintf(secs, sizeof secs, "%.3f s without suspending (the slice's "
-                              "warning is at %g s)", ran, rt->slice_warn);
-  lua_pushfstring(co, "task '%s' has run for %s", lua_tostring(co, -1), secs);
-  luaL_traceback(co, co, lua_tostring(co, -1), 0);
-  lua_setfield(co, top + 1, "message");
-  lua_pop(co, 2);
-  luaL_traceback(co, co, NULL, 0);
-  lua_setfield(co, top + 1, "traceback");
-  lua_pushvalue(co, top);
-  lua_setfield(co, top + 1, "task");
-  luaioL_callhandler(co);
-  lua_settop(co, top);
+/* Reports the task of the box at the top of L, whose thread is co: it
+** has run past the warning threshold (after: in a step that is over,
+** 1 when it then suspended, 2 when it ended). [-0, +0, m] */
+static void slice_warn(lua_State *L, lua_State *co, luaioL_runtime *rt,
+                       lfuture *box, double ran, int after) {
+  int top = lua_gettop(L);
+  lua_createtable(L, 0, 3);
+  pushname(L, top, box);
+  char secs[160];
+  if (rt->slice_warn > 0)
+    snprintf(secs, sizeof secs, "%.3f s without suspending (the slice's "
+                                "warning is at %g s)", ran, rt->slice_warn);
+  else
+    snprintf(secs, sizeof secs, "%.3f s without suspending (debug mode "
+                                "reports steps of over %g s)", ran,
+             rt->warn_at);
+  lua_pushfstring(L, "task '%s' %s %s%s", lua_tostring(L, -1),
+                  after ? "ran for" : "has run for", secs,
+                  after == 1 ? ", then suspended here" : "");
+  luaL_traceback(L, co, lua_tostring(L, -1), 0);
+  lua_setfield(L, top + 1, "message");
+  lua_pop(L, 2);
+  luaL_traceback(L, co, NULL, 0);
+  lua_setfield(L, top + 1, "traceback");
+  lua_pushvalue(L, top);
+  lua_setfield(L, top + 1, "task");
+  luaioL_callhandler(L);
+  lua_settop(L, top);
 }
 
 /* Whether the task of the box at the top of co asked to be preempted. */
@@ -255,7 +263,7 @@ static void slice_hook(lua_State *co, lua_Debug *ar) {
     return;
   }
   double ran = slice_now(rt->loop) - rt->slice_start;
-  int pastwarn = rt->slice_warn > 0 && ran >= rt->slice_warn;
+  int pastwarn = rt->warn_at > 0 && ran >= rt->warn_at;
   int pastlimit = rt->slice > 0 && ran >= rt->slice;
   if (!(pastwarn && rt->slice_state == 0) && !pastlimit)
     return;
@@ -279,7 +287,7 @@ static void slice_hook(lua_State *co, lua_Debug *ar) {
   if (pastwarn && rt->slice_state == 0) {
     rt->slice_state = 1;
     if (!slice_preempts(co)) /* such a task is paused: nothing to say */
-      slice_warn(co, rt, box, ran);
+      slice_warn(co, co, rt, box, ran, 0);
   }
   if (!pastlimit) {
     lua_pop(co, 1);
@@ -332,6 +340,20 @@ static void cancel_hook(lua_State *co, lua_Debug *ar) {
 
 /* }====================================================================== */
 
+/* After a step that ran without a warning: a step that blocked in a C
+** function (os.execute, a read from a terminal) runs no Lua instruction
+** that the hook could count, so it is reported once it is over, with
+** where the task suspended, as asyncio reports a slow callback. */
+static void slow_step(lua_State *L, luaioL_runtime *rt, lfuture *box,
+                      int status) {
+  double ran = slice_now(rt->loop) - rt->slice_start;
+  if (ran < rt->warn_at || !lua_checkstack(L, 8))
+    return;
+  luaioL_pushbox(L, box);
+  slice_warn(L, box->co, rt, box, ran, status == LUA_YIELD ? 1 : 2);
+  lua_pop(L, 1);
+}
+
 static int ltask_step(luaio_task_t *t, int err) {
   lfuture *box = luaio_future_data(luaio_task_future(t));
   luaioL_runtime *rt = box->rt;
@@ -374,6 +396,8 @@ static int ltask_step(luaio_task_t *t, int err) {
   int stopped = 0;
   if (sliced) {
     stopped = rt->slice_state == 3;
+    if (rt->slice_state == 0 && rt->warn_at > 0)
+      slow_step(L, rt, box, status);
     rt->slice_start = outer_start;
     rt->slice_state = outer_state;
   }
@@ -913,7 +937,8 @@ static void pushcontext(lua_State *L, int b, lfuture *box) {
 }
 
 /* Reports the n boxes of the list at idx that nobody retrieved, oldest
-** task first. [-0, +0, m] */
+** task first, then the contexts of the list at idx + 1 in their order.
+** [-0, +0, m] */
 static void report_list(lua_State *L, int list, int n) {
   failed_entry *v = lua_newuserdatauv(L, (size_t)n * sizeof *v + 1, 0);
   for (int i = 0; i < n; i++) {
@@ -932,11 +957,17 @@ static void report_list(lua_State *L, int list, int n) {
     lua_settop(L, b - 1);
   }
   lua_pop(L, 1);
+  lua_Integer nctx = (lua_Integer)lua_rawlen(L, list + 1);
+  for (lua_Integer i = 1; i <= nctx; i++) {
+    lua_rawgeti(L, list + 1, i);
+    luaioL_callhandler(L);
+  }
 }
 
 /* Appends the boxes of the queue that are still to report to the list
-** at list (n so far), marking them reported; returns the new count; the
-** queue is emptied. [-0, +0, m] */
+** at list (n so far), marking them reported, and its contexts to the list
+** at list + 1; returns the new count of boxes; the queue is emptied.
+** [-0, +0, m] */
 static int take_queue(lua_State *L, luaioL_runtime *rt, int list, int n) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY) != LUA_TTABLE) {
     lua_pop(L, 1);
@@ -947,7 +978,10 @@ static int take_queue(lua_State *L, luaioL_runtime *rt, int list, int n) {
   rt->nreports = 0;
   lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
   for (lua_Integer i = 1; i <= len; i++) {
-    lua_rawgeti(L, -1, i);
+    if (lua_rawgeti(L, -1, i) == LUA_TTABLE) { /* a context, as it is */
+      lua_rawseti(L, list + 1, (lua_Integer)lua_rawlen(L, list + 1) + 1);
+      continue;
+    }
     lfuture *box = lua_touserdata(L, -1);
     if (!box->retrieved && !box->reported) {
       box->reported = 1;
@@ -966,6 +1000,7 @@ static int drain_p(lua_State *L) {
   rt->drain_scheduled = 0;
   lua_newtable(L);
   int list = lua_gettop(L);
+  lua_newtable(L); /* contexts, at list + 1 */
   int n = take_queue(L, rt, list, 0);
   report_list(L, list, n);
   return 0;
@@ -989,15 +1024,9 @@ static void drain_cb(void *arg) {
   drain(rt->L, rt);
 }
 
-void luaioL_queuereport(lua_State *L, int idx) {
-  lfuture *box = lua_touserdata(L, idx);
-  luaioL_runtime *rt = box->rt;
-  idx = lua_absindex(L, idx);
-  if (box->fut != NULL && !box->is_task) {
-    /* A collected future keeps its outcome for the handler. */
-    box->final = (unsigned char)luaio_future_state(box->fut);
-    box->final_err = luaio_future_error(box->fut);
-  }
+/* Appends the value at idx (a box or a context) to the queue and makes
+** sure that something delivers it. [-0, +0, m] */
+static void queue(lua_State *L, luaioL_runtime *rt, int idx) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -1019,6 +1048,22 @@ void luaioL_queuereport(lua_State *L, int idx) {
     rt->drain_scheduled = 1;
 }
 
+void luaioL_queuereport(lua_State *L, int idx) {
+  lfuture *box = lua_touserdata(L, idx);
+  luaioL_runtime *rt = box->rt;
+  idx = lua_absindex(L, idx);
+  if (box->fut != NULL && !box->is_task) {
+    /* A collected future keeps its outcome for the handler. */
+    box->final = (unsigned char)luaio_future_state(box->fut);
+    box->final_err = luaio_future_error(box->fut);
+  }
+  queue(L, rt, idx);
+}
+
+void luaioL_queuecontext(lua_State *L, int idx) {
+  queue(L, luaioL_runtime_of(L), lua_absindex(L, idx));
+}
+
 void luaioL_drainreports(lua_State *L) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
   if (rt->nreports > 0)
@@ -1032,6 +1077,7 @@ int luaioL_report_unretrieved(lua_State *L) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
   lua_newtable(L);
   int list = lua_gettop(L);
+  lua_newtable(L); /* contexts, at list + 1 */
   int n = 0;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
   int t = lua_gettop(L);
@@ -1048,7 +1094,7 @@ int luaioL_report_unretrieved(lua_State *L) {
   lua_pop(L, 1);
   n = take_queue(L, rt, list, n);
   report_list(L, list, n);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   return 0;
 }
 

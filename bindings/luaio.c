@@ -234,7 +234,7 @@ static const longopt longopts[] = {
     {"--memory-limit", "N", opt_memory_limit,
      "limit Lua's memory to N bytes (K, M, G)"},
     {"--debug", NULL, opt_debug,
-     "report task steps of over 0.1 s (also LUAIO_DEBUG=1)"},
+     "debug mode: slow steps, unclosed resources (also LUAIO_DEBUG=1)"},
     {"--slice", "SECONDS", opt_slice,
      "fail a task that runs SECONDS without suspending"},
     {NULL, NULL, NULL, NULL}};
@@ -882,13 +882,14 @@ static int pmain(lua_State *L) {
   const char *debug = getenv("LUAIO_DEBUG");
   if (!(c->has & HAS_NOENV) && debug != NULL && strcmp(debug, "1") == 0)
     c->has |= HAS_DEBUG;
-  /* Debug mode reports a step as asyncio's reports a slow callback; a
-  ** sandboxed script's tasks get a slice unless --slice gives one. */
+  /* A sandboxed script's tasks get a slice unless --slice gives one. */
   double slice = c->slice;
   if (slice == 0 && (c->has & HAS_SANDBOX))
     slice = SANDBOX_SLICE;
-  if (slice > 0 || (c->has & HAS_DEBUG))
-    luaio_set_slice(L, slice, (c->has & HAS_DEBUG) ? 0.1 : 0);
+  if (slice > 0)
+    luaio_set_slice(L, slice, 0);
+  if (c->has & HAS_DEBUG)
+    luaio_set_debug(L, 1);
   createargtable(L, argv, c->argc, c->script);
   if (!(c->has & HAS_NOENV) && handle_luainit(L) != LUA_OK)
     return 0;

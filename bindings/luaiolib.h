@@ -138,6 +138,19 @@ LUAIO_EXTERN void luaio_print_exception(lua_State *L, int ctx);
 ** negative or NaN value. */
 LUAIO_EXTERN int luaio_set_slice(lua_State *L, double limit, double warn);
 
+/* Turns debug mode on (on != 0) or off for every loop of L, as asyncio's
+** debug mode (PYTHONASYNCIODEBUG; the luaio command's --debug): a task
+** step that runs longer than 0.1 s is reported with the task and its
+** traceback (a slice warning, unless one is set), and streams, servers,
+** UDP endpoints and subprocesses opened while it is on remember where;
+** one that is collected, or left open when its loop closes, without the
+** program closing it is reported ("unclosed TCP connection opened at
+** file:line ...", with "source_traceback") through the exception
+** handler, then closed. asyncio.run's {debug = ...} overrides it for
+** that run, and loop:set_debug() for the running loop. Off (the default)
+** nothing is recorded. */
+LUAIO_EXTERN void luaio_set_debug(lua_State *L, int on);
+
 /* Like luaio_host_open(), on a clock of the given kind. A host with a
 ** frame loop of its own uses LUAIO_CLOCK_MANUAL: game time, which moves
 ** only by luaio_host_advance(), so a paused game fires no timer. On

@@ -93,6 +93,7 @@ static int ludp_open_datagram(lua_State *L) {
                           (size_t)queue, &u);
   luaioL_check(L, rc, "open_datagram");
   lu->u = u;
+  luaioL_setorigin(L, -1, "UDP endpoint");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &ENDPOINTS_KEY);
   lua_pushvalue(L, -2);
   lua_pushboolean(L, 1);
@@ -206,13 +207,24 @@ static int ludp_is_closing(lua_State *L) {
   return 1;
 }
 
-static int ludp__gc(lua_State *L) {
-  ludp *lu = lua_touserdata(L, 1);
+/* __close, and __gc (closing): releases the endpoint. */
+static void release(lua_State *L, ludp *lu, int closing) {
   if (lu->u != NULL) {
+    if (!closing && !luaio_udp_is_closing(lu->u))
+      luaioL_unclosed(L, 1, 0); /* debug mode: opened here, never closed */
     luaio_udp_close(lu->u);
     luaio_udp_unref(lu->u);
     lu->u = NULL;
   }
+}
+
+static int ludp__gc(lua_State *L) {
+  release(L, lua_touserdata(L, 1), 0);
+  return 0;
+}
+
+static int ludp__close(lua_State *L) {
+  release(L, luaioL_checkobject(L, ENDPOINT_MT), 1);
   return 0;
 }
 
@@ -230,8 +242,11 @@ int luaioL_close_udp(lua_State *L) {
   while (lua_next(L, -2)) {
     lua_pop(L, 1);
     ludp *lu = lua_touserdata(L, -1);
-    if (lu->u != NULL)
+    if (lu->u != NULL) {
+      if (!luaio_udp_is_closing(lu->u))
+        luaioL_unclosed(L, -1, 1);
       luaio_udp_close(lu->u);
+    }
   }
   lua_pop(L, 1);
   return 0;
@@ -249,7 +264,7 @@ static const luaL_Reg ludp_methods[] = {{"sendto", ludp_sendto},
                                         {NULL, NULL}};
 
 static const luaL_Reg ludp_meta[] = {{"__gc", ludp__gc},
-                                     {"__close", ludp__gc},
+                                     {"__close", ludp__close},
                                      {"__tostring", ludp__tostring},
                                      {NULL, NULL}};
 

@@ -43,6 +43,7 @@ function asyncio.run(main, ...) end
 ---@field clock? "real"|"manual"|"virtual"|asyncio.Clock the loop's clock
 ---@field slice? number seconds a task may run without suspending (0: off)
 ---@field slice_warning? number seconds after which such a task is reported
+---@field debug? boolean debug mode for this run (slow steps, unclosed resources)
 
 ---Makes a clock for `asyncio.run(main, {clock = c})`: "virtual" (the
 ---default) jumps to the next deadline once nothing else can happen;
@@ -734,6 +735,15 @@ function Loop:set_slice(limit, warning) end
 ---@return number limit
 ---@return number warning
 function Loop:get_slice() end
+
+---Turns debug mode on or off for this loop: task steps of over 0.1 s, and
+---streams, servers, UDP endpoints and subprocesses dropped unclosed, are
+---reported to the exception handler with where they were opened.
+---@param enabled boolean
+function Loop:set_debug(enabled) end
+
+---@return boolean
+function Loop:get_debug() end
 
 ---Calls `fn(...)` from the loop soon.
 ---@param fn function

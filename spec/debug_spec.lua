@@ -1,0 +1,384 @@
+-- Debug mode, as asyncio's: asyncio.run(main, {debug = true}),
+-- loop:get_debug()/set_debug(), luaio --debug and LUAIO_DEBUG=1. Streams,
+-- servers, UDP endpoints and subprocesses that the program drops without
+-- closing are reported through the exception handler with where they were
+-- opened; a task step that runs too long without suspending is reported
+-- with the task and its traceback.
+local asyncio = require "asyncio"
+local support = require "support"
+
+-- "file:line" of the line after the caller's: where the next line opens.
+local function next_line()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. (info.currentline + 1)
+end
+
+-- Runs body as the main task (opts: asyncio.run's, debug = true unless
+-- given) with a handler that keeps every context; returns the contexts
+-- whose message says "unclosed", and the others.
+local function run(body, opts)
+  local unclosed, other = {}, {}
+  opts = opts or { debug = true }
+  asyncio.run(function()
+    asyncio.get_running_loop():set_exception_handler(function(_, context)
+      local list = tostring(context.message):find("^unclosed ") and unclosed
+          or other
+      list[#list + 1] = context
+    end)
+    body()
+    collectgarbage()
+    collectgarbage()
+    asyncio.sleep(0) -- the reports of finalizers come in a loop callback
+  end, opts)
+  return unclosed, other
+end
+
+-- Runs fn in a task of its own and waits for it: what it opened and did
+-- not return is garbage afterwards (no stale stack slot holds it).
+local function in_task(fn)
+  return asyncio.await(asyncio.create_task(fn))
+end
+
+-- Checks that the reports are exactly one, about what, opened at where.
+local function assert_one(reports, what, where)
+  assert.equal(1, #reports, "reports: " .. #reports)
+  local message = reports[1].message
+  assert.matches("unclosed " .. what .. " opened at " .. where, message, 1,
+                 true)
+  assert.matches("dropped without being closed", message, 1, true)
+  assert.matches(where, reports[1].source_traceback, 1, true)
+end
+
+-- A server that reads to the end of its input and closes.
+local function quiet_server()
+  return asyncio.start_server(function(reader, writer)
+    reader:read()
+    writer:close()
+  end, "127.0.0.1", 0)
+end
+
+describe("debug mode", function()
+  it("is off by default; asyncio.run's debug = true turns it on for the run",
+     function()
+    asyncio.run(function()
+      assert.is_false(asyncio.get_running_loop():get_debug())
+    end)
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      assert.is_true(loop:get_debug())
+      loop:set_debug(false)
+      assert.is_false(loop:get_debug())
+      loop:set_debug(true)
+      assert.is_true(loop:get_debug())
+    end, { debug = true })
+    asyncio.run(function()
+      assert.is_false(asyncio.get_running_loop():get_debug())
+    end)
+  end)
+
+  it("refuses a debug option or set_debug argument that is not a boolean",
+     function()
+    local err = support.error_of(asyncio.run, function() end,
+                                 { debug = "yes" })
+    assert.matches("asyncio.run: option 'debug' must be a boolean, got "
+                   .. "string", tostring(err), 1, true)
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      err = support.error_of(function() loop:set_debug(1) end)
+      assert.matches("bad argument #1 to 'set_debug' (boolean expected",
+                     tostring(err), 1, true)
+    end)
+  end)
+
+  it("reports a TCP connection dropped unclosed, with where it was opened",
+     function()
+    local where
+    local reports = run(function()
+      local server = quiet_server()
+      in_task(function()
+        where = next_line()
+        local _, _ = asyncio.open_connection("127.0.0.1", server:port())
+      end)
+      collectgarbage()
+      collectgarbage()
+      asyncio.sleep(0)
+      server:close()
+    end)
+    assert_one(reports, "TCP connection", where)
+  end)
+
+  it("does not report a connection that was closed", function()
+    local reports = run(function()
+      local server = quiet_server()
+      in_task(function()
+        local _, writer = asyncio.open_connection("127.0.0.1", server:port())
+        writer:close()
+      end)
+      in_task(function() -- a to-be-closed writer closes too
+        local _, writer <close> =
+          asyncio.open_connection("127.0.0.1", server:port())
+      end)
+      collectgarbage()
+      collectgarbage()
+      asyncio.sleep(0)
+      server:close()
+    end)
+    assert.equal(0, #reports)
+  end)
+
+  it("reports nothing out of debug mode", function()
+    local reports, other = run(function()
+      local server = quiet_server()
+      in_task(function()
+        local _, _ = asyncio.open_connection("127.0.0.1", server:port())
+        asyncio.open_datagram({ "127.0.0.1", 0 })
+      end)
+      collectgarbage()
+      collectgarbage()
+      asyncio.sleep(0)
+    end, {})
+    assert.equal(0, #reports)
+    assert.equal(0, #other)
+  end)
+
+  it("reports a Unix-domain connection", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local where
+    local reports = run(function()
+      local server = asyncio.start_unix_server(function(_, writer)
+        writer:close()
+      end, path)
+      in_task(function()
+        where = next_line()
+        local _ = asyncio.open_unix_connection(path)
+      end)
+      collectgarbage()
+      collectgarbage()
+      asyncio.sleep(0)
+      server:close()
+    end)
+    os.remove(path)
+    assert_one(reports, "Unix connection", where)
+  end)
+
+  it("reports pipes, not the shared standard streams", function()
+    -- In a child, whose standard input and output are pipes to close.
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write([[
+asyncio.run(function()
+  assert(asyncio.stdout() and asyncio.stdin())
+  asyncio.await(asyncio.create_task(function()
+    local _ = asyncio.connect_read_pipe(0)
+    local _ = asyncio.connect_write_pipe(1)
+  end))
+  collectgarbage()
+  collectgarbage()
+  asyncio.sleep(0)
+end)
+]])
+    f:close()
+    local p = io.popen(("(echo in | '%s' --debug '%s' | cat >/dev/null) 2>&1")
+                       :format(os.getenv("LUAIO_BIN"), path))
+    local err = p:read("a")
+    p:close()
+    os.remove(path)
+    local _, n = err:gsub("unclosed ", "")
+    assert.equal(2, n, err)
+    assert.matches("unclosed read pipe opened at %S+:4, dropped", err)
+    assert.matches("unclosed write pipe opened at %S+:5, dropped", err)
+  end)
+
+  it("reports a UDP endpoint, and not one closed or <close>d", function()
+    local where
+    local reports = run(function()
+      in_task(function()
+        where = next_line()
+        asyncio.open_datagram({ "127.0.0.1", 0 })
+        asyncio.open_datagram({ "127.0.0.1", 0 }):close()
+        local _ <close> = asyncio.open_datagram({ "127.0.0.1", 0 })
+      end)
+    end)
+    assert_one(reports, "UDP endpoint", where)
+  end)
+
+  it("reports a subprocess dropped while its child runs", function()
+    local where
+    local reports = run(function()
+      in_task(function()
+        where = next_line()
+        asyncio.create_subprocess_exec("cat", {}, { stdin = asyncio.PIPE })
+        local done = asyncio.create_subprocess_exec("true")
+        done:wait()
+      end)
+    end)
+    assert.equal(1, #reports)
+    assert.matches("^unclosed subprocess cat %(pid %d+%) opened at "
+                   .. where:gsub("%p", "%%%0") .. ", dropped",
+                   reports[1].message)
+  end)
+
+  it("reports a server and a handler's writer left open at the loop's close",
+     function()
+    local where
+    local kept = {}
+    local reports = run(function()
+      local started = asyncio.Event()
+      where = next_line()
+      local server = asyncio.start_server(function(_, writer)
+        kept[1] = writer -- still open when the loop closes
+        started:set()
+      end, "127.0.0.1", 0)
+      local _, writer = asyncio.open_connection("127.0.0.1", server:port())
+      started:wait()
+      writer:close()
+    end)
+    assert.equal(2, #reports)
+    table.sort(reports, function(a, b) return a.message < b.message end)
+    assert.matches("unclosed connection accepted by the server opened at "
+                   .. where .. ", still open when its loop closed",
+                   reports[1].message, 1, true)
+    assert.matches("unclosed server opened at " .. where
+                   .. ", still open when its loop closed",
+                   reports[2].message, 1, true)
+  end)
+
+  it("reports a TLS connection", function()
+    if not asyncio.ssl.available then
+      return
+    end
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. dir .. " && cd " .. dir .. " && openssl "
+      .. "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      .. "-nodes -days 2 -keyout key.pem -out cert.pem -subj /CN=localhost "
+      .. "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"))
+    local where
+    local reports = run(function()
+      local sctx = asyncio.ssl.create_default_context{ server = true,
+        certfile = dir .. "/cert.pem", keyfile = dir .. "/key.pem" }
+      local server = asyncio.start_server(function(reader, writer)
+        reader:read()
+        writer:close()
+      end, "127.0.0.1", 0, { ssl = sctx })
+      in_task(function()
+        local ctx = asyncio.ssl.create_default_context{
+          cafile = dir .. "/cert.pem" }
+        where = next_line()
+        local _ = asyncio.open_connection("127.0.0.1", server:port(),
+                                          { ssl = ctx })
+      end)
+      collectgarbage()
+      collectgarbage()
+      asyncio.sleep(0)
+      server:close()
+    end)
+    os.execute("rm -rf " .. dir)
+    assert_one(reports, "TLS connection", where)
+  end)
+
+  it("goes to stderr by default, and --debug and LUAIO_DEBUG=1 turn it on",
+     function()
+    local script = [[
+local srv = asyncio.start_server(function(r, w) r:read() w:close() end,
+                                 "127.0.0.1", 0)
+asyncio.await(asyncio.create_task(function()
+  local _ = asyncio.open_connection("127.0.0.1", srv:port())
+end))
+collectgarbage()
+collectgarbage()
+asyncio.sleep(0)
+srv:close()
+]]
+    local main = "asyncio.run(function()\n" .. script .. "end)\n"
+    local _, err, status = support.run_script(main, "--debug")
+    assert.equal(0, status)
+    assert.matches("unclosed TCP connection opened at %S+:5, dropped "
+                   .. "without being closed\nopened here:\n", err)
+    local out
+    out, err = support.run_script(
+      "os.exit(os.getenv('LUAIO_DEBUG') == '1' and 0 or 1)")
+    if out and err == "" then
+      local bin = os.getenv("LUAIO_BIN")
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write(main)
+      f:close()
+      local p = io.popen(("LUAIO_DEBUG=1 '%s' '%s' 2>&1"):format(bin, path))
+      local both = p:read("a")
+      p:close()
+      os.remove(path)
+      assert.matches("unclosed TCP connection opened at", both, 1, true)
+    end
+    _, err = support.run_script(main)
+    assert.equal("", err)
+    -- asyncio.run's own option wins over --debug.
+    _, err = support.run_script("asyncio.run(function()\n" .. script
+                                .. "end, {debug = false})\n", "--debug")
+    assert.equal("", err)
+  end)
+end)
+
+describe("debug mode's slow steps", function()
+  -- Busy for seconds without suspending: far past the 0.1 s threshold.
+  local function busy(seconds)
+    local t0 = os.clock()
+    while os.clock() - t0 < seconds do end
+  end
+
+  it("reports a step that computes past 0.1 s, with task and traceback",
+     function()
+    local line
+    local _, other = run(function()
+      local task = asyncio.create_task(function()
+        line = debug.getinfo(1, "l").currentline + 1
+        busy(0.3)
+      end, { name = "cruncher" })
+      asyncio.await(task)
+    end)
+    local found
+    for _, context in ipairs(other) do
+      if context.task and context.task:get_name() == "cruncher" then
+        found = context
+      end
+    end
+    assert.is_truthy(found, "no report about the task")
+    assert.matches("task 'cruncher' has run for", found.message, 1, true)
+    assert.matches("debug mode reports steps of over 0.1 s", found.message,
+                   1, true)
+    assert.matches("debug_spec.lua:" .. line .. ":", found.traceback, 1,
+                   true)
+  end)
+
+  it("reports a step that blocks in a C function once it is over",
+     function()
+    local line
+    local _, other = run(function()
+      local task = asyncio.create_task(function()
+        os.execute("sleep 0.3")
+        line = debug.getinfo(1, "l").currentline + 1
+        asyncio.sleep(0)
+      end, { name = "blocker" })
+      asyncio.await(task)
+    end)
+    local found
+    for _, context in ipairs(other) do
+      if context.task and context.task:get_name() == "blocker" then
+        found = context
+      end
+    end
+    assert.is_truthy(found, "no report about the task")
+    assert.matches("task 'blocker' ran for", found.message, 1, true)
+    assert.matches("then suspended here", found.message, 1, true)
+    assert.matches("debug_spec.lua:" .. line .. ":", found.traceback, 1,
+                   true)
+  end)
+
+  it("reports nothing out of debug mode", function()
+    local _, other = run(function()
+      asyncio.await(asyncio.create_task(function() busy(0.15) end))
+    end, {})
+    assert.equal(0, #other)
+  end)
+end)
