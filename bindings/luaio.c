@@ -610,10 +610,12 @@ static struct {
   uv_poll_t poll;    /* on fd 0, when pollable */
   int poll_state;    /* 0 not tried, 1 open, -1 cannot poll, 2 closed */
   int editing;       /* readline's handler is installed */
+  int hidden;        /* the line is cleared for a task's output */
   int eof;
   char *buf;         /* read but not yet delivered (without readline) */
   size_t len, cap;
-} rd = {NULL, LUA_NOREF, {0}, 0, 0, 0, NULL, 0, 0};
+  char *history;     /* owns; the history file, or NULL */
+} rd = {NULL, LUA_NOREF, {0}, 0, 0, 0, 0, NULL, 0, 0, NULL};
 
 static int use_readline(void) {
 #ifdef LUAIO_USE_READLINE
@@ -788,12 +790,108 @@ static int repl_close(lua_State *L) {
 static int repl_addhistory(lua_State *L) {
   const char *line = luaL_checkstring(L, 1);
 #ifdef LUAIO_USE_READLINE
-  if (line[0] != '\0' && use_readline())
+  if (line[0] != '\0' && use_readline()) {
     add_history(line);
+    if (rd.history != NULL)
+      append_history(1, rd.history);
+  }
 #else
   (void)line;
 #endif
   return 0;
+}
+
+/* Output while a line is typed: a task that writes to the terminal while
+** the prompt waits would write into the middle of the line. The prompt
+** and the line are cleared first and drawn again by a loop callback,
+** after what the other callbacks of that turn write. */
+
+#ifdef LUAIO_USE_READLINE
+static void repl_show(void *arg) {
+  (void)arg;
+  rd.hidden = 0;
+  if (rd.editing)
+    rl_forced_update_display();
+}
+#endif
+
+static void repl_hide(void) {
+#ifdef LUAIO_USE_READLINE
+  if (!rd.editing || rd.hidden)
+    return;
+  luaio_loop_t *loop = luaio_host_loop(rd.L);
+  if (loop == NULL || luaio_call_soon(loop, repl_show, NULL, NULL, NULL) != 0)
+    return;
+  rl_clear_visible_line();
+  fflush(rl_outstream != NULL ? rl_outstream : stdout);
+  rd.hidden = 1;
+#endif
+}
+
+/* cli.hide(): a task is about to write to the terminal. */
+static int repl_hide_l(lua_State *L) {
+  (void)L;
+  repl_hide();
+  return 0;
+}
+
+/* The exception handler of the REPL's loops, in place of stderr's: the
+** errors of background tasks are output too. */
+static void repl_exception(lua_State *L, int ctx, void *ud) {
+  (void)ud;
+  repl_hide();
+  luaio_print_exception(L, ctx);
+}
+
+/* The history file: $LUAIO_HISTORY (none when it is empty), else
+** ~/.luaio_history; multi-line entries stay whole (readline's timestamps
+** mark where each begins), and the last HISTORY_MAX are kept. */
+
+#define HISTORY_MAX 1000
+
+static void history_open(lua_State *L) {
+#ifdef LUAIO_USE_READLINE
+  if (!use_readline())
+    return;
+  int noenv = lua_getfield(L, LUA_REGISTRYINDEX, "LUA_NOENV") != LUA_TNIL;
+  lua_pop(L, 1);
+  const char *path = noenv ? NULL : getenv("LUAIO_HISTORY");
+  const char *home = getenv("HOME");
+  if (path != NULL && path[0] == '\0')
+    return;
+  if (path == NULL && (home == NULL || home[0] == '\0'))
+    return;
+  size_t n = path != NULL ? strlen(path) + 1
+                          : strlen(home) + sizeof "/.luaio_history";
+  rd.history = malloc(n);
+  if (rd.history == NULL)
+    return;
+  if (path != NULL)
+    memcpy(rd.history, path, n);
+  else
+    snprintf(rd.history, n, "%s/.luaio_history", home);
+  history_comment_char = '#'; /* marks the timestamps in the file */
+  history_write_timestamps = 1;
+  history_multiline_entries = 1;
+  int rc = read_history(rd.history);
+  if (rc == ENOENT)
+    rc = write_history(rd.history); /* append_history needs the file */
+  if (rc != 0) {
+    free(rd.history); /* unreadable: the session goes on without it */
+    rd.history = NULL;
+  }
+#else
+  (void)L;
+#endif
+}
+
+static void history_close(void) {
+#ifdef LUAIO_USE_READLINE
+  if (rd.history != NULL)
+    history_truncate_file(rd.history, HISTORY_MAX);
+  free(rd.history);
+  rd.history = NULL;
+#endif
 }
 
 /* cli.report(msg): an error in the REPL, without the program's name. */
@@ -835,6 +933,7 @@ static void doREPL(lua_State *L) {
                                      {"cancel", repl_cancel},
                                      {"close", repl_close},
                                      {"addhistory", repl_addhistory},
+                                     {"hide", repl_hide_l},
                                      {"msghandler", msghandler},
                                      {"report", repl_report},
                                      {"interrupt_to", repl_interrupt_to},
@@ -842,7 +941,11 @@ static void doREPL(lua_State *L) {
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     lua_pushvalue(L, module);
+    history_open(L);
+    luaio_set_exception_handler(L, repl_exception, NULL);
     status = docall(L, 3, 0); /* asyncio.run(repl, cli, asyncio) */
+    luaio_set_exception_handler(L, NULL, NULL);
+    history_close();
   }
   report(L, status);
   lua_pop(L, 1);

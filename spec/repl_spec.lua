@@ -7,9 +7,10 @@
 -- the REPL is between two lines.
 local cli_child = require "cli_child"
 
-local function start()
+-- history: the history file (LUAIO_HISTORY), none by default.
+local function start(history)
   local child = cli_child.start([[-e "_PROMPT = '%' .. '> '" -i]],
-                                { pty = true })
+    { pty = true, shell = "LUAIO_HISTORY=" .. cli_child.quote(history or "") })
   child.prompts = 1
   child:wait_for("%> ")
   return child
@@ -73,10 +74,98 @@ describe("the luaio REPL on a terminal", function()
     child:wait_for("alive")
   end)
 
+  it("starts afresh after Ctrl-C at an empty prompt or in a continuation",
+     function()
+    line(child, "\3")
+    child:type("for i = 1, 2 do\r")
+    child:wait_for(">> ")
+    line(child, "\3") -- the for is forgotten, not continued
+    line(child, "print('af' .. 'ter')\r")
+    child:wait_for("after")
+  end)
+
+  it("draws the prompt and the line being typed again after a task's output",
+     function()
+    local flag = os.tmpname()
+    os.remove(flag)
+    line(child, ("asyncio.create_task(function() while not io.open(%q) do "
+      .. "asyncio.sleep(0.01) end print('B' .. 'G') io.write('W' .. 'R\\n') "
+      .. "end)\r"):format(flag))
+    child:type("local par")
+    child:wait_for("%> local par")
+    io.open(flag, "w"):close()
+    child:wait_for("WR")
+    child:wait_for("%> local par", 2) -- drawn again, after the output
+    line(child, "tial = 1\r")
+    os.remove(flag)
+    local out = cli_child.slurp(child.out_path)
+    -- The line was cleared, the output written from the line's start.
+    assert.matches("%%> local par\r\27%[K\rBG\r\nWR\r\n%%> local par",
+                   out)
+  end)
+
   it("recalls earlier lines with the up arrow", function()
     line(child, "print(40 + 2)\r")
     line(child, "\27[A\r")
     child:wait_for("42", 2)
+  end)
+end)
+
+describe("the REPL's history file", function()
+  it("keeps entries, multi-line ones whole, for the next session",
+     function()
+    local path = os.tmpname()
+    os.remove(path) -- made by the first session
+    local child = start(path)
+    line(child, "x = 4\r")
+    child:type("function g()\r")
+    child:wait_for(">> ")
+    line(child, "  return x * 10 end\r")
+    child:type("\4")
+    local out, err, how, status = child:finish()
+    assert.equal("exit", how, err .. out)
+    assert.equal(0, status, err .. out)
+    child = start(path)
+    line(child, "x = 5\r")
+    line(child, "\27[A\27[A\r") -- the function g of the last session
+    line(child, "print(g() + 1)\r")
+    child:wait_for("51")
+    child:type("\4")
+    out, err, how, status = child:finish()
+    assert.equal("exit", how, err .. out)
+    assert.equal(0, status, err .. out)
+    local f = assert(io.open(path))
+    local text = f:read("a")
+    f:close()
+    os.remove(path)
+    assert.matches("\nx = 4\n#%d+\nfunction g%(%)\n  return x %* 10 end\n",
+                   text)
+    assert.matches("\nprint%(g%(%) %+ 1%)\n$", text)
+  end)
+
+  it("is ~/.luaio_history, and none when LUAIO_HISTORY is empty", function()
+    local home = os.tmpname()
+    os.remove(home)
+    assert(os.execute("mkdir " .. home))
+    for _, env in ipairs({ "LUAIO_HISTORY=", "unset LUAIO_HISTORY;" }) do
+      local child = cli_child.start([[-e "_PROMPT = '%' .. '> '" -i]],
+        { pty = true, shell = env .. " HOME=" .. cli_child.quote(home) })
+      child.prompts = 1
+      child:wait_for("%> ")
+      line(child, "x = 1\r")
+      child:type("\4")
+      local _, err, how, status = child:finish()
+      assert.equal("exit", how, err)
+      assert.equal(0, status, err)
+      local f = io.open(home .. "/.luaio_history")
+      if env == "LUAIO_HISTORY=" then
+        assert.is_nil(f)
+      else
+        assert.matches("\nx = 1\n$", assert(f):read("a"))
+        f:close()
+      end
+    end
+    os.execute("rm -rf " .. home)
   end)
 end)
 

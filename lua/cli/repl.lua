@@ -10,7 +10,11 @@
 --   cli.read(prompt, fut)    asks for the next line: fut gets it, or nil
 --   cli.cancel()             forgets the line asked for
 --   cli.close()              closes the reader
---   cli.addhistory(line)     remembers an entry for line editing
+--   cli.addhistory(line)     remembers an entry for line editing (and in
+--                            the history file)
+--   cli.hide()               a task is about to write to the terminal: the
+--                            line being typed is cleared, and drawn again
+--                            after the output
 --   cli.msghandler           the command's message handler for xpcall
 --   cli.report(msg)          writes an error message to stderr
 --   cli.interrupt_to(task)   the task Ctrl-C cancels from now on
@@ -106,6 +110,30 @@ local function run(fn, self)
   show(r)
 end
 
+-- What tasks write with print, io.write and io.stdout/io.stderr's write
+-- while a line is typed comes before the line, not into it.
+local function hide_on_output()
+  local print, write = print, io.write
+  local stdout, stderr = io.stdout, io.stderr
+  local methods = getmetatable(stdout).__index
+  local fwrite = methods.write
+  _ENV.print = function(...)
+    cli.hide()
+    return print(...)
+  end
+  io.write = function(...)
+    cli.hide()
+    return write(...)
+  end
+  methods.write = function(f, ...)
+    if f == stdout or f == stderr then
+      cli.hide()
+    end
+    return fwrite(f, ...)
+  end
+end
+
+hide_on_output()
 local self = asyncio.current_task()
 cli.interrupt_to(self)
 while true do
