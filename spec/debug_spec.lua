@@ -7,9 +7,10 @@
 local asyncio = require "asyncio"
 local support = require "support"
 
--- "file:line" of the line after the caller's: where the next line opens.
-local function next_line()
-  local info = debug.getinfo(2, "Sl")
+-- "file:line" of the line after the caller's (level: of the caller's
+-- caller, and so on): where the next line opens.
+local function next_line(level)
+  local info = debug.getinfo((level or 1) + 1, "Sl")
   return info.short_src .. ":" .. (info.currentline + 1)
 end
 
@@ -37,6 +38,32 @@ end
 -- not return is garbage afterwards (no stale stack slot holds it).
 local function in_task(fn)
   return asyncio.await(asyncio.create_task(fn))
+end
+
+-- In debug mode, runs setup(), then open(mark, what setup returned) in a
+-- task of its own, lets the collector take what open dropped, then runs
+-- teardown(what setup returned). open calls mark() on the line before
+-- the one that opens. Returns the "unclosed" reports and the line marked.
+local function dropped(open, setup, teardown)
+  local where
+  local function mark()
+    where = next_line(2)
+  end
+  local reports = run(function()
+    local ctx = setup and setup()
+    in_task(function() open(mark, ctx) end)
+    collectgarbage()
+    collectgarbage()
+    asyncio.sleep(0)
+    if teardown then
+      teardown(ctx)
+    end
+  end)
+  return reports, where
+end
+
+local function close(x)
+  x:close()
 end
 
 -- Checks that the reports are exactly one, about what, opened at where.
@@ -92,18 +119,10 @@ describe("debug mode", function()
 
   it("reports a TCP connection dropped unclosed, with where it was opened",
      function()
-    local where
-    local reports = run(function()
-      local server = quiet_server()
-      in_task(function()
-        where = next_line()
-        local _, _ = asyncio.open_connection("127.0.0.1", server:port())
-      end)
-      collectgarbage()
-      collectgarbage()
-      asyncio.sleep(0)
-      server:close()
-    end)
+    local reports, where = dropped(function(mark, server)
+      mark()
+      local _, _ = asyncio.open_connection("127.0.0.1", server:port())
+    end, quiet_server, close)
     assert_one(reports, "TCP connection", where)
   end)
 
@@ -144,20 +163,14 @@ describe("debug mode", function()
   it("reports a Unix-domain connection", function()
     local path = os.tmpname()
     os.remove(path)
-    local where
-    local reports = run(function()
-      local server = asyncio.start_unix_server(function(_, writer)
+    local reports, where = dropped(function(mark)
+      mark()
+      local _ = asyncio.open_unix_connection(path)
+    end, function()
+      return asyncio.start_unix_server(function(_, writer)
         writer:close()
       end, path)
-      in_task(function()
-        where = next_line()
-        local _ = asyncio.open_unix_connection(path)
-      end)
-      collectgarbage()
-      collectgarbage()
-      asyncio.sleep(0)
-      server:close()
-    end)
+    end, close)
     os.remove(path)
     assert_one(reports, "Unix connection", where)
   end)
@@ -191,27 +204,20 @@ end)
   end)
 
   it("reports a UDP endpoint, and not one closed or <close>d", function()
-    local where
-    local reports = run(function()
-      in_task(function()
-        where = next_line()
-        asyncio.open_datagram({ "127.0.0.1", 0 })
-        asyncio.open_datagram({ "127.0.0.1", 0 }):close()
-        local _ <close> = asyncio.open_datagram({ "127.0.0.1", 0 })
-      end)
+    local reports, where = dropped(function(mark)
+      mark()
+      asyncio.open_datagram({ "127.0.0.1", 0 })
+      asyncio.open_datagram({ "127.0.0.1", 0 }):close()
+      local _ <close> = asyncio.open_datagram({ "127.0.0.1", 0 })
     end)
     assert_one(reports, "UDP endpoint", where)
   end)
 
   it("reports a subprocess dropped while its child runs", function()
-    local where
-    local reports = run(function()
-      in_task(function()
-        where = next_line()
-        asyncio.create_subprocess_exec("cat", {}, { stdin = asyncio.PIPE })
-        local done = asyncio.create_subprocess_exec("true")
-        done:wait()
-      end)
+    local reports, where = dropped(function(mark)
+      mark()
+      asyncio.create_subprocess_exec("cat", {}, { stdin = asyncio.PIPE })
+      asyncio.create_subprocess_exec("true"):wait()
     end)
     assert.equal(1, #reports)
     assert.matches("^unclosed subprocess cat %(pid %d+%) opened at "
@@ -254,26 +260,20 @@ end)
       .. "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
       .. "-nodes -days 2 -keyout key.pem -out cert.pem -subj /CN=localhost "
       .. "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"))
-    local where
-    local reports = run(function()
+    local reports, where = dropped(function(mark, server)
+      local ctx = asyncio.ssl.create_default_context{
+        cafile = dir .. "/cert.pem" }
+      mark()
+      local _ = asyncio.open_connection("127.0.0.1", server:port(),
+                                        { ssl = ctx })
+    end, function()
       local sctx = asyncio.ssl.create_default_context{ server = true,
         certfile = dir .. "/cert.pem", keyfile = dir .. "/key.pem" }
-      local server = asyncio.start_server(function(reader, writer)
+      return asyncio.start_server(function(reader, writer)
         reader:read()
         writer:close()
       end, "127.0.0.1", 0, { ssl = sctx })
-      in_task(function()
-        local ctx = asyncio.ssl.create_default_context{
-          cafile = dir .. "/cert.pem" }
-        where = next_line()
-        local _ = asyncio.open_connection("127.0.0.1", server:port(),
-                                          { ssl = ctx })
-      end)
-      collectgarbage()
-      collectgarbage()
-      asyncio.sleep(0)
-      server:close()
-    end)
+    end, close)
     os.execute("rm -rf " .. dir)
     assert_one(reports, "TLS connection", where)
   end)
@@ -296,21 +296,16 @@ srv:close()
     assert.equal(0, status)
     assert.matches("unclosed TCP connection opened at %S+:5, dropped "
                    .. "without being closed\nopened here:\n", err)
-    local out
-    out, err = support.run_script(
-      "os.exit(os.getenv('LUAIO_DEBUG') == '1' and 0 or 1)")
-    if out and err == "" then
-      local bin = os.getenv("LUAIO_BIN")
-      local path = os.tmpname()
-      local f = assert(io.open(path, "w"))
-      f:write(main)
-      f:close()
-      local p = io.popen(("LUAIO_DEBUG=1 '%s' '%s' 2>&1"):format(bin, path))
-      local both = p:read("a")
-      p:close()
-      os.remove(path)
-      assert.matches("unclosed TCP connection opened at", both, 1, true)
-    end
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(main)
+    f:close()
+    local p = io.popen(("LUAIO_DEBUG=1 '%s' '%s' 2>&1 >/dev/null")
+                       :format(os.getenv("LUAIO_BIN"), path))
+    err = p:read("a")
+    p:close()
+    os.remove(path)
+    assert.matches("unclosed TCP connection opened at %S+:5, dropped", err)
     _, err = support.run_script(main)
     assert.equal("", err)
     -- asyncio.run's own option wins over --debug.
@@ -327,23 +322,30 @@ describe("debug mode's slow steps", function()
     while os.clock() - t0 < seconds do end
   end
 
-  it("reports a step that computes past 0.1 s, with task and traceback",
-     function()
+  -- Runs fn as the task name in debug mode; returns the report about it
+  -- and the line of fn that called at_line().
+  local function slow_task(name, fn)
     local line
+    local function at_line()
+      line = debug.getinfo(2, "l").currentline
+    end
     local _, other = run(function()
-      local task = asyncio.create_task(function()
-        line = debug.getinfo(1, "l").currentline + 1
-        busy(0.3)
-      end, { name = "cruncher" })
-      asyncio.await(task)
+      asyncio.await(asyncio.create_task(function() fn(at_line) end,
+                                        { name = name }))
     end)
-    local found
     for _, context in ipairs(other) do
-      if context.task and context.task:get_name() == "cruncher" then
-        found = context
+      if context.task and context.task:get_name() == name then
+        return context, line
       end
     end
-    assert.is_truthy(found, "no report about the task")
+    error("no report about the task " .. name)
+  end
+
+  it("reports a step that computes past 0.1 s, with task and traceback",
+     function()
+    local found, line = slow_task("cruncher", function(at_line)
+      at_line() busy(0.3)
+    end)
     assert.matches("task 'cruncher' has run for", found.message, 1, true)
     assert.matches("debug mode reports steps of over 0.1 s", found.message,
                    1, true)
@@ -353,22 +355,10 @@ describe("debug mode's slow steps", function()
 
   it("reports a step that blocks in a C function once it is over",
      function()
-    local line
-    local _, other = run(function()
-      local task = asyncio.create_task(function()
-        os.execute("sleep 0.3")
-        line = debug.getinfo(1, "l").currentline + 1
-        asyncio.sleep(0)
-      end, { name = "blocker" })
-      asyncio.await(task)
+    local found, line = slow_task("blocker", function(at_line)
+      os.execute("sleep 0.3")
+      at_line() asyncio.sleep(0)
     end)
-    local found
-    for _, context in ipairs(other) do
-      if context.task and context.task:get_name() == "blocker" then
-        found = context
-      end
-    end
-    assert.is_truthy(found, "no report about the task")
     assert.matches("task 'blocker' ran for", found.message, 1, true)
     assert.matches("then suspended here", found.message, 1, true)
     assert.matches("debug_spec.lua:" .. line .. ":", found.traceback, 1,
