@@ -119,10 +119,12 @@ describe("debug mode", function()
 
   it("reports a TCP connection dropped unclosed, with where it was opened",
      function()
+    local fds = support.count_fds()
     local reports, where = dropped(function(mark, server)
       mark()
       local _, _ = asyncio.open_connection("127.0.0.1", server:port())
     end, quiet_server, close)
+    assert.equal(fds, support.count_fds()) -- and it was closed
     assert_one(reports, "TCP connection", where)
   end)
 

@@ -148,4 +148,23 @@ TEST(no_handler_means_stderr) {
   close_host(L);
 }
 
+TEST(debug_mode_reports_what_was_dropped_open_to_the_host) {
+  lua_State *L = open_host(host_cb);
+  luaio_set_debug(L, 1);
+  run(L, "local asyncio = require 'asyncio'\n"
+         "asyncio.open_datagram({'127.0.0.1', 0})\n"
+         "collectgarbage(); collectgarbage()\n");
+  luaio_host_step(L); /* finalizers' reports come in a loop callback */
+  ASSERT_EQ(1, ncalls);
+  ASSERT(strncmp(test_log, "unclosed UDP endpoint opened at [string ", 40) ==
+         0);
+  ASSERT(strstr(test_log, "]:2, dropped without being closed|-|-") != NULL);
+  luaio_set_debug(L, 0); /* off: nothing kept, nothing reported */
+  run(L, "require('asyncio').open_datagram({'127.0.0.1', 0})\n"
+         "collectgarbage(); collectgarbage()\n");
+  settle(L);
+  ASSERT_EQ(1, ncalls);
+  close_host(L);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }
