@@ -167,6 +167,7 @@ static int openmodule(lua_State *L) {
   luaioL_open_fs(L);
   luaioL_open_thread(L);
   luaioL_open_clock(L);
+  luaioL_open_graph(L);
   luaioL_open_sandbox(L);
   lua_pushstring(L, luaio_version_string());
   lua_setfield(L, -2, "_VERSION");

@@ -271,6 +271,13 @@ void luaioL_queuecontext(lua_State *L, int idx);
 /* Delivers the queued reports now (a loop that closed). Never raises. */
 void luaioL_drainreports(lua_State *L);
 
+/* Pushes the name of the task whose box is at idx (box). [-0, +1, m] */
+void luaioL_pushname(lua_State *L, int idx, lfuture *box);
+/* Pushes what the suspended task of box waits on, as its traceback's
+** first line says it (", in asyncio.sleep", ", waiting for ..."), or "".
+** [-0, +1, m] */
+void luaioL_pushwaitson(lua_State *L, lfuture *box);
+
 /* Awaits the awaitable at idx in the running task: runs a coroutine
 ** object inline, else waits for the future; leaves its values.
 ** For use by C functions that are themselves continuations. */
@@ -373,6 +380,7 @@ void luaioL_open_fs(lua_State *L);      /* asyncio.fs */
 void luaioL_open_thread(lua_State *L);  /* to_thread */
 void luaioL_open_clock(lua_State *L);   /* asyncio.Clock */
 void luaioL_open_debug(lua_State *L);   /* debug mode's origins */
+void luaioL_open_graph(lua_State *L);   /* capture_call_graph... */
 
 /* The kind of clock named by the value at idx: nil (the default), a
 ** kind's name or an asyncio.Clock. [-0, +0, v] */

@@ -898,6 +898,12 @@ static void pushname(lua_State *L, int idx, lfuture *box) {
   }
 }
 
+void luaioL_pushname(lua_State *L, int idx, lfuture *box) {
+  pushname(L, idx, box);
+}
+
+void luaioL_pushwaitson(lua_State *L, lfuture *box) { pushwaitson(L, box); }
+
 /* {======================================================================
 ** Reports of errors nobody retrieved
 ** ======================================================================= */

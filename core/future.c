@@ -367,3 +367,12 @@ size_t luaio_future_remove_done_cb(luaio_future_t *fut, luaio_done_cb cb,
 luaio_task_t *luaio_future_task(luaio_future_t *fut) {
   return fut->kind == &luaio__task_kind ? (luaio_task_t *)fut : NULL;
 }
+
+int luaio__node_donecb(luaio__node *node, luaio_done_cb *cb, void **arg) {
+  if (node->run != donecb_run)
+    return 0;
+  donecb *d = container_of(node, donecb, node);
+  *cb = d->cb;
+  *arg = d->arg;
+  return 1;
+}

@@ -113,3 +113,9 @@ long luaio_gather_failed(const luaio_future_t *fut) {
     return -1;
   return ((const gather *)fut)->failed;
 }
+
+luaio_future_t *luaio__node_gather(luaio__node *node) {
+  if (node->run != gather_child_done)
+    return NULL;
+  return &container_of(node, gather_child, node)->g->base;
+}

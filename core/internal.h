@@ -265,6 +265,30 @@ struct luaio_task_s {
 /* }====================================================================== */
 
 /* {======================================================================
+** Awaiters (graph.c): who waits for a future, read off its callbacks when
+** asked, so that waiting costs nothing more. Each file whose nodes sit on
+** other futures' callbacks says where a node of its own leads.
+** ======================================================================= */
+
+/* task.c: the task waiting with node, or NULL. */
+luaio_task_t *luaio__node_task(luaio__node *node);
+/* gather.c: the gather node is a child's entry of, or NULL. */
+luaio_future_t *luaio__node_gather(luaio__node *node);
+/* shield.c: the shield listening with node, or NULL. */
+luaio_future_t *luaio__node_shield(luaio__node *node);
+/* wait.c: whether node is an entry of a wait; *waiter and *next receive
+** its two futures (asyncio.wait's, as_completed's; NULL when none). */
+int luaio__node_wait(luaio__node *node, luaio_future_t **waiter,
+                     luaio_future_t **next);
+/* future.c: whether node is a done callback; *cb and *arg receive it. */
+int luaio__node_donecb(luaio__node *node, luaio_done_cb *cb, void **arg);
+/* taskgroup.c: the parent task of the group whose done callback this is,
+** while the group runs, or NULL. */
+luaio_task_t *luaio__taskgroup_parent(luaio_done_cb cb, void *arg);
+
+/* }====================================================================== */
+
+/* {======================================================================
 ** Waiters (waiter.c): futures in an intrusive FIFO, for the objects that
 ** tasks wait on. A list owns one reference to each future in it.
 ** ======================================================================= */

@@ -255,6 +255,32 @@ LUAIO_EXTERN double luaio_clock_autojump_threshold(const luaio_loop_t *loop);
 ** for, to f. */
 LUAIO_EXTERN void luaio_print_tasks(luaio_loop_t *loop, FILE *f);
 
+/* How a task waits for a future, as luaio_future_foreach_awaiter() tells
+** it. */
+typedef enum {
+  LUAIO_VIA_AWAIT,    /* it awaits the future itself */
+  LUAIO_VIA_GATHER,   /* it awaits a gather holding the future */
+  LUAIO_VIA_SHIELD,   /* it awaits a shield of the future */
+  LUAIO_VIA_WAIT,     /* it waits for it with luaio_wait_new() */
+  LUAIO_VIA_TASKGROUP /* the future is a child of its task group */
+} luaio_via;
+
+typedef void (*luaio_awaiter_cb)(luaio_task_t *task, luaio_via via,
+                                 void *arg);
+
+/* Debug aid: calls cb(task, via, arg) for every task that waits for fut:
+** one that awaits it, or awaits a gather, shield or wait (through at most
+** 32 of them nested) that waits for it, or the parent of a running task
+** group that holds it; in the order they began to wait, and once for each
+** way a task waits. via names the first of those ways from fut. Nothing is
+** kept for it: it reads fut's callbacks when called, so waiting costs no
+** more. cb must not change any future or task. */
+LUAIO_EXTERN void luaio_future_foreach_awaiter(luaio_future_t *fut,
+                                               luaio_awaiter_cb cb,
+                                               void *arg);
+/* The name of via: "await", "gather", "shield", "wait", "TaskGroup". */
+LUAIO_EXTERN const char *luaio_via_name(luaio_via via);
+
 /* }====================================================================== */
 
 /* {======================================================================

@@ -50,3 +50,9 @@ luaio_future_t *luaio_shield_new(luaio_loop_t *loop, luaio_future_t *inner) {
   luaio__future_add_node(inner, &s->node);
   return &s->base;
 }
+
+luaio_future_t *luaio__node_shield(luaio__node *node) {
+  if (node->run != shield_inner_done)
+    return NULL;
+  return &container_of(node, shield, node)->base;
+}

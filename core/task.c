@@ -310,3 +310,8 @@ void luaio_print_tasks(luaio_loop_t *loop, FILE *f) {
     fputc('\n', f);
   }
 }
+
+luaio_task_t *luaio__node_task(luaio__node *node) {
+  return node->run == task_run ? container_of(node, luaio_task_t, node)
+                               : NULL;
+}

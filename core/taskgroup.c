@@ -191,3 +191,11 @@ size_t luaio_taskgroup_nerrors(const luaio_taskgroup_t *tg) {
 luaio_task_t *luaio_taskgroup_error(const luaio_taskgroup_t *tg, size_t i) {
   return i < tg->nerrors ? tg->errors[i] : NULL;
 }
+
+luaio_task_t *luaio__taskgroup_parent(luaio_done_cb cb, void *arg) {
+  if (cb != taskgroup_on_child_done)
+    return NULL;
+  luaio_taskgroup_t *tg = arg;
+  return tg->finished || luaio_future_done(&tg->parent->base) ? NULL
+                                                              : tg->parent;
+}

@@ -167,3 +167,13 @@ luaio_future_t *luaio_wait_next_future(luaio_wait_t *w) {
 size_t luaio_wait_ndone(const luaio_wait_t *w) { return w->ndone; }
 
 size_t luaio_wait_ntaken(const luaio_wait_t *w) { return w->ntaken; }
+
+int luaio__node_wait(luaio__node *node, luaio_future_t **waiter,
+                     luaio_future_t **next) {
+  if (node->run != wait_entry_done)
+    return 0;
+  luaio_wait_t *w = container_of(node, wait_entry, node)->w;
+  *waiter = w->waiter;
+  *next = w->next;
+  return 1;
+}

@@ -98,6 +98,46 @@ function asyncio.all_tasks() end
 ---@return asyncio.Loop
 function asyncio.get_running_loop() end
 
+---A frame of a call graph's call stack.
+---@class asyncio.CallGraphFrame
+---@field source string the chunk, as tracebacks name it
+---@field line? integer the current line; nil in a C function
+---@field name? string the function's name, when known
+---@field what string "Lua", "C" or "main"
+---@field text string the frame as a traceback writes it
+
+---Who waits for a future (Python 3.14's FutureCallGraph).
+---@class asyncio.CallGraph
+---@field future asyncio.Future the task or future
+---@field call_stack asyncio.CallGraphFrame[] where its task is, innermost first
+---@field awaited_by asyncio.CallGraph[] the tasks waiting for it
+---@field via? string how this task waits for the one it is listed under: "await", "gather", "shield", "wait", "TaskGroup"
+---@field cycle? boolean it waits for a task it is listed under (not followed)
+
+---Options of the call graph functions.
+---@class asyncio.CallGraphOptions
+---@field depth? integer the current task's first frame (1, the default: the caller)
+---@field limit? integer frames kept per task: the innermost when positive, the outermost when negative
+---@field file? file* where print_call_graph writes (a value with a write method; default stdout)
+
+---The call graph of a task or future (default: the current task; nil
+---where no task runs).
+---@param future? asyncio.Future
+---@param opts? asyncio.CallGraphOptions
+---@return asyncio.CallGraph?
+function asyncio.capture_call_graph(future, opts) end
+
+---The call graph of a task or future as text, as print_call_graph writes it.
+---@param future? asyncio.Future
+---@param opts? asyncio.CallGraphOptions
+---@return string?
+function asyncio.format_call_graph(future, opts) end
+
+---Writes the call graph of a task or future (default: the current task).
+---@param future? asyncio.Future
+---@param opts? asyncio.CallGraphOptions
+function asyncio.print_call_graph(future, opts) end
+
 ---Makes a Future of the running loop.
 ---@return asyncio.Future
 function asyncio.Future() end
