@@ -278,6 +278,11 @@ void luaioL_pushname(lua_State *L, int idx, lfuture *box);
 ** [-0, +1, m] */
 void luaioL_pushwaitson(lua_State *L, lfuture *box);
 
+/* Pushes the chain of tasks waiting for task, following the first of
+** each (lgraph.c): ", awaited by task 'a' (via TaskGroup), awaited by
+** task 'b'", or "" when none waits. [-0, +1, m] */
+void luaioL_pushawaitchain(lua_State *L, luaio_task_t *task);
+
 /* Awaits the awaitable at idx in the running task: runs a coroutine
 ** object inline, else waits for the future; leaves its values.
 ** For use by C functions that are themselves continuations. */

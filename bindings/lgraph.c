@@ -205,6 +205,60 @@ static void pushgraph(lua_State *L, int idx, const graph_opts *o) {
   lua_settop(L, queue);
 }
 
+/* Tasks named at most in a chain of awaiters (a task's error). */
+#define CHAIN_MAX 8
+
+typedef struct {
+  luaio_task_t *task; /* the first task waiting, or NULL */
+  luaio_via via;
+} first_ctx;
+
+static void first_awaiter(luaio_task_t *t, luaio_via via, void *arg) {
+  first_ctx *c = arg;
+  if (c->task == NULL) {
+    c->task = t;
+    c->via = via;
+  }
+}
+
+void luaioL_pushawaitchain(lua_State *L, luaio_task_t *task) {
+  luaL_checkstack(L, CHAIN_MAX + 4, "awaiters");
+  luaio_task_t *seen[CHAIN_MAX + 1];
+  int n = 0, pieces = 0;
+  seen[n++] = task;
+  for (luaio_task_t *t = task; t != NULL;) {
+    first_ctx first = {NULL, LUAIO_VIA_AWAIT};
+    luaio_future_foreach_awaiter(luaio_task_future(t), first_awaiter,
+                                 &first);
+    t = first.task;
+    lfuture *box = t != NULL ? luaio_future_data(luaio_task_future(t)) : NULL;
+    if (box == NULL || box->pin == LUA_NOREF)
+      break;
+    for (int i = 0; i < n && t != NULL; i++)
+      if (seen[i] == t) /* a cycle: named once */
+        t = NULL;
+    if (t == NULL)
+      break;
+    if (n == CHAIN_MAX + 1) {
+      lua_pushliteral(L, ", ...");
+      pieces++;
+      break;
+    }
+    seen[n++] = t;
+    luaioL_pushbox(L, box);
+    luaioL_pushname(L, lua_gettop(L), box);
+    if (first.via == LUAIO_VIA_AWAIT)
+      lua_pushfstring(L, ", awaited by task '%s'", lua_tostring(L, -1));
+    else
+      lua_pushfstring(L, ", awaited by task '%s' (via %s)",
+                      lua_tostring(L, -1), luaio_via_name(first.via));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    pieces++;
+  }
+  lua_concat(L, pieces);
+}
+
 /* Reads the arguments common to the three functions: the future (nil:
 ** the current task, left at 1) and the options at 2. Returns 0 when
 ** there is no current task to show. [-0, +0, v] */

@@ -109,7 +109,9 @@ static int failed_p(lua_State *L) {
   if (!cancelled) {
     luaioL_pushbox(L, box);
     pushname(L, -1, box);
-    lua_pushfstring(L, "in task '%s':", lua_tostring(L, -1));
+    luaioL_pushawaitchain(L, box->task);
+    lua_pushfstring(L, "in task '%s'%s:", lua_tostring(L, -2),
+                    lua_tostring(L, -1));
     luaL_traceback(L, box->co, lua_tostring(L, -1), 0);
     const char *tb = lua_tostring(L, -1);
     lua_pushvalue(L, 2);

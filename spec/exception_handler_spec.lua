@@ -102,7 +102,8 @@ describe("loop:call_exception_handler", function()
     assert.equal("done\n", out)
     assert.equal(0, status)
     local first = err:find("first report\n", 1, true)
-    local second = err:find("second report: the cause\nin task 'Task-2':\n"
+    local second = err:find("second report: the cause\nin task 'Task-2', "
+                            .. "awaited by task 'Task-1':\n"
                             .. "stack traceback:", 1, true)
     assert.is_true(first ~= nil and second ~= nil and first < second, err)
   end)

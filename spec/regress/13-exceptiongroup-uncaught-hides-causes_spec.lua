@@ -35,18 +35,18 @@ stack traceback:
 	[C]: in ?
 +-+---------------- 1 ----------------
     | eg.lua:5: attempt to index a nil value (local 't')
-    | in task 'fetch-users':
+    | in task 'fetch-users', awaited by task 'Task-1' (via TaskGroup):
     | stack traceback:
     | 	eg.lua:5: in function <eg.lua:4>
   +---------------- 2 ----------------
     | unhandled errors in a TaskGroup (1 sub-exception)
-    | in task 'fetch-orders':
+    | in task 'fetch-orders', awaited by task 'Task-1' (via TaskGroup):
     | stack traceback:
     | 	[C]: in function 'asyncio.TaskGroup'
     | 	eg.lua:8: in function <eg.lua:7>
     +-+---------------- 1 ----------------
         | db down
-        | in task 'orders':
+        | in task 'orders', awaited by task 'fetch-orders' (via TaskGroup), awaited by task 'Task-1' (via TaskGroup):
         | stack traceback:
         | 	[C]: in function 'error'
         | 	eg.lua:10: in function <eg.lua:9>
