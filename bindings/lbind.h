@@ -351,11 +351,15 @@ void luaioL_setorigin(lua_State *L, int idx, const char *what);
 ** [-0, +0, m] */
 void luaioL_copyorigin(lua_State *L, int from, int to, const char *what);
 /* Queues a report that the object at idx, which has an origin, is being
-** closed by luaio rather than by the program: it was collected open, or
-** (atclose) it was open when its loop closed. Once per origin; nothing
-** for an object with none. Never raises; safe in a finalizer.
-** [-0, +0, -] */
-void luaioL_unclosed(lua_State *L, int idx, int atclose);
+** closed by luaio rather than by the program: how it was left. Once per
+** origin; nothing for an object with none. Returns 1 when it reported.
+** Never raises; safe in a finalizer. [-0, +0, -] */
+enum {
+  ORIGIN_DROPPED,      /* collected while open */
+  ORIGIN_AT_CLOSE,     /* open when its loop closed */
+  ORIGIN_NEVER_AWAITED /* a coroutine object collected unused */
+};
+int luaioL_unclosed(lua_State *L, int idx, int how);
 
 /* }====================================================================== */
 

@@ -9,8 +9,10 @@
 ** that opened it, and the traceback there) in a weak-keyed table, keyed
 ** by the object. A finalizer that finds the resource still open, and the
 ** loop's close for what is still open then, queue a report to the
-** exception handler. Out of debug mode nothing is recorded, and looking
-** for an origin costs one test of a counter that stays at zero.
+** exception handler. Coroutine objects keep where they were made, for
+** the report that one was never awaited. Out of debug mode nothing is
+** recorded, and looking for an origin costs one test of a counter that
+** stays at zero.
 */
 #include <stdio.h>
 
@@ -88,7 +90,7 @@ void luaioL_copyorigin(lua_State *L, int from, int to, const char *what) {
   lua_pop(L, 1);
 }
 
-/* Stack: the object, atclose (boolean). */
+/* Stack: the object, how (an integer: ORIGIN_DROPPED...). */
 static int unclosed_p(lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &ORIGINS_KEY);
   lua_pushvalue(L, 1);
@@ -103,31 +105,41 @@ static int unclosed_p(lua_State *L) {
   lua_createtable(L, 0, 3);
   lua_getfield(L, origin, "what");
   lua_getfield(L, origin, "where");
-  lua_pushfstring(L, "unclosed %s opened at %s%s", lua_tostring(L, -2),
-                  lua_tostring(L, -1),
-                  lua_toboolean(L, 2) ? ", still open when its loop closed"
-                                      : ", dropped without being closed");
+  int how = (int)lua_tointeger(L, 2);
+  if (how == ORIGIN_NEVER_AWAITED)
+    lua_pushfstring(L, "%s made at %s was never awaited",
+                    lua_tostring(L, -2), lua_tostring(L, -1));
+  else
+    lua_pushfstring(L, "unclosed %s opened at %s%s", lua_tostring(L, -2),
+                    lua_tostring(L, -1),
+                    how == ORIGIN_AT_CLOSE ? ", still open when its loop closed"
+                                          : ", dropped without being closed");
   lua_setfield(L, -4, "message");
   lua_pop(L, 2);
   lua_getfield(L, origin, "traceback");
   lua_setfield(L, -2, "source_traceback");
   luaioL_queuecontext(L, -1);
-  return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
-void luaioL_unclosed(lua_State *L, int idx, int atclose) {
+int luaioL_unclosed(lua_State *L, int idx, int how) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
   if (rt->norigins == 0 || !lua_checkstack(L, 4))
-    return;
+    return 0;
   idx = lua_absindex(L, idx);
   lua_pushcfunction(L, unclosed_p);
   lua_pushvalue(L, idx);
-  lua_pushboolean(L, atclose);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) { /* out of memory, in a finalizer */
+  lua_pushinteger(L, how);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) { /* out of memory, in a finalizer */
     fprintf(stderr, "luaio: an unclosed resource cannot be reported: %s\n",
             lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
     lua_pop(L, 1);
+    return 0;
   }
+  int reported = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return reported;
 }
 
 void luaioL_open_debug(lua_State *L) {

@@ -182,7 +182,7 @@ void luaioL_printcontext(lua_State *L, int idx) {
     fprintf(stderr, "%s\n", msg);
     /* Where the object of the report was made (debug mode). */
     if (lua_getfield(L, idx, "source_traceback") == LUA_TSTRING)
-      fprintf(stderr, "opened here:\n%s\n",
+      fprintf(stderr, "created here:\n%s\n",
               strncmp(lua_tostring(L, -1), "stack traceback:\n", 17) == 0
                   ? lua_tostring(L, -1) + 17
                   : lua_tostring(L, -1));

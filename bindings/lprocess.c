@@ -631,7 +631,7 @@ static int lprocess__gc(lua_State *L) {
   int code;
   if (lp->p != NULL) {
     if (!luaio_process_returncode(lp->p, &code))
-      luaioL_unclosed(L, 1, 0); /* debug mode: never waited for */
+      luaioL_unclosed(L, 1, ORIGIN_DROPPED); /* never waited for */
     luaio_process_unref(lp->p);
     lp->p = NULL;
   }

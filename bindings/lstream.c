@@ -544,7 +544,7 @@ static int lstream__gc(lua_State *L) {
   lstream *ls = lua_touserdata(L, 1);
   if (ls->s != NULL) {
     if (!luaio_stream_is_closing(ls->s))
-      luaioL_unclosed(L, 1, 0); /* debug mode: opened here, never closed */
+      luaioL_unclosed(L, 1, ORIGIN_DROPPED); /* debug mode: never closed */
     if (luaio_stream_write_buffer_size(ls->s) == 0)
       luaio_stream_close(ls->s);
     else
@@ -1253,7 +1253,7 @@ static int lserver__gc(lua_State *L) {
   lserver *ls = lua_touserdata(L, 1);
   if (ls->srv != NULL) {
     if (!luaio_server_is_closing(ls->srv))
-      luaioL_unclosed(L, 1, 0);
+      luaioL_unclosed(L, 1, ORIGIN_DROPPED);
     luaio_server_close(ls->srv);
     luaio_server_unref(ls->srv);
     ls->srv = NULL;
@@ -1309,7 +1309,7 @@ int luaioL_close_streams(lua_State *L) {
       lserver *ls = lua_touserdata(L, -1);
       if (ls->srv != NULL) {
         if (!luaio_server_is_closing(ls->srv))
-          luaioL_unclosed(L, -1, 1);
+          luaioL_unclosed(L, -1, ORIGIN_AT_CLOSE);
         luaio_server_close(ls->srv);
         server_unpin(L, ls);
       }
@@ -1317,7 +1317,7 @@ int luaioL_close_streams(lua_State *L) {
       lstream *ls = lua_touserdata(L, -1);
       if (ls->s != NULL) {
         if (!luaio_stream_is_closing(ls->s))
-          luaioL_unclosed(L, -1, 1);
+          luaioL_unclosed(L, -1, ORIGIN_AT_CLOSE);
         luaio_stream_abort(ls->s);
       }
     }

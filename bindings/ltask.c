@@ -746,13 +746,24 @@ static int lcoro_call(lua_State *L) {
     lua_pushvalue(L, i);
     lua_setiuservalue(L, -2, i + 1);
   }
+  if (((luaioL_runtime *)lua_touserdata(L, lua_upvalueindex(2)))->debug) {
+    lua_Debug ar; /* debug mode: where it is made, should it be dropped */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_getinfo(L, ">S", &ar);
+    char what[128];
+    snprintf(what, sizeof what, "a coroutine object of the async function "
+                                "defined at %.60s:%d", ar.short_src,
+             ar.linedefined);
+    luaioL_setorigin(L, -1, what);
+  }
   return 1;
 }
 
 static int ltask_async(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_settop(L, 1);
-  lua_pushcclosure(L, lcoro_call, 1);
+  lua_pushvalue(L, lua_upvalueindex(1)); /* the runtime */
+  lua_pushcclosure(L, lcoro_call, 2);
   return 1;
 }
 
@@ -765,12 +776,15 @@ static int lcoro__tostring(lua_State *L) {
 
 /* A coroutine object dropped while nobody has awaited it or made it a
 ** task: its function never ran. That is almost always a forgotten
-** asyncio.await, so say so on stderr, as asyncio does. */
+** asyncio.await, so say so on stderr, as asyncio does; in debug mode,
+** to the exception handler, with where it was made. */
 static int lcoro__gc(lua_State *L) {
   lcoro *c = lua_touserdata(L, 1);
   if (c->consumed)
     return 0;
   c->consumed = 1;
+  if (luaioL_unclosed(L, 1, ORIGIN_NEVER_AWAITED))
+    return 0;
   lua_Debug ar;
   lua_getiuservalue(L, 1, 1); /* the async function */
   if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)

@@ -146,7 +146,8 @@ LUAIO_EXTERN int luaio_set_slice(lua_State *L, double limit, double warn);
 ** one that is collected, or left open when its loop closes, without the
 ** program closing it is reported ("unclosed TCP connection opened at
 ** file:line ...", with "source_traceback") through the exception
-** handler, then closed. asyncio.run's {debug = ...} overrides it for
+** handler, then closed; so is a coroutine object never awaited, with
+** where it was made. asyncio.run's {debug = ...} overrides it for
 ** that run, and loop:set_debug() for the running loop. Off (the default)
 ** nothing is recorded. */
 LUAIO_EXTERN void luaio_set_debug(lua_State *L, int on);

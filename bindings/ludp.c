@@ -211,7 +211,7 @@ static int ludp_is_closing(lua_State *L) {
 static void release(lua_State *L, ludp *lu, int closing) {
   if (lu->u != NULL) {
     if (!closing && !luaio_udp_is_closing(lu->u))
-      luaioL_unclosed(L, 1, 0); /* debug mode: opened here, never closed */
+      luaioL_unclosed(L, 1, ORIGIN_DROPPED); /* debug mode: never closed */
     luaio_udp_close(lu->u);
     luaio_udp_unref(lu->u);
     lu->u = NULL;
@@ -244,7 +244,7 @@ int luaioL_close_udp(lua_State *L) {
     ludp *lu = lua_touserdata(L, -1);
     if (lu->u != NULL) {
       if (!luaio_udp_is_closing(lu->u))
-        luaioL_unclosed(L, -1, 1);
+        luaioL_unclosed(L, -1, ORIGIN_AT_CLOSE);
       luaio_udp_close(lu->u);
     }
   }

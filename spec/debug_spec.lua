@@ -1,9 +1,10 @@
 -- Debug mode, as asyncio's: asyncio.run(main, {debug = true}),
 -- loop:get_debug()/set_debug(), luaio --debug and LUAIO_DEBUG=1. Streams,
 -- servers, UDP endpoints and subprocesses that the program drops without
--- closing are reported through the exception handler with where they were
--- opened; a task step that runs too long without suspending is reported
--- with the task and its traceback.
+-- closing, and coroutine objects never awaited, are reported through the
+-- exception handler with where they were opened or made; a task step that
+-- runs too long without suspending is reported with the task and its
+-- traceback.
 local asyncio = require "asyncio"
 local support = require "support"
 
@@ -280,6 +281,26 @@ end)
     assert_one(reports, "TLS connection", where)
   end)
 
+  it("reports a coroutine object never awaited, with where it was made",
+     function()
+    local defined = debug.getinfo(1, "l").currentline + 1
+    local double = asyncio.async(function(x) return 2 * x end)
+    local made
+    local _, other = run(function()
+      in_task(function()
+        made = next_line()
+        double(1) -- the await forgotten
+        assert.equal(4, asyncio.await(double(2)))
+      end)
+    end)
+    assert.equal(1, #other)
+    local source = debug.getinfo(1, "S").short_src
+    assert.equal("a coroutine object of the async function defined at "
+                 .. source .. ":" .. defined .. " made at " .. made
+                 .. " was never awaited", other[1].message)
+    assert.matches(made, other[1].source_traceback, 1, true)
+  end)
+
   it("goes to stderr by default, and --debug and LUAIO_DEBUG=1 turn it on",
      function()
     local script = [[
@@ -297,7 +318,7 @@ srv:close()
     local _, err, status = support.run_script(main, "--debug")
     assert.equal(0, status)
     assert.matches("unclosed TCP connection opened at %S+:5, dropped "
-                   .. "without being closed\nopened here:\n", err)
+                   .. "without being closed\ncreated here:\n", err)
     local path = os.tmpname()
     local f = assert(io.open(path, "w"))
     f:write(main)
