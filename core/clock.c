@@ -28,6 +28,13 @@ static void clock_set(luaio__clock *c, double t) {
     c->base = uv_hrtime();
 }
 
+/* The clock was moved from outside the runs of an attached loop: what
+** fell due runs in the owner's next uv_run iteration. */
+static void clock_moved(luaio_loop_t *loop) {
+  if (loop->kick)
+    luaio__loop_kick(loop);
+}
+
 static void count_process(uv_handle_t *h, void *arg) {
   if (uv_handle_get_type(h) == UV_PROCESS && uv_is_active(h))
     (*(int *)arg)++;
@@ -108,6 +115,7 @@ int luaio_clock_jump(luaio_loop_t *loop, double seconds) {
   if (!isfinite(seconds) || seconds < 0)
     return LUAIO_EINVAL;
   clock_set(c, luaio__clock_time(loop) + seconds);
+  clock_moved(loop);
   return 0;
 }
 
@@ -120,6 +128,7 @@ int luaio_clock_set_rate(luaio_loop_t *loop, double rate) {
   double now = luaio__clock_time(loop);
   c->rate = rate;
   clock_set(c, now); /* the new rate counts from now */
+  clock_moved(loop);
   return 0;
 }
 
@@ -133,6 +142,7 @@ int luaio_clock_set_autojump_threshold(luaio_loop_t *loop, double seconds) {
   if (isnan(seconds) || seconds < 0)
     return LUAIO_EINVAL;
   loop->clock.threshold = seconds;
+  clock_moved(loop);
   return 0;
 }
 

@@ -84,6 +84,8 @@ int luaio_call_at(luaio_loop_t *loop, double when, luaio_cb cb, void *arg,
     luaio__free(h, sizeof *h);
     return rc;
   }
+  if (loop->kick) /* the attached loop's timer is to be armed anew */
+    luaio__loop_kick(loop);
   loop->nhandles++;
   if (out != NULL) {
     h->refs++;

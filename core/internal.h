@@ -144,6 +144,17 @@ struct luaio_loop_s {
   size_t nhandles; /* call_soon/call_later handles not yet done with */
   int stopping;
   int in_uv_run; /* inside loop_iterate's uv_run: the wakeup may stop it */
+  /* An attached loop (loop.c) runs inside its owner's uv_run, from the
+  ** wakeup timer, attach_idle and attach_check. */
+  int kick; /* attached, outside a run: new work starts attach_idle */
+  unsigned attached : 1;
+  unsigned attach_inited : 1; /* attach_idle and attach_check to close */
+  unsigned in_attached_run : 1;
+  uv_idle_t attach_idle;   /* active while callbacks are ready */
+  uv_check_t attach_check; /* after each poll; unreferenced */
+  double budget;           /* seconds of ready work per run, or 0 */
+  luaio_after_run_cb after; /* borrowed, with after_arg */
+  void *after_arg;
   size_t npeer_reqs; /* stream writes and shutdowns: they wait on a peer */
   luaio__clock clock;
   void *data;
@@ -169,6 +180,11 @@ void luaio__post_close(luaio_loop_t *loop);
 ** only when it polls, which it does not when nothing keeps it alive, so
 ** each iteration also looks at post_pending. */
 void luaio__post_take(luaio_loop_t *loop);
+
+/* Work came from outside the runs of an attached loop (loop->kick is
+** set): starts attach_idle, so that the owner's uv_run runs it and does
+** not block before it has. */
+void luaio__loop_kick(luaio_loop_t *loop);
 
 /* Cancels every call_later/call_at handle still armed (handle.c). */
 void luaio__handles_cancel_all(luaio_loop_t *loop);

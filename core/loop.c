@@ -25,11 +25,15 @@ static void ignore_sigpipe(void) {
 ** uv_run (libuv clears it on return), never in a host's uv_run of a shared
 ** loop, where it would end the host's run instead. Due timers are run by
 ** loop_iterate after uv_run returns. */
+static void attach_run(luaio_loop_t *loop, uint64_t deadline);
+
 static void wakeup_cb(uv_timer_t *handle) {
   luaio_loop_t *loop = handle->data;
   if (loop->in_uv_run)
     uv_stop(loop->uv);
   loop->clock.woke = 1; /* a virtual clock's threshold passed */
+  if (loop->attached)
+    attach_run(loop, 0);
 }
 
 void luaio__wakeup_arm(luaio_loop_t *loop, double ms) {
@@ -82,13 +86,17 @@ luaio_loop_t *luaio_loop_new_clock(uv_loop_t *uv, luaio_clock_kind kind) {
 static void wakeup_close_cb(uv_handle_t *handle) { (void)handle; }
 
 typedef struct {
-  const uv_handle_t *wakeup, *post;
+  const luaio_loop_t *loop;
   int nopen;
 } open_count;
 
 static void count_open(uv_handle_t *h, void *arg) {
   open_count *c = arg;
-  if (h != c->wakeup && h != c->post && !uv_is_closing(h))
+  const luaio_loop_t *loop = c->loop;
+  if (h != (const uv_handle_t *)&loop->wakeup &&
+      h != (const uv_handle_t *)&loop->post_async &&
+      h != (const uv_handle_t *)&loop->attach_idle &&
+      h != (const uv_handle_t *)&loop->attach_check && !uv_is_closing(h))
     c->nopen++;
 }
 
@@ -96,8 +104,7 @@ static void count_open(uv_handle_t *h, void *arg) {
 ** stream, server or pipe still open. Closing the loop would wait for a
 ** listening socket forever; libuv refuses to close it with any of them. */
 static int open_handles(luaio_loop_t *loop) {
-  open_count c = {(const uv_handle_t *)&loop->wakeup,
-                  (const uv_handle_t *)&loop->post_async, 0};
+  open_count c = {loop, 0};
   if (loop->owns_uv)
     uv_walk(loop->uv, count_open, &c);
   return c.nopen;
@@ -110,7 +117,12 @@ int luaio_loop_delete(luaio_loop_t *loop) {
   if (luaio__timers_count(loop) > 0 || loop->nhandles > 0 ||
       open_handles(loop) > 0)
     return LUAIO_EBUSY;
+  luaio_loop_detach(loop);
   uv_close((uv_handle_t *)&loop->wakeup, wakeup_close_cb);
+  if (loop->attach_inited) {
+    uv_close((uv_handle_t *)&loop->attach_idle, wakeup_close_cb);
+    uv_close((uv_handle_t *)&loop->attach_check, wakeup_close_cb);
+  }
   luaio__post_close(loop);
   /* Let libuv finish the close; it runs only close callbacks here. */
   uv_run(loop->uv, UV_RUN_NOWAIT);
@@ -190,16 +202,10 @@ static uv_run_mode loop_prepare_poll(luaio_loop_t *loop, luaio_run_mode mode) {
   return UV_RUN_ONCE;
 }
 
-/* deadline: 0, or the uv_hrtime after which ready callbacks wait for the
-** next iteration. */
-static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode,
-                        uint64_t deadline) {
-  uv_run_mode uvmode = loop_prepare_poll(loop, mode);
-  int was_in_uv_run = loop->in_uv_run;
-  loop->in_uv_run = 1;
-  uv_run(loop->uv, uvmode);
-  loop->in_uv_run = was_in_uv_run;
-  uv_unref((uv_handle_t *)&loop->wakeup);
+/* The work of one iteration, once libuv has polled: what was posted, the
+** due timers, then what was ready. deadline: 0, or the uv_hrtime after
+** which ready callbacks wait for the next iteration. */
+static void loop_work(luaio_loop_t *loop, uint64_t deadline) {
   if (loop->clock.kind != LUAIO_CLOCK_REAL)
     luaio__clock_after_poll(loop);
   if (atomic_load_explicit(&loop->post_pending, memory_order_relaxed))
@@ -209,12 +215,111 @@ static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode,
     luaio__ready_run(loop);
   else
     luaio__ready_run_until(loop, deadline);
+}
+
+static int loop_iterate(luaio_loop_t *loop, luaio_run_mode mode,
+                        uint64_t deadline) {
+  uv_run_mode uvmode = loop_prepare_poll(loop, mode);
+  int was_in_uv_run = loop->in_uv_run;
+  loop->in_uv_run = 1;
+  uv_run(loop->uv, uvmode);
+  loop->in_uv_run = was_in_uv_run;
+  uv_unref((uv_handle_t *)&loop->wakeup);
+  loop_work(loop, deadline);
   return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);
 }
+
+/* {======================================================================
+** Attached loops: runs inside the owner's uv_run
+** ======================================================================= */
+
+static void attach_idle_cb(uv_idle_t *h) { attach_run(h->data, 0); }
+
+static void attach_check_cb(uv_check_t *h) { attach_run(h->data, 0); }
+
+void luaio__loop_kick(luaio_loop_t *loop) {
+  uv_idle_start(&loop->attach_idle, attach_idle_cb);
+}
+
+/* Sets the handles for the owner's next poll, as loop_prepare_poll does
+** for ours: an active idle handle keeps libuv from blocking while work is
+** ready (or a virtual clock is to jump); the wakeup timer, armed and
+** referenced, ends the poll at the earliest deadline. */
+static void attach_arm(luaio_loop_t *loop) {
+  if (loop_prepare_poll(loop, LUAIO_RUN_ONCE) == UV_RUN_NOWAIT)
+    uv_idle_start(&loop->attach_idle, attach_idle_cb);
+  else
+    uv_idle_stop(&loop->attach_idle);
+}
+
+/* One iteration from a handle (or a step): deadline 0 takes the loop's
+** budget. A step made from inside the run (a task that calls back into
+** the host, which steps) finds it running and returns. */
+static void attach_run(luaio_loop_t *loop, uint64_t deadline) {
+  if (loop->in_attached_run)
+    return;
+  loop->in_attached_run = 1;
+  loop->kick = 0; /* what the run adds is seen by attach_arm */
+  loop->stopping = 0; /* the owner's uv_run stops, not this */
+  if (deadline == 0 && loop->budget > 0)
+    deadline = uv_hrtime() + (uint64_t)(loop->budget * 1e9);
+  loop_work(loop, deadline);
+  attach_arm(loop);
+  loop->in_attached_run = 0;
+  loop->kick = 1;
+  if (loop->after != NULL)
+    loop->after(loop->after_arg, deadline);
+}
+
+int luaio_loop_attach(luaio_loop_t *loop, double budget,
+                      luaio_after_run_cb after, void *arg) {
+  if (!(budget >= 0)) /* also NaN */
+    return LUAIO_EINVAL;
+  if (budget > 1e6) /* some eleven days; keeps the cast defined */
+    budget = 1e6;
+  if (!loop->attach_inited) {
+    uv_idle_init(loop->uv, &loop->attach_idle);
+    uv_check_init(loop->uv, &loop->attach_check);
+    loop->attach_idle.data = loop->attach_check.data = loop;
+    /* Only work keeps the owner's uv_run going: see attach_arm. */
+    uv_unref((uv_handle_t *)&loop->attach_check);
+    loop->attach_inited = 1;
+  }
+  loop->budget = budget;
+  loop->after = after;
+  loop->after_arg = arg;
+  if (!loop->attached) {
+    loop->attached = 1;
+    uv_check_start(&loop->attach_check, attach_check_cb);
+    /* The first run arms what the loop has already. */
+    loop->kick = !loop->in_attached_run;
+    luaio__loop_kick(loop);
+  }
+  return 0;
+}
+
+void luaio_loop_detach(luaio_loop_t *loop) {
+  if (!loop->attached)
+    return;
+  loop->attached = 0;
+  loop->kick = 0;
+  uv_idle_stop(&loop->attach_idle);
+  uv_check_stop(&loop->attach_check);
+  uv_timer_stop(&loop->wakeup);
+  uv_unref((uv_handle_t *)&loop->wakeup);
+}
+
+int luaio_loop_attached(const luaio_loop_t *loop) { return loop->attached; }
+
+/* }====================================================================== */
 
 int luaio_loop_run(luaio_loop_t *loop, luaio_run_mode mode) {
   int alive;
   loop->stopping = 0;
+  if (loop->attached) {
+    attach_run(loop, 0);
+    return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);
+  }
   if (mode != LUAIO_RUN_DEFAULT)
     return loop_iterate(loop, mode, 0);
   do {
@@ -235,6 +340,10 @@ int luaio_loop_run_for(luaio_loop_t *loop, double seconds) {
     seconds = 1e6;
   loop->stopping = 0;
   uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
+  if (loop->attached) {
+    attach_run(loop, deadline);
+    return luaio_loop_alive(loop) || uv_loop_alive(loop->uv);
+  }
   return loop_iterate(loop, LUAIO_RUN_NOWAIT, deadline);
 }
 

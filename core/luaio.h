@@ -190,6 +190,41 @@ LUAIO_EXTERN size_t luaio_loop_nready(const luaio_loop_t *loop);
 ** loop moves that clock. */
 LUAIO_EXTERN int luaio_loop_can_progress(luaio_loop_t *loop);
 
+/* Attached loops. A loop attached to its libuv loop runs inside the
+** uv_run of whoever owns that loop, from handles on it: a timer armed at
+** its earliest deadline, an idle handle while callbacks are ready (so
+** that libuv polls without blocking) and a check handle after each poll
+** (so that what the poll made ready runs in the same uv_run). Each run
+** of them is one iteration: due timers, then what was ready when it
+** began. The owner only calls uv_run(), in any mode; nothing in luaio
+** calls uv_run() while the loop is attached, and luaio_loop_run() and
+** luaio_loop_run_for() then run one iteration without polling libuv,
+** whatever the mode, so that a step from a libuv callback does not nest.
+**
+** What keeps the owner's uv_run(UV_RUN_DEFAULT) going: ready callbacks,
+** armed timers (but not on a manual clock that does not move with real
+** time: nothing in the loop moves it) and the libuv handles of the
+** loop's I/O. Tasks that wait for anything else (a post from another
+** thread, a future the owner settles) do not; with none of those left,
+** uv_run returns.
+**
+** budget (seconds, >= 0) bounds the ready work of each run as
+** luaio_loop_run_for() does (0: all that was ready runs). after, when not
+** NULL, is called with arg at the end of each run, with the uv_hrtime()
+** at which the run's budget ends (0 without one). Attaching an attached
+** loop sets its budget and callback anew. Returns 0, or LUAIO_EINVAL for
+** a negative or NaN budget. */
+typedef void (*luaio_after_run_cb)(void *arg, uint64_t deadline);
+LUAIO_EXTERN int luaio_loop_attach(luaio_loop_t *loop, double budget,
+                                   luaio_after_run_cb after, void *arg);
+
+/* Stops running from the libuv loop's handles: the loop is run by
+** luaio_loop_run() again. luaio_loop_delete() closes the handles. */
+LUAIO_EXTERN void luaio_loop_detach(luaio_loop_t *loop);
+
+/* Nonzero while the loop is attached. */
+LUAIO_EXTERN int luaio_loop_attached(const luaio_loop_t *loop);
+
 /* }====================================================================== */
 
 /* {======================================================================

@@ -36,7 +36,12 @@ void luaio__post_take(luaio_loop_t *loop) {
   loop->nready += n;
 }
 
-static void post_async_cb(uv_async_t *h) { luaio__post_take(h->data); }
+static void post_async_cb(uv_async_t *h) {
+  luaio_loop_t *loop = h->data;
+  luaio__post_take(loop);
+  if (loop->kick && loop->nready > 0) /* an attached loop: run it */
+    luaio__loop_kick(loop);
+}
 
 int luaio__post_init(luaio_loop_t *loop) {
   if (uv_mutex_init(&loop->post_lock) != 0)

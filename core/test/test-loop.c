@@ -284,6 +284,69 @@ TEST(external_uv_loop) {
   ASSERT_OK(uv_loop_close(&uv));
 }
 
+static void count_run(void *arg, uint64_t deadline) {
+  (void)deadline;
+  (*(int *)arg)++;
+}
+
+/* An attached loop runs inside its owner's uv_run: ready work from the
+** idle handle, a timer from the uv timer armed at its deadline; with
+** nothing left, the owner's uv_run(UV_RUN_DEFAULT) returns. */
+TEST(attached_runs_inside_the_owners_uv_run) {
+  test_alloc_install();
+  uv_loop_t uv;
+  ASSERT_OK(uv_loop_init(&uv));
+  luaio_loop_t *loop = luaio_loop_new(&uv);
+  ASSERT_NOT_NULL(loop);
+  int runs = 0;
+  ASSERT_EQ(LUAIO_EINVAL, luaio_loop_attach(loop, -1, NULL, NULL));
+  ASSERT_EQ(0, luaio_loop_attached(loop));
+  ASSERT_OK(luaio_loop_attach(loop, 0, count_run, &runs));
+  ASSERT_EQ(1, luaio_loop_attached(loop));
+  ASSERT_OK(luaio_call_soon(loop, log_cb, S("soon"), NULL, NULL));
+  ASSERT_OK(luaio_call_later(loop, 0.02, log_cb, S("later"), NULL, NULL));
+  ASSERT_STR_EQ("", test_log);
+  ASSERT(uv_run(&uv, UV_RUN_ONCE)); /* the timer keeps it alive */
+  ASSERT_STR_EQ("soon", test_log);
+  ASSERT(runs > 0);
+  while (luaio_loop_ntimers(loop) > 0)
+    uv_run(&uv, UV_RUN_ONCE); /* blocks until the uv timer fires */
+  ASSERT_EQ(0, uv_run(&uv, UV_RUN_DEFAULT));
+  ASSERT_STR_EQ("soon,later", test_log);
+  /* Added between the owner's runs, a timer alone: the next sees it. */
+  ASSERT_OK(luaio_call_later(loop, 0.001, log_cb, S("again"), NULL, NULL));
+  ASSERT_EQ(0, uv_run(&uv, UV_RUN_DEFAULT));
+  ASSERT_STR_EQ("soon,later,again", test_log);
+  test_loop_close(loop); /* closes the handles it kept on uv */
+  ASSERT_OK(uv_loop_close(&uv));
+}
+
+/* Attached, luaio_loop_run never polls libuv (it may be called from a
+** libuv callback): one iteration, within the budget, whatever the mode. */
+TEST(attached_loop_run_does_not_poll) {
+  test_alloc_install();
+  uv_loop_t uv;
+  ASSERT_OK(uv_loop_init(&uv));
+  luaio_loop_t *loop = luaio_loop_new(&uv);
+  ASSERT_NOT_NULL(loop);
+  ASSERT_OK(luaio_loop_attach(loop, 1e-9, NULL, NULL)); /* one per run */
+  luaio_handle_t *h;
+  ASSERT_OK(luaio_call_later(loop, 3600, log_cb, S("hour"), NULL, &h));
+  ASSERT_OK(luaio_call_soon(loop, log_cb, S("a"), NULL, NULL));
+  ASSERT_OK(luaio_call_soon(loop, log_cb, S("b"), NULL, NULL));
+  ASSERT(luaio_loop_run(loop, LUAIO_RUN_DEFAULT));
+  ASSERT_STR_EQ("a", test_log);
+  ASSERT(luaio_loop_run(loop, LUAIO_RUN_ONCE));
+  ASSERT_STR_EQ("a,b", test_log);
+  luaio_handle_cancel(h);
+  luaio_handle_unref(h);
+  luaio_loop_detach(loop);
+  ASSERT_EQ(0, luaio_loop_attached(loop));
+  ASSERT_EQ(0, luaio_loop_run(loop, LUAIO_RUN_DEFAULT));
+  test_loop_close(loop);
+  ASSERT_OK(uv_loop_close(&uv));
+}
+
 /* }====================================================================== */
 
 /* {======================================================================
