@@ -59,7 +59,8 @@ static void close_part(lua_State *L, lua_CFunction part) {
 static void print_open_handle(uv_handle_t *h, void *arg) {
   (void)arg;
   uv_handle_type t = uv_handle_get_type(h);
-  if (!uv_is_closing(h) && t != UV_TIMER && t != UV_ASYNC)
+  if (!uv_is_closing(h) && t != UV_TIMER && t != UV_ASYNC && t != UV_IDLE &&
+      t != UV_CHECK)
     fprintf(stderr, " %s%s", uv_handle_type_name(t),
             uv_is_active(h) ? " (active)" : "");
 }
@@ -291,17 +292,6 @@ int luaio_interrupted(lua_State *L) {
   return rt != NULL ? rt->interrupted : 0; /* NULL: asyncio never opened */
 }
 
-int luaio_host_open(lua_State *L, uv_loop_t *uv) {
-  luaioL_runtime *rt = luaioL_runtime_of(L);
-  if (rt->loop != NULL)
-    return LUAIO_EBUSY;
-  rt->host_uv = uv;
-  int rc = loop_open(rt, L, uv, (luaio_clock_kind)rt->default_clock);
-  if (rc == 0)
-    luaioL_bindclock(L, 0);
-  return rc;
-}
-
 /* The collector's part of a budgeted step: what the step left of the
 ** budget (until the deadline, a uv_hrtime), one increment at least; and,
 ** once the heap has doubled since the last cycle ended, as much as the
@@ -319,6 +309,50 @@ static void gc_within(lua_State *L, luaioL_runtime *rt, uint64_t deadline) {
   rt->gc_last = lua_gc(L, LUA_GCCOUNT);
   if (done)
     rt->gc_base = rt->gc_last;
+}
+
+/* From now on the collector runs in the budgeted steps' spare time
+** only; luaio_host_close() gives it back. */
+static void gc_take(lua_State *L, luaioL_runtime *rt) {
+  if (rt->gc_owned)
+    return;
+  rt->gc_owned = 1;
+  rt->gc_was_running = lua_gc(L, LUA_GCISRUNNING);
+  lua_gc(L, LUA_GCSTOP);
+  rt->gc_base = rt->gc_last = lua_gc(L, LUA_GCCOUNT);
+}
+
+/* The end of each run of a loop on the host's libuv loop, from the
+** host's uv_run: the collector's part when the host gave a budget. */
+static void host_after_run(void *arg, uint64_t deadline) {
+  luaioL_runtime *rt = arg;
+  if (rt->gc_owned)
+    gc_within(rt->L, rt, deadline);
+}
+
+int luaio_host_open(lua_State *L, uv_loop_t *uv) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop != NULL)
+    return LUAIO_EBUSY;
+  rt->host_uv = uv;
+  int rc = loop_open(rt, L, uv, (luaio_clock_kind)rt->default_clock);
+  if (rc != 0)
+    return rc;
+  luaioL_bindclock(L, 0);
+  /* On the host's libuv loop, luaio runs inside the host's uv_run. */
+  if (uv != NULL)
+    luaio_loop_attach(rt->loop, 0, host_after_run, rt);
+  return 0;
+}
+
+int luaio_host_set_budget(lua_State *L, double seconds) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->loop == NULL || rt->host_uv == NULL)
+    return LUAIO_EINVALSTATE;
+  int rc = luaio_loop_attach(rt->loop, seconds, host_after_run, rt);
+  if (rc == 0 && seconds > 0)
+    gc_take(L, rt);
+  return rc;
 }
 
 int luaio_host_step(lua_State *L) {
@@ -341,13 +375,7 @@ int luaio_host_step_for(lua_State *L, double seconds) {
   if (seconds > 1e6)
     seconds = 1e6;
   uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
-  if (!rt->gc_owned) {
-    /* From now on the collector runs in the steps' spare time only. */
-    rt->gc_owned = 1;
-    rt->gc_was_running = lua_gc(L, LUA_GCISRUNNING);
-    lua_gc(L, LUA_GCSTOP);
-    rt->gc_base = rt->gc_last = lua_gc(L, LUA_GCCOUNT);
-  }
+  gc_take(L, rt);
   rt->L = L;
   luaio_loop_run_for(rt->loop, seconds);
   gc_within(L, rt, deadline);
@@ -359,6 +387,9 @@ int luaio_host_close(lua_State *L) {
   if (rt->loop == NULL)
     return LUAIO_EINVALSTATE;
   rt->L = L;
+  /* Closing waits for the tasks' cleanup in uv_run: as before the loop
+  ** was opened, the host must not be inside its own uv_run here. */
+  luaio_loop_detach(rt->loop);
   loop_close(rt, L);
   rt->host_uv = NULL;
   if (rt->gc_owned) {
@@ -408,7 +439,9 @@ luaio_loop_t *luaio_host_loop(lua_State *L) {
 }
 
 void luaioL_close_at_exit(lua_State *L, luaioL_runtime *rt) {
-  if (rt->loop != NULL && rt->host_uv == NULL && rt->main == NULL)
+  /* A loop on the host's libuv loop too: its handles there would run a
+  ** closed state. */
+  if (rt->loop != NULL && rt->main == NULL)
     luaio_host_close(L);
 }
 

@@ -9,10 +9,16 @@
 ** opens a loop that stays running between frames:
 **
 **   luaL_requiref(L, "asyncio", luaopen_asyncio, 0);  lua_pop(L, 1);
-**   luaio_host_open(L, my_uv_loop);   (NULL: a libuv loop of luaio's own)
+**   luaio_host_open(L, NULL);         (a libuv loop of luaio's own)
 **   ... scripts call asyncio.create_task(fn) from plain host code ...
 **   each frame:  luaio_host_step(L);  (never blocks)
 **   at exit:     luaio_host_close(L);
+**
+** A host that owns a libuv loop shares it instead, and only runs it:
+**
+**   luaio_host_open(L, my_uv_loop);
+**   ... uv_run(my_uv_loop, UV_RUN_DEFAULT) (or ONCE, or NOWAIT per frame)
+**   at exit, outside uv_run: luaio_host_close(L); uv_loop_close(...);
 **
 ** All calls must come from the thread that owns L.
 */
@@ -26,18 +32,42 @@
 /* The module entry: returns the asyncio table. [-0, +1, e] */
 LUAIO_EXTERN int luaopen_asyncio(lua_State *L);
 
-/* Opens a loop on uv (or on a loop of its own when uv is NULL) that stays
-** the running loop until luaio_host_close(). Must be called after
-** luaopen_asyncio and not while asyncio.run runs. Returns 0, or a
-** negative code (LUAIO_EBUSY when a loop is already open). */
+/* Opens a loop that stays the running loop until luaio_host_close().
+** Must be called after luaopen_asyncio and not while asyncio.run runs.
+** Returns 0, or a negative code (LUAIO_EBUSY when a loop is already
+** open).
+**
+** With uv NULL the loop runs on a libuv loop of its own, which only
+** luaio_host_step() runs. With the host's uv, the loop runs inside the
+** host's uv_run (any mode), from handles luaio keeps on uv: a uv timer
+** armed at the earliest deadline (a task's asyncio.sleep(0.3) wakes a
+** host blocked in uv_run), an idle handle while work is ready (libuv
+** then polls without blocking) and a check handle that runs, in the same
+** iteration, what I/O made ready. luaio never calls uv_run itself then,
+** but in luaio_host_close(). The host's uv_run(UV_RUN_DEFAULT) goes on
+** while Lua work is ready, timers are armed (on a manual clock, none:
+** only luaio_host_advance() moves it) or the scripts' I/O is open
+** (streams, servers, subprocesses); tasks that wait for anything else (a
+** post, a future the host settles) do not keep it going, and without any
+** of these it returns. */
 LUAIO_EXTERN int luaio_host_open(lua_State *L, uv_loop_t *uv);
 
 /* Runs one iteration of the host loop without blocking: ready callbacks,
-** due timers, pending I/O. Errors in tasks are kept in their tasks;
-** errors in callbacks, and those of tasks collected with their error
-** never retrieved, go to the exception handler (see below). Returns the
-** number of live tasks, or a negative code when no host loop is open. */
+** due timers, pending I/O (on the host's uv loop, no I/O: the host's
+** uv_run polls it, and a step made from a libuv callback does not nest
+** uv_run). Errors in tasks are kept in their tasks; errors in callbacks,
+** and those of tasks collected with their error never retrieved, go to
+** the exception handler (see below). Returns the number of live tasks,
+** or a negative code when no host loop is open. */
 LUAIO_EXTERN int luaio_host_step(lua_State *L);
+
+/* For a loop on the host's uv loop: each run from the host's uv_run runs
+** ready work for seconds (>= 0) at most, as luaio_host_step_for() does,
+** the collector included (0: what was ready runs, and the collector as
+** before). The rest runs in the next iteration of uv_run, which does not
+** block meanwhile. Returns 0, LUAIO_EINVAL for a negative or NaN budget,
+** LUAIO_EINVALSTATE when no loop on a host's uv loop is open. */
+LUAIO_EXTERN int luaio_host_set_budget(lua_State *L, double seconds);
 
 /* As luaio_host_step(), within a budget of seconds (>= 0) of real time:
 ** ready callbacks and task steps run in order until the budget is spent
@@ -54,9 +84,11 @@ LUAIO_EXTERN int luaio_host_step_for(lua_State *L, double seconds);
 
 /* Cancels every task left, lets them finish their cleanup, reports the
 ** errors nobody retrieved and closes the loop. Returns 0 or a negative
-** code. A libuv loop given to luaio_host_open() is left open. A host
-** loop on a libuv loop of luaio's own that is still open when L is
-** closed is closed then, the same way: lua_close alone is enough. */
+** code. A libuv loop given to luaio_host_open() is left open, without a
+** handle of luaio's (uv_loop_close then succeeds once the host's own
+** are closed); the cleanup runs that loop, so call this outside the
+** host's uv_run. A host loop still open when L is closed is closed then,
+** the same way: lua_close alone is enough. */
 LUAIO_EXTERN int luaio_host_close(lua_State *L);
 
 /* For a host on an event loop of its own (SDL, GLFW, a GUI toolkit, its
