@@ -4,7 +4,7 @@
 ** source traceback. It has no core counterpart: the core knows nothing
 ** of Lua frames.
 **
-** In debug mode, opening a stream, server, UDP endpoint or subprocess
+** In debug mode, opening a stream, server, UDP endpoint, file or subprocess
 ** records its origin (what it is, the file:line of the first Lua frame
 ** that opened it, and the traceback there) in a weak-keyed table, keyed
 ** by the object. A finalizer that finds the resource still open, and the

@@ -6,6 +6,7 @@
 ** (ENOENT)", code "ENOENT").
 */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lbind.h"
@@ -168,6 +169,11 @@ static int open_k(lua_State *L, int status, lua_KContext ctx) {
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   lf->f = luaio_fs_result_file(fut);
+  if (luaioL_runtime_of(L)->debug) {
+    char what[128];
+    snprintf(what, sizeof what, "file %.100s", lua_tostring(L, 1));
+    luaioL_setorigin(L, -1, what);
+  }
   return 1;
 }
 
@@ -488,12 +494,22 @@ static int lfile_closed(lua_State *L) {
 
 /* __gc and __close: the descriptor is closed at once (or by the last
 ** request still using it, when a task was cancelled meanwhile). */
-static int lfile__gc(lua_State *L) {
-  lfile *lf = luaioL_checkobject(L, FILE_MT);
+static void release(lua_State *L, lfile *lf, int closing) {
   if (lf->f != NULL) {
+    if (!closing && luaio_file_fd(lf->f) >= 0)
+      luaioL_unclosed(L, 1, ORIGIN_DROPPED); /* debug mode: never closed */
     luaio_file_unref(lf->f);
     lf->f = NULL;
   }
+}
+
+static int lfile__gc(lua_State *L) {
+  release(L, luaioL_checkobject(L, FILE_MT), 0);
+  return 0;
+}
+
+static int lfile__close(lua_State *L) {
+  release(L, luaioL_checkobject(L, FILE_MT), 1);
   return 0;
 }
 
@@ -521,7 +537,7 @@ static const luaL_Reg lfile_methods[] = {
     {"close", lfile_close}, {"closed", lfile_closed}, {NULL, NULL}};
 
 static const luaL_Reg lfile_meta[] = {{"__gc", lfile__gc},
-                                      {"__close", lfile__gc},
+                                      {"__close", lfile__close},
                                       {"__tostring", lfile__tostring},
                                       {NULL, NULL}};
 

@@ -174,9 +174,9 @@ LUAIO_EXTERN int luaio_set_slice(lua_State *L, double limit, double warn);
 ** debug mode (PYTHONASYNCIODEBUG; the luaio command's --debug): a task
 ** step that runs longer than 0.1 s is reported with the task and its
 ** traceback (a slice warning, unless one is set), and streams, servers,
-** UDP endpoints and subprocesses opened while it is on remember where;
-** one that is collected, or left open when its loop closes, without the
-** program closing it is reported ("unclosed TCP connection opened at
+** UDP endpoints, asyncio.fs files and subprocesses opened while it is on
+** remember where; one that is collected, or left open when its loop
+** closes, without the program closing it is reported ("unclosed TCP connection opened at
 ** file:line ...", with "source_traceback") through the exception
 ** handler, then closed; so is a coroutine object never awaited, with
 ** where it was made. asyncio.run's {debug = ...} overrides it for
