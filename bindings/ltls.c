@@ -19,6 +19,14 @@ typedef struct {
   luaio_tls_ctx_t *ctx; /* owns one reference */
 } lcontext;
 
+/* The registry's key for the context of ssl = true. */
+#define DEFAULT_CONTEXT "asyncio.ssl.default_context"
+
+/* The context of the box at idx, known to be one. */
+static luaio_tls_ctx_t *context_at(lua_State *L, int idx) {
+  return ((lcontext *)lua_touserdata(L, idx))->ctx;
+}
+
 static luaio_tls_ctx_t *checkcontext(lua_State *L) {
   return ((lcontext *)luaioL_checkobject(L, CONTEXT_MT))->ctx;
 }
@@ -186,9 +194,19 @@ luaio_tls_ctx_t *luaioL_tlscontext(lua_State *L, int idx, int server,
   if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, idx)))
     return NULL;
   if (t == LUA_TBOOLEAN && server <= 0) {
-    luaio_tls_ctx_t *ctx = newcontext(L, 0);
+    /* One default context per Lua state, made on first use: a client
+    ** context loads the system's CA store, a bundle of a few hundred
+    ** certificates, too costly to parse again for every connection.
+    ** Nobody else holds it, so nobody changes it. */
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, DEFAULT_CONTEXT) == LUA_TNIL) {
+      lua_pop(L, 1);
+      newcontext(L, 0);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, LUA_REGISTRYINDEX, DEFAULT_CONTEXT);
+    }
     lua_replace(L, idx);
-    return ctx;
+    return context_at(L, idx);
   }
   lcontext *lc = luaL_testudata(L, idx, CONTEXT_MT);
   if (lc == NULL || lc->ctx == NULL)

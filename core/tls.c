@@ -152,6 +152,8 @@ struct luaio_tls_ctx_s {
   size_t alpnlen;
   unsigned server : 1;
   unsigned check_hostname : 1;
+  unsigned verify : 1;        /* the peer's certificate is checked */
+  unsigned need_defaults : 1; /* the system's CA store is yet to be loaded */
 };
 
 struct luaio__tls {
@@ -184,8 +186,11 @@ luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {
   c->server = server != 0;
   SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
   luaio_tls_ctx_set_verify(c, !server, !server);
-  if (!server && SSL_CTX_set_default_verify_paths(c->ctx) != 1)
-    ERR_clear_error(); /* no store: every peer fails to verify */
+  /* A client trusts the system's store, loaded by the first handshake
+  ** that verifies (load_defaults): parsing its few hundred certificates
+  ** is the dearest part of a context, and one that never verifies, or
+  ** is made and not used, needs none of it. */
+  c->need_defaults = !server;
   return c;
 }
 
@@ -243,6 +248,7 @@ void luaio_tls_ctx_set_verify(luaio_tls_ctx_t *ctx, int verify,
     mode = SSL_VERIFY_PEER |
            (ctx->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
   SSL_CTX_set_verify(ctx->ctx, mode, NULL);
+  ctx->verify = verify != 0;
   ctx->check_hostname = verify && check_hostname;
 }
 
@@ -466,6 +472,16 @@ static int is_ip(const char *host) {
          uv_inet_pton(AF_INET6, host, buf) == 0;
 }
 
+/* Loads the system's CA store into a client context that verifies, once,
+** before its first handshake. */
+static void load_defaults(luaio_tls_ctx_t *ctx) {
+  if (!ctx->need_defaults || !ctx->verify)
+    return;
+  ctx->need_defaults = 0;
+  if (SSL_CTX_set_default_verify_paths(ctx->ctx) != 1)
+    ERR_clear_error(); /* no store: every peer fails to verify */
+}
+
 /* Sets t's SSL up for ctx. Returns 0, or LUAIO_ENOMEM. */
 static int tls_setup(luaio__tls *t, luaio_tls_ctx_t *ctx,
                      const char *hostname) {
@@ -515,6 +531,7 @@ luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
   }
   memset(t, 0, sizeof *t);
   ERR_clear_error();
+  load_defaults(ctx);
   if (tls_setup(t, ctx, hostname) != 0) {
     SSL_free(t->ssl);
     luaio__free(t, sizeof *t);

@@ -160,11 +160,19 @@ asyncio.run(function()
     writer:write(reader:readline())
     writer:close()
   end, "127.0.0.1", 0, {ssl = ctx})
-  local reader, writer = asyncio.open_connection("localhost", server:port(),
-    {ssl = true})
-  writer:write("trusted\n")
-  io.write(reader:readline())
-  writer:close()
+  -- ssl = true is one context for every connection: each one still
+  -- verifies, and checks its own host name.
+  for _, host in ipairs{"localhost", "wrong.example", "localhost"} do
+    local ok, reader, writer = pcall(asyncio.open_connection, "127.0.0.1",
+      server:port(), {ssl = true, server_hostname = host})
+    if ok then
+      writer:write(host .. " trusted\n")
+      io.write(reader:readline())
+      writer:close()
+    else
+      io.write(host, " refused: ", reader.code, "\n")
+    end
+  end
   server:close()
   server:wait_closed()
 end)
@@ -175,7 +183,8 @@ end)
     local out = p:read("a")
     p:close()
     os.remove(script)
-    assert.equal("trusted\n", out)
+    assert.equal("localhost trusted\nwrong.example refused: SSLError\n" ..
+                 "localhost trusted\n", out)
   end)
 
   it("refuses a self-signed certificate and says why", function()
