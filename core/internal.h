@@ -357,9 +357,12 @@ void luaio__stream_set_tls(luaio_stream_t *s, luaio__tls *t);
 luaio_loop_t *luaio__stream_loop(const luaio_stream_t *s);
 /* Nonzero while s is connected and may send. */
 int luaio__stream_open(const luaio_stream_t *s);
-/* Appends plain text to the input (not waking the reader). Returns 0 or
-** LUAIO_ENOMEM. */
-int luaio__stream_append(luaio_stream_t *s, const char *data, size_t len);
+/* Makes room for at least n bytes of plain text after the input, and
+** returns where they go, with *room set to the room there is; NULL when
+** out of memory. luaio__stream_commit(s, k) then adds the k bytes put
+** there to the input (not waking the reader). */
+char *luaio__stream_reserve(luaio_stream_t *s, size_t n, size_t *room);
+void luaio__stream_commit(luaio_stream_t *s, size_t k);
 /* Sends bytes as they are (the write path below TLS). Returns 0 or
 ** LUAIO_ENOMEM. */
 int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len);

@@ -1482,12 +1482,17 @@ int luaio__stream_open(const luaio_stream_t *s) {
   return s->hstate == H_OPEN && s->connected && !s->closing && !s->dropped;
 }
 
-int luaio__stream_append(luaio_stream_t *s, const char *data, size_t len) {
-  if (buf_reserve(s, len) != 0)
-    return LUAIO_ENOMEM;
-  memcpy(s->buf + s->start + s->len, data, len);
-  s->len += len;
-  return 0;
+char *luaio__stream_reserve(luaio_stream_t *s, size_t n, size_t *room) {
+  if (buf_reserve(s, n) != 0)
+    return NULL;
+  size_t end = s->start + s->len;
+  *room = s->cap - end;
+  return s->buf + end;
+}
+
+void luaio__stream_commit(luaio_stream_t *s, size_t k) {
+  assert(s->start + s->len + k <= s->cap);
+  s->len += k;
 }
 
 void luaio__stream_end(luaio_stream_t *s, int err) {

@@ -1,9 +1,10 @@
 /*
-** tls.c - TLS on streams with OpenSSL: the SSL object talks to two
-** memory BIOs; stream.c feeds the bytes it reads into one and sends what
-** the other collects, and the text SSL decrypts goes to the stream's
-** input as if it had been read.
+** tls.c - TLS on streams with OpenSSL: the SSL object talks to a BIO of
+** ours that reads from the bytes stream.c just read and collects what SSL
+** writes, which is sent after each SSL call; the text SSL decrypts goes
+** to the stream's input as if it had been read.
 */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,7 +44,10 @@ int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
 #define LIBSSL "libssl.so." LUAIO_STR(OPENSSL_VERSION_MAJOR)
 
 #define OSSL_FUNCS(X)                                                       \
-  X(BIO_ctrl) X(BIO_free) X(BIO_new) X(BIO_s_mem) X(BIO_write)              \
+  X(BIO_clear_flags) X(BIO_ctrl) X(BIO_free) X(BIO_get_data)                \
+  X(BIO_get_new_index) X(BIO_meth_free) X(BIO_meth_new) X(BIO_meth_set_ctrl) \
+  X(BIO_meth_set_read) X(BIO_meth_set_write) X(BIO_new) X(BIO_s_mem)        \
+  X(BIO_set_data) X(BIO_set_flags) X(BIO_set_init)                          \
   X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_reason_error_string)      \
   X(SSL_CIPHER_get_bits) X(SSL_CIPHER_get_name) X(SSL_CTX_check_private_key) \
   X(SSL_CTX_ctrl) X(SSL_CTX_free) X(SSL_CTX_load_verify_locations)          \
@@ -53,7 +57,7 @@ int luaio_stream_start_tls_finish(luaio_stream_t *s, luaio_future_t *fut,
   X(SSL_ctrl) X(SSL_do_handshake) X(SSL_free) X(SSL_get0_alpn_selected)     \
   X(SSL_get0_param) X(SSL_get1_peer_certificate) X(SSL_get_current_cipher)  \
   X(SSL_get_error) X(SSL_get_verify_result) X(SSL_get_version) X(SSL_new)   \
-  X(SSL_read) X(SSL_select_next_proto) X(SSL_set1_host)                     \
+  X(SSL_pending) X(SSL_read) X(SSL_select_next_proto) X(SSL_set1_host)      \
   X(SSL_set_accept_state) X(SSL_set_bio) X(SSL_set_connect_state)           \
   X(SSL_shutdown) X(SSL_write) X(TLS_client_method) X(TLS_server_method)    \
   X(X509_NAME_print_ex) X(X509_VERIFY_PARAM_set1_ip_asc) X(X509_free)       \
@@ -68,6 +72,8 @@ static struct {
 
 static uv_once_t ossl_once = UV_ONCE_INIT;
 static char ossl_error[256]; /* why loading failed, or "" */
+static BIO_METHOD *bio_method; /* the streams' BIO (see below) */
+static int bio_method_new(void);
 
 static void ossl_load(void) {
   void *lib = dlopen(LIBSSL, RTLD_NOW | RTLD_LOCAL); /* and libcrypto */
@@ -79,6 +85,9 @@ static void ossl_load(void) {
   memcpy(&ossl.name, &sym, sizeof sym); /* ISO C has no cast for it */
     OSSL_FUNCS(OSSL_SYM)
 #undef OSSL_SYM
+    if (bio_method_new() != 0)
+      snprintf(ossl_error, sizeof ossl_error,
+               "TLS is not available: no BIO method could be made");
     return;
   }
 fail:
@@ -93,11 +102,21 @@ const char *luaio_tls_unavailable(void) {
 }
 
 /* From here on, OpenSSL's names are ossl's pointers. */
+#define BIO_clear_flags (ossl.BIO_clear_flags)
 #define BIO_ctrl (ossl.BIO_ctrl)
 #define BIO_free (ossl.BIO_free)
+#define BIO_get_data (ossl.BIO_get_data)
+#define BIO_get_new_index (ossl.BIO_get_new_index)
+#define BIO_meth_free (ossl.BIO_meth_free)
+#define BIO_meth_new (ossl.BIO_meth_new)
+#define BIO_meth_set_ctrl (ossl.BIO_meth_set_ctrl)
+#define BIO_meth_set_read (ossl.BIO_meth_set_read)
+#define BIO_meth_set_write (ossl.BIO_meth_set_write)
 #define BIO_new (ossl.BIO_new)
 #define BIO_s_mem (ossl.BIO_s_mem)
-#define BIO_write (ossl.BIO_write)
+#define BIO_set_data (ossl.BIO_set_data)
+#define BIO_set_flags (ossl.BIO_set_flags)
+#define BIO_set_init (ossl.BIO_set_init)
 #define ERR_clear_error (ossl.ERR_clear_error)
 #define ERR_peek_last_error (ossl.ERR_peek_last_error)
 #define ERR_reason_error_string (ossl.ERR_reason_error_string)
@@ -126,6 +145,7 @@ const char *luaio_tls_unavailable(void) {
 #define SSL_get_verify_result (ossl.SSL_get_verify_result)
 #define SSL_get_version (ossl.SSL_get_version)
 #define SSL_new (ossl.SSL_new)
+#define SSL_pending (ossl.SSL_pending)
 #define SSL_read (ossl.SSL_read)
 #define SSL_select_next_proto (ossl.SSL_select_next_proto)
 #define SSL_set1_host (ossl.SSL_set1_host)
@@ -157,8 +177,11 @@ struct luaio_tls_ctx_s {
 };
 
 struct luaio__tls {
-  SSL *ssl;                /* owns, and with it both BIOs */
-  BIO *rbio, *wbio;        /* what was read; what is to be sent */
+  SSL *ssl;                /* owns, and with it its BIO */
+  const char *in;          /* in luaio__tls_input: what SSL is yet to read */
+  size_t inlen;
+  char *out;               /* owns: what SSL wrote, to be sent, or NULL */
+  size_t outlen, outcap;
   luaio_future_t *hs;      /* owns: the handshake, while in progress */
   luaio_handle_t *timer;   /* owns: the handshake's deadline, if armed */
   unsigned done : 1;       /* the handshake is over */
@@ -312,19 +335,115 @@ int luaio_tls_ctx_set_alpn(luaio_tls_ctx_t *ctx, const char *const *protos,
 void luaio__tls_free(luaio__tls *t) {
   assert(t->hs == NULL && t->timer == NULL);
   SSL_free(t->ssl);
+  luaio__free(t->out, t->outcap);
   luaio__free(t, sizeof *t);
 }
 
-/* Sends what SSL wrote to the outgoing BIO. */
-static void flush(luaio_stream_t *s, luaio__tls *t) {
-  char *p;
-  long n = BIO_get_mem_data(t->wbio, &p);
-  if (n <= 0)
-    return;
-  if (luaio__stream_send(s, p, (size_t)n) != 0)
-    luaio__stream_end(s, LUAIO_ENOMEM); /* the data is lost: so is s */
-  (void)BIO_reset(t->wbio);
+/* {======================================================================
+** The streams' BIO. SSL reads from t->in, the bytes luaio__tls_input was
+** given, in place: they are not copied into a memory BIO first, and none
+** are left over, as SSL is called until it wants more. What SSL writes
+** (records, a handshake's flight) is gathered in t->out and sent by
+** flush() after each SSL call, in one write; a buffer of a record's size
+** is kept for the next, a larger one given back.
+** ======================================================================= */
+
+#define OUT_FIRST 4096            /* t->out's size at first */
+#define OUT_KEEP (16384 + 1024)   /* the largest t->out kept between sends */
+#define WRITE_CHUNK (4 * 16384)   /* plain text encrypted before a send */
+
+static int bio_read(BIO *b, char *buf, int size) {
+  luaio__tls *t = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (t->inlen == 0) {
+    BIO_set_retry_read(b); /* SSL_ERROR_WANT_READ: wait for more */
+    return -1;
+  }
+  size_t n = (size_t)size < t->inlen ? (size_t)size : t->inlen;
+  memcpy(buf, t->in, n);
+  t->in += n;
+  t->inlen -= n;
+  return (int)n;
 }
+
+/* Makes room in t->out for n more bytes. Returns 0 or LUAIO_ENOMEM. */
+static int out_reserve(luaio__tls *t, size_t n) {
+  size_t need = t->outlen + n;
+  if (need <= t->outcap)
+    return 0;
+  size_t ncap = t->outcap > 0 ? t->outcap * 2 : OUT_FIRST;
+  if (ncap < need)
+    ncap = need;
+  char *p = luaio__realloc(t->out, t->outcap, ncap);
+  if (p == NULL)
+    return LUAIO_ENOMEM;
+  t->out = p;
+  t->outcap = ncap;
+  return 0;
+}
+
+static int bio_write(BIO *b, const char *data, int len) {
+  luaio__tls *t = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (len <= 0)
+    return 0;
+  if (out_reserve(t, (size_t)len) != 0)
+    return -1; /* SSL fails: out of memory */
+  memcpy(t->out + t->outlen, data, (size_t)len);
+  t->outlen += (size_t)len;
+  return len;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)num, (void)ptr;
+  switch (cmd) {
+  case BIO_CTRL_FLUSH:
+    return 1; /* flush() sends after each SSL call */
+  case BIO_CTRL_PENDING:
+    return (long)((luaio__tls *)BIO_get_data(b))->inlen;
+  default:
+    return 0;
+  }
+}
+
+/* Made once, with the functions (ossl_load). Returns 0 or -1. */
+static int bio_method_new(void) {
+  int type = BIO_get_new_index();
+  if (type == -1)
+    return -1;
+  bio_method = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "luaio stream");
+  if (bio_method == NULL || BIO_meth_set_read(bio_method, bio_read) != 1 ||
+      BIO_meth_set_write(bio_method, bio_write) != 1 ||
+      BIO_meth_set_ctrl(bio_method, bio_ctrl) != 1)
+    return -1; /* freed below */
+  return 0;
+}
+
+/* The method goes with this code: when luaio is a Lua module that
+** lua_close unloads, and at exit. libcrypto stays loaded (never closed),
+** so the call is safe then. */
+__attribute__((destructor)) static void bio_method_free(void) {
+  if (bio_method != NULL)
+    BIO_meth_free(bio_method);
+  bio_method = NULL;
+}
+
+/* Sends what SSL wrote. */
+static void flush(luaio_stream_t *s, luaio__tls *t) {
+  size_t n = t->outlen;
+  if (n == 0)
+    return;
+  t->outlen = 0;
+  if (luaio__stream_send(s, t->out, n) != 0)
+    luaio__stream_end(s, LUAIO_ENOMEM); /* the data is lost: so is s */
+  if (t->outcap > OUT_KEEP) {
+    luaio__free(t->out, t->outcap);
+    t->out = NULL;
+    t->outcap = 0;
+  }
+}
+
+/* }====================================================================== */
 
 /* Records why the last SSL call failed. */
 static void set_error(luaio__tls *t, int sslerr) {
@@ -364,16 +483,21 @@ static void hs_finish(luaio__tls *t, int err) {
 }
 
 /* Decrypts every whole record received, so that none waits in SSL while
-** the stream's reading is paused. */
+** the stream's reading is paused, into the stream's input in place: room
+** for a byte at least, or for the rest of a record SSL began to give. */
 static void read_records(luaio_stream_t *s, luaio__tls *t) {
-  char tmp[16384];
   for (;;) {
-    int n = SSL_read(t->ssl, tmp, sizeof tmp);
+    size_t room;
+    int pending = SSL_pending(t->ssl);
+    char *p = luaio__stream_reserve(s, pending > 0 ? (size_t)pending : 1,
+                                    &room);
+    if (p == NULL) {
+      luaio__stream_end(s, LUAIO_ENOMEM);
+      return;
+    }
+    int n = SSL_read(t->ssl, p, room < INT_MAX ? (int)room : INT_MAX);
     if (n > 0) {
-      if (luaio__stream_append(s, tmp, (size_t)n) != 0) {
-        luaio__stream_end(s, LUAIO_ENOMEM);
-        return;
-      }
+      luaio__stream_commit(s, (size_t)n);
       continue;
     }
     int e = SSL_get_error(t->ssl, n);
@@ -391,9 +515,8 @@ static void read_records(luaio_stream_t *s, luaio__tls *t) {
   flush(s, t); /* a key update, say, may want an answer */
 }
 
-void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len) {
-  luaio__tls *t = luaio__stream_tls(s);
-  BIO_write(t->rbio, data, (int)len); /* a memory BIO takes it all */
+/* What luaio__tls_input does with t->in set. */
+static void tls_input(luaio_stream_t *s, luaio__tls *t) {
   if (!t->done) {
     int r = SSL_do_handshake(t->ssl);
     int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
@@ -412,12 +535,25 @@ void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len) {
   read_records(s, t);
 }
 
+void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len) {
+  luaio__tls *t = luaio__stream_tls(s);
+  t->in = data; /* read by SSL through bio_read, in this call only */
+  t->inlen = len;
+  tls_input(s, t);
+  t->in = NULL; /* what is left (after close_notify, an error) is dropped */
+  t->inlen = 0;
+}
+
 void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
   luaio__tls *t = luaio__stream_tls(s);
   if (!t->done || t->shut)
     return; /* as a closed stream: dropped */
   while (len > 0) {
-    int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
+    /* A chunk at a time, each sent before the next is encrypted, so that
+    ** a large write never holds all of its records at once. */
+    int chunk = len > WRITE_CHUNK ? WRITE_CHUNK : (int)len;
+    if (chunk > OUT_FIRST) /* the records' room at once, not by doubling */
+      (void)out_reserve(t, (size_t)chunk + 1024);
     int n = SSL_write(t->ssl, data, chunk);
     if (n <= 0) {
       set_error(t, SSL_get_error(t->ssl, n));
@@ -426,8 +562,8 @@ void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
     }
     data += n;
     len -= (size_t)n;
+    flush(s, t);
   }
-  flush(s, t);
 }
 
 void luaio__tls_shutdown(luaio_stream_t *s) {
@@ -486,16 +622,14 @@ static void load_defaults(luaio_tls_ctx_t *ctx) {
 static int tls_setup(luaio__tls *t, luaio_tls_ctx_t *ctx,
                      const char *hostname) {
   t->ssl = SSL_new(ctx->ctx);
-  t->rbio = BIO_new(BIO_s_mem());
-  t->wbio = BIO_new(BIO_s_mem());
-  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
-    BIO_free(t->rbio);
-    BIO_free(t->wbio);
+  BIO *bio = BIO_new(bio_method);
+  if (t->ssl == NULL || bio == NULL) {
+    BIO_free(bio);
     return LUAIO_ENOMEM;
   }
-  /* A read BIO with nothing in it asks for more, rather than ending. */
-  BIO_set_mem_eof_return(t->rbio, -1);
-  SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns them now */
+  BIO_set_data(bio, t);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(t->ssl, bio, bio); /* one BIO both ways: the SSL owns it */
   if (ctx->server) {
     SSL_set_accept_state(t->ssl);
     return 0;
