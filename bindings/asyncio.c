@@ -168,6 +168,7 @@ static int openmodule(lua_State *L) {
   luaioL_open_thread(L);
   luaioL_open_clock(L);
   luaioL_open_graph(L);
+  luaioL_open_scope(L);
   luaioL_open_sandbox(L);
   lua_pushstring(L, luaio_version_string());
   lua_setfield(L, -2, "_VERSION");

@@ -74,6 +74,10 @@ typedef struct luaioL_runtime {
   int gc_was_running;    /* as it was before: restored at the loop's close */
   int gc_base;           /* KB in use when its last cycle ended */
   int gc_last;           /* KB in use after the last budgeted step */
+  /* Scopes (lscope.c). */
+  uint32_t scope;        /* the scope of the callback running (0: none) */
+  uint32_t scope_ids;    /* the last scope id given */
+  lua_Integer scope_seq; /* the last member's number, for their order */
 } luaioL_runtime;
 
 /* User values of a Future or Task box. A task's name, Lua done
@@ -83,6 +87,12 @@ typedef struct luaioL_runtime {
                     ** the guard that reports an unretrieved error */
 #define UV_EXTRA 3  /* nil, or {name =, callbacks =, source =} */
 #define NUV 3
+
+/* For luaiolib.h's calls that hand a host an object: calls make
+** (protected), which pushes the object, and returns a registry reference
+** (> 0) to it, left pushed; or LUAIO_EINVALSTATE when no loop is open,
+** LUAIO_ENOMEM when make failed (nothing pushed). */
+int luaioL_hostref(lua_State *L, lua_CFunction make);
 
 /* Closes a host loop the host never closed: lua_close alone closes what
 ** the host opened (the runtime's finalizer). */
@@ -121,6 +131,8 @@ struct lfuture {
   unsigned char done_early : 1; /* the task ended inside luaio_task_new */
   unsigned char handler : 1; /* a server's handler: a failure is reported
                              ** at once, as nobody else can retrieve it */
+  uint32_t scope; /* a task's scope, by id (lscope.c), or 0; it fills what
+                  ** was padding, so the box stays 72 bytes */
 };
 
 /* A Task box lets go of its core task when the task is done (it keeps
@@ -254,7 +266,10 @@ int luaioL_resumeerr(lua_State *L);
 int luaioL_raisewait(lua_State *L, int rc, const char *fname);
 
 /* Creates and schedules a task running the function at top with nargs
-** arguments above it (all popped); pushes the Task. [-(nargs+1), +1, e] */
+** arguments above it (all popped), in scope (0: none; raises when it is
+** closed); pushes the Task. [-(nargs+1), +1, e] */
+lfuture *luaioL_spawnin(lua_State *L, int nargs, int eager, uint32_t scope);
+/* As luaioL_spawnin, in the scope of the running code. */
 lfuture *luaioL_spawn(lua_State *L, int nargs, int eager);
 
 /* Reports failed tasks whose error nobody retrieved (loop close). A
@@ -287,6 +302,37 @@ void luaioL_pushawaitchain(lua_State *L, luaio_task_t *task);
 ** object inline, else waits for the future; leaves its values.
 ** For use by C functions that are themselves continuations. */
 int luaioL_awaitvalue(lua_State *L, int idx, const char *fname);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Scopes (lscope.c): what a script made, to cancel and close together
+** ======================================================================= */
+
+#define SCOPE_MT "asyncio.Scope"
+
+/* The scope that what the running code makes joins: the running task's,
+** else that of the callback that runs (0: none). */
+#define luaioL_curscope(rt)                                                  \
+  ((rt)->current != NULL ? (rt)->current->scope : (rt)->scope)
+
+/* Raises "fname: the scope is closed" when scope (nonzero) is closed.
+** [-0, +0, v] */
+void luaioL_scope_check(lua_State *L, uint32_t scope, const char *fname);
+/* Makes the object at idx a member of scope (nonzero): closing the scope
+** calls the __scope metamethod of the object's class as
+** __scope(obj, what, msg, tasks), what being "cancel" (tasks, handles,
+** done callbacks, servers, nested scopes: at once) or "close" (streams,
+** endpoints, processes: once the tasks are done); a task that is not
+** done appends itself to the list tasks. A member is held weakly unless
+** strong (a process, which runs on when dropped). Nothing when scope is
+** closed. [-0, +0, m] */
+void luaioL_scope_adopt(lua_State *L, uint32_t scope, int idx, int strong);
+/* Whether the scope is open. [-0, +0, -] */
+int luaioL_scope_open(lua_State *L, uint32_t scope);
+void luaioL_open_scope(lua_State *L);
+/* Marks the scopes of the loop that closes closed. [-0, +0, m] */
+int luaioL_close_scopes(lua_State *L);
 
 /* }====================================================================== */
 

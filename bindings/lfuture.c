@@ -322,37 +322,83 @@ void luaioL_fail(lua_State *L, int idx) {
 ** the registry ref. */
 typedef struct {
   luaioL_runtime *rt;
-  int ref; /* registry: {box, fn} */
+  int ref;        /* registry: {box, fn} (and cb, scoped) */
+  uint32_t scope; /* the scope it was added in, where it runs */
 } luacb;
+
+#define DONECB_MT "asyncio.DoneCallback" /* a scoped one's {box, fn, cb} */
 
 static void luacb_run(luaio_future_t *fut, void *arg) {
   luacb *cb = arg;
-  lua_State *L = cb->rt->L;
+  luaioL_runtime *rt = cb->rt;
+  lua_State *L = rt->L;
   (void)fut;
+  /* Scheduled before its scope closed: it runs no more. */
+  if (cb->scope != 0 && !luaioL_scope_open(L, cb->scope))
+    return;
+  uint32_t outer = rt->scope;
+  rt->scope = cb->scope;
   luaL_checkstack(L, 4, NULL);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
   lua_rawgeti(L, -1, 2);
   lua_rawgeti(L, -2, 1);
   lua_remove(L, -3);
   luaioL_pcallreport(L, 1, "error in done callback");
+  rt->scope = outer;
 }
 
 static void luacb_free(void *arg) {
   luacb *cb = arg;
-  luaL_unref(cb->rt->L, LUA_REGISTRYINDEX, cb->ref);
+  lua_State *L = cb->rt->L;
+  if (cb->scope != 0 && lua_checkstack(L, 2)) {
+    /* Its scope may still hold the table: cb must not be found there. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, 3);
+    lua_pop(L, 1);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, cb->ref);
   free(cb);
+}
+
+/* __scope({box, fn, cb}, what): the scope it was added in closes. */
+static int luacb__scope(lua_State *L) {
+  if (strcmp(lua_tostring(L, 2), "cancel") != 0 ||
+      lua_rawgeti(L, 1, 3) != LUA_TLIGHTUSERDATA)
+    return 0;
+  void *cb = lua_touserdata(L, -1);
+  lua_rawgeti(L, 1, 1);
+  lfuture *box = lua_touserdata(L, -1);
+  if (box->fut != NULL) {
+    luaio_future_remove_done_cb(box->fut, luacb_run, cb); /* frees cb */
+    if (luaioL_getextra(L, -1, "callbacks") == LUA_TTABLE) {
+      lua_pushlightuserdata(L, cb);
+      lua_pushnil(L);
+      lua_rawset(L, -3);
+    }
+  }
+  return 0;
 }
 
 static int lfuture_add_done_callback(lua_State *L) {
   lfuture *box = luaioL_checkfuture(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   luaioL_checkalive(L, box, "add_done_callback");
+  uint32_t scope = luaioL_curscope(box->rt);
+  if (scope != 0)
+    luaioL_scope_check(L, scope, "add_done_callback");
+  lua_settop(L, 2);
   /* The Lua parts first: they may raise, and then nothing is lost. */
   lua_createtable(L, 2, 0);
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, 2);
+  if (scope != 0) {
+    luaL_setmetatable(L, DONECB_MT);
+    luaioL_scope_adopt(L, scope, -1, 0); /* the registry holds it */
+    lua_pushvalue(L, -1); /* at 3 */
+  }
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
   luacb *cb = malloc(sizeof *cb);
   if (cb == NULL) {
@@ -361,6 +407,11 @@ static int lfuture_add_done_callback(lua_State *L) {
   }
   cb->rt = box->rt;
   cb->ref = ref;
+  cb->scope = scope;
+  if (scope != 0) {
+    lua_pushlightuserdata(L, cb); /* before it can be freed */
+    lua_rawseti(L, 3, 3);
+  }
   /* A finished task has let go of its core future: a done one stands in
   ** for it, and the callback is scheduled at once, as on any done one. */
   luaio_future_t *fut = luaioL_corefuture(box);
@@ -573,4 +624,8 @@ void luaioL_open_future(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushcclosure(L, lfuture_new, 1);
   lua_setfield(L, -2, "Future");
+  luaL_newmetatable(L, DONECB_MT);
+  lua_pushcfunction(L, luacb__scope);
+  lua_setfield(L, -2, "__scope");
+  lua_pop(L, 1);
 }

@@ -81,6 +81,7 @@ static void loop_close(luaioL_runtime *rt, lua_State *L) {
   close_part(L, luaioL_close_streams);
   close_part(L, luaioL_close_udp);
   close_part(L, luaioL_report_unretrieved);
+  close_part(L, luaioL_close_scopes);
   luaioL_interrupt_close(rt);
   luaioL_unbindclock(L); /* the clock keeps the loop's last time */
   if (luaio_loop_ntasks(loop) > 0) {
@@ -445,32 +446,41 @@ void luaioL_close_at_exit(lua_State *L, luaioL_runtime *rt) {
     luaio_host_close(L);
 }
 
-/* Stack: nothing. Pushes a new future and a reference to it. */
-static int future_new_p(lua_State *L) {
-  luaioL_runtime *rt = luaioL_runtime_of(L);
-  luaio_future_t *fut = luaio_future_new(rt->loop);
-  if (fut == NULL)
-    return luaL_error(L, "not enough memory");
-  luaioL_pushfuture(L, fut);
+/* Stack: make. Pushes what make pushes and a reference to it. */
+static int hostref_p(lua_State *L) {
+  lua_call(L, 0, 1);
   lua_pushvalue(L, -1);
   lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
   return 2;
 }
 
-int luaio_host_future_new(lua_State *L) {
-  luaioL_runtime *rt = luaioL_runtime_of(L);
-  if (rt->loop == NULL)
+int luaioL_hostref(lua_State *L, lua_CFunction make) {
+  if (luaioL_runtime_of(L)->loop == NULL)
     return LUAIO_EINVALSTATE;
   if (!lua_checkstack(L, 4))
     return LUAIO_ENOMEM;
-  lua_pushcfunction(L, future_new_p);
-  if (lua_pcall(L, 0, 2, 0) != LUA_OK) {
+  lua_pushcfunction(L, hostref_p);
+  lua_pushcfunction(L, make);
+  if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
     lua_pop(L, 1);
     return LUAIO_ENOMEM;
   }
   int ref = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
   return ref;
+}
+
+/* Pushes a new future of the open loop. */
+static int future_new_p(lua_State *L) {
+  luaio_future_t *fut = luaio_future_new(luaioL_runtime_of(L)->loop);
+  if (fut == NULL)
+    return luaL_error(L, "not enough memory");
+  luaioL_pushfuture(L, fut);
+  return 1;
+}
+
+int luaio_host_future_new(lua_State *L) {
+  return luaioL_hostref(L, future_new_p);
 }
 
 /* Calls the method of the future of ref with the n values at the top
@@ -595,12 +605,16 @@ static int lloop_create_future(lua_State *L) {
 ** also drops the registry ref. */
 typedef struct {
   luaioL_runtime *rt;
-  int ref; /* registry: {fn, args...} with n */
+  int ref;        /* registry: {fn, args...} with n (and handle, scoped) */
+  uint32_t scope; /* the scope it was scheduled in, where it runs */
 } lcallback;
 
 static void lcallback_run(void *arg) {
   lcallback *cb = arg;
-  lua_State *L = cb->rt->L;
+  luaioL_runtime *rt = cb->rt;
+  lua_State *L = rt->L;
+  uint32_t outer = rt->scope;
+  rt->scope = cb->scope;
   luaL_checkstack(L, LUA_MINSTACK, NULL);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
   int t = lua_gettop(L);
@@ -612,6 +626,7 @@ static void lcallback_run(void *arg) {
     lua_rawgeti(L, t, i);
   lua_remove(L, t);
   luaioL_pcallreport(L, n - 1, "error in callback");
+  rt->scope = outer;
 }
 
 static void lcallback_free(void *arg) {
@@ -621,10 +636,14 @@ static void lcallback_free(void *arg) {
 }
 
 /* Schedules fn (at fidx) with the arguments after it; pushes a Handle. */
-static int schedule(lua_State *L, int fidx, double when, int timed) {
+static int schedule(lua_State *L, int fidx, double when, int timed,
+                    const char *fname) {
   luaioL_runtime *rt = luaioL_rt(L);
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   int n = lua_gettop(L) - fidx + 1;
+  uint32_t scope = luaioL_curscope(rt);
+  if (scope != 0)
+    luaioL_scope_check(L, scope, fname);
   /* The Lua parts first: they may raise, and then nothing is lost. */
   lhandle *lh = lua_newuserdatauv(L, sizeof *lh, 0);
   lh->h = NULL;
@@ -636,6 +655,13 @@ static int schedule(lua_State *L, int fidx, double when, int timed) {
   }
   lua_pushinteger(L, n);
   lua_setfield(L, -2, "n");
+  if (scope != 0) {
+    /* The scope holds the handle weakly: the callback keeps it alive
+    ** while it is pending, the time the scope may have to cancel it. */
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "handle");
+    luaioL_scope_adopt(L, scope, -2, 0);
+  }
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lcallback *cb = malloc(sizeof *cb);
   if (cb == NULL) {
@@ -644,13 +670,14 @@ static int schedule(lua_State *L, int fidx, double when, int timed) {
   }
   cb->rt = rt;
   cb->ref = ref;
+  cb->scope = scope;
   int rc = timed ? luaio_call_at(rt->loop, when, lcallback_run, cb,
                                  lcallback_free, &lh->h)
                  : luaio_call_soon(rt->loop, lcallback_run, cb,
                                    lcallback_free, &lh->h);
   if (rc != 0) {
     lcallback_free(cb);
-    return luaioL_check(L, rc, timed ? "call_at" : "call_soon");
+    return luaioL_check(L, rc, fname);
   }
   return 1;
 }
@@ -665,13 +692,13 @@ static double checkdelay(lua_State *L, int idx) {
 
 static int lloop_call_soon(lua_State *L) {
   checklloop(L);
-  return schedule(L, 2, 0, 0);
+  return schedule(L, 2, 0, 0, "call_soon");
 }
 
 static int lloop_call_later(lua_State *L) {
   luaio_loop_t *loop = checklloop(L);
   double delay = checkdelay(L, 2);
-  return schedule(L, 3, luaio_loop_time(loop) + delay, 1);
+  return schedule(L, 3, luaio_loop_time(loop) + delay, 1, "call_later");
 }
 
 static int lloop_call_at(lua_State *L) {
@@ -679,7 +706,7 @@ static int lloop_call_at(lua_State *L) {
   double when = luaL_checknumber(L, 2);
   if (isnan(when))
     return luaL_argerror(L, 2, "number expected, got nan");
-  return schedule(L, 3, when, 1);
+  return schedule(L, 3, when, 1, "call_at");
 }
 
 static int lhandle_cancel(lua_State *L) {
@@ -699,6 +726,14 @@ static int lhandle_when(lua_State *L) {
   lhandle *lh = luaioL_checkobject(L, HANDLE_MT);
   lua_pushnumber(L, lh->h != NULL ? luaio_handle_when(lh->h) : 0);
   return 1;
+}
+
+/* __scope(handle, what): its scope closes. */
+static int lhandle__scope(lua_State *L) {
+  lhandle *lh = lua_touserdata(L, 1);
+  if (lh->h != NULL && strcmp(lua_tostring(L, 2), "cancel") == 0)
+    luaio_handle_cancel(lh->h);
+  return 0;
 }
 
 static int lhandle__gc(lua_State *L) {
@@ -882,6 +917,7 @@ static const luaL_Reg lhandle_methods[] = {{"cancel", lhandle_cancel},
                                            {NULL, NULL}};
 
 static const luaL_Reg lhandle_meta[] = {{"__gc", lhandle__gc},
+                                        {"__scope", lhandle__scope},
                                         {"__close", lhandle__gc},
                                         {NULL, NULL}};
 

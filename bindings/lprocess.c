@@ -353,6 +353,9 @@ static void pushpipe(lua_State *L, luaio_pipe_t *p, const char *mt) {
 static int spawn(lua_State *L, const char *fname, int prog, int args,
                  int opts) {
   luaio_loop_t *loop = luaioL_checkloop(L, fname);
+  uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
+  if (scope != 0)
+    luaioL_scope_check(L, scope, fname);
   const char *file = luaioL_tocstring(L, prog, prog, NULL);
   if (!lua_isnoneornil(L, args))
     luaL_checktype(L, args, LUA_TTABLE);
@@ -437,6 +440,8 @@ static int spawn(lua_State *L, const char *fname, int prog, int args,
              luaio_process_pid(lp->p));
     luaioL_setorigin(L, -1, what);
   }
+  if (scope != 0) /* held: a child runs on when its Process is dropped */
+    luaioL_scope_adopt(L, scope, -1, 1);
   return 1;
 }
 
@@ -774,8 +779,22 @@ static const luaL_Reg lprocess_funcs[] = {
     {"create_subprocess_shell", lprocess_shell},
     {NULL, NULL}};
 
-static const luaL_Reg lprocess_meta[] = {
-    {"__gc", lprocess__gc}, {"__tostring", lprocess__tostring}, {NULL, NULL}};
+/* __scope(process, what): its scope closes; once the tasks are done, a
+** child still running is terminated (SIGTERM), as asyncio's
+** Process.terminate(). */
+static int lprocess__scope(lua_State *L) {
+  lprocess *lp = lua_touserdata(L, 1);
+  int code;
+  if (lp->p != NULL && strcmp(lua_tostring(L, 2), "close") == 0 &&
+      !luaio_process_returncode(lp->p, &code))
+    luaio_process_kill(lp->p, SIGTERM); /* gone already: nothing to do */
+  return 0;
+}
+
+static const luaL_Reg lprocess_meta[] = {{"__gc", lprocess__gc},
+                                         {"__tostring", lprocess__tostring},
+                                         {"__scope", lprocess__scope},
+                                         {NULL, NULL}};
 
 static const luaL_Reg lreader_methods[] = {
     {"read", lreader_read},           {"readline", lreader_readline},

@@ -38,6 +38,7 @@ typedef struct {
   luaio_server_t *srv; /* owns one reference */
   luaioL_runtime *rt;
   int pin; /* registry ref to this box while listening */
+  uint32_t scope; /* where its connections and handlers belong, or 0 */
   double tls_timeout; /* the handshake's, with ssl= */
 } lserver;
 
@@ -69,6 +70,14 @@ static void track(lua_State *L) {
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+}
+
+/* Makes the pair at top (reader, writer) a member of the running code's
+** scope, if any: closing it closes the stream. [-0, +0, m] */
+static void adopt_pair(lua_State *L) {
+  uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
+  if (scope != 0)
+    luaioL_scope_adopt(L, scope, -1, 0); /* the reader holds the writer */
 }
 
 /* Pushes a box of type mt with no stream yet. [-0, +1, m] */
@@ -555,6 +564,15 @@ static int lstream__gc(lua_State *L) {
   return 0;
 }
 
+/* __scope(writer, what): its scope closes; once the tasks are done
+** (what they wrote in their cleanup is sent), the stream is closed. */
+static int lstream__scope(lua_State *L) {
+  lstream *ls = lua_touserdata(L, 1);
+  if (ls->s != NULL && strcmp(lua_tostring(L, 2), "close") == 0)
+    luaio_stream_close(ls->s);
+  return 0;
+}
+
 static int lwriter__close(lua_State *L) {
   lstream *ls = luaioL_checkobject(L, WRITER_MT);
   if (ls->s != NULL)
@@ -720,6 +738,13 @@ static double optfield(lua_State *L, int idx, const char *name, double def) {
   return v;
 }
 
+/* Raises naming fname when the running code's scope is closed. */
+static void checkscope(lua_State *L, const char *fname) {
+  uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
+  if (scope != 0)
+    luaioL_scope_check(L, scope, fname);
+}
+
 static int checkport(lua_State *L, int idx) {
   lua_Integer port = luaL_checkinteger(L, idx);
   luaL_argcheck(L, port >= 0 && port <= 65535, idx, "port out of range");
@@ -758,6 +783,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
     pairorigin(L, -1, ctx >= CONNECT_UNIX ? "Unix connection"
                       : lua_isnil(L, 4)   ? "TCP connection"
                                           : "TLS connection");
+  adopt_pair(L);
   if (!lua_isnil(L, 4)) /* ssl=: the context, at 4 */
     return tls_begin(L, s, luaioL_tlscontext(L, 4, 0, "open_connection"),
                      lua_tostring(L, 1), tls_timeout(L, 3), TLS_CONNECT);
@@ -800,6 +826,8 @@ static void pushfd(lua_State *L, luaio_loop_t *loop, int fd, int writable,
   if (rc != 0)
     luaioL_check(L, rc, fname);
   setpair(L, s);
+  if (strncmp(fname, "connect_", 8) == 0) /* stdin() and the rest: shared */
+    adopt_pair(L);
   if (!writable)
     lua_pop(L, 1);
   else
@@ -891,6 +919,7 @@ static int lstream_open_connection(lua_State *L) {
     tls_timeout(L, 3);
   }
   lfuture *task = luaioL_checktask(L, "open_connection");
+  checkscope(L, "open_connection");
   return connect_await(L, task,
                        luaio_stream_connect(loop, host, port, timeout, limit),
                        0);
@@ -904,6 +933,7 @@ static int lstream_open_unix_connection(lua_State *L) {
   size_t limit;
   connect_opts(L, 2, &timeout, &limit);
   lfuture *task = luaioL_checktask(L, "open_unix_connection");
+  checkscope(L, "open_unix_connection");
   return connect_await(
       L, task, luaio_stream_connect_unix(loop, path, timeout, limit),
       CONNECT_UNIX);
@@ -995,6 +1025,7 @@ static int spawn_handler(lua_State *L) {
     luaioL_copyorigin(L, -2, -1, NULL);
     lua_pop(L, 1);
   }
+  adopt_pair(L); /* the server's scope, which on_connection set */
   lfuture *task = luaioL_spawn(L, nargs, 0); /* on error, c's aborts it */
   task->handler = 1; /* its failure is reported at once */
   c->conn = NULL; /* c's reference goes to the done callback */
@@ -1007,12 +1038,16 @@ static int spawn_handler(lua_State *L) {
 static void on_connection(luaio_server_t *srv, luaio_stream_t *conn,
                           void *arg) {
   lconn c = {arg, conn};
-  lua_State *L = c.ls->rt->L;
+  luaioL_runtime *rt = c.ls->rt;
+  lua_State *L = rt->L;
   (void)srv;
   luaL_checkstack(L, LUA_MINSTACK, NULL);
+  uint32_t outer = rt->scope;
+  rt->scope = c.ls->scope; /* the handler runs where the server was made */
   lua_pushcfunction(L, spawn_handler);
   lua_pushlightuserdata(L, &c);
   luaioL_pcallreport(L, 1, "start_server: cannot start a handler");
+  rt->scope = outer;
   if (c.conn != NULL) { /* the error came before the boxes owned it */
     luaio_stream_abort(c.conn);
     luaio_stream_unref(c.conn);
@@ -1070,6 +1105,8 @@ static int server_listen(lua_State *L, const luaio_addrinfo_t *list,
   ** not leave a socket listening that closing the loop cannot find. */
   lua_pushvalue(L, 5);
   track(L);
+  if (ls->scope != 0)
+    luaioL_scope_adopt(L, ls->scope, -1, 0); /* pinned while it listens */
   ls->pin = luaL_ref(L, LUA_REGISTRYINDEX); /* while it listens */
   int rc = path != NULL
                ? luaio_server_listen_unix(ls->srv, path, backlog, serving)
@@ -1099,9 +1136,13 @@ static int start_server_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* Checks the options at 4 and pushes a server box for the handler at 1,
 ** not listening yet. [-0, +1, e] */
-static lserver *newserver(lua_State *L, luaio_loop_t *loop) {
+static lserver *newserver(lua_State *L, luaio_loop_t *loop,
+                          const char *fname) {
   if (!lua_isnoneornil(L, 4))
     luaL_checktype(L, 4, LUA_TTABLE);
+  uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
+  if (scope != 0)
+    luaioL_scope_check(L, scope, fname);
   double limit = optfield(L, 4, "limit", 0);
   optfield(L, 4, "backlog", 100);
   lua_settop(L, 4);
@@ -1109,6 +1150,7 @@ static lserver *newserver(lua_State *L, luaio_loop_t *loop) {
   ls->srv = NULL;
   ls->rt = luaioL_runtime_of(L);
   ls->pin = LUA_NOREF;
+  ls->scope = scope;
   ls->tls_timeout = 0;
   luaL_setmetatable(L, SERVER_MT);
   lua_pushvalue(L, 1);
@@ -1134,7 +1176,7 @@ static int lstream_start_server(lua_State *L) {
       lua_isnoneornil(L, 2) ? NULL : luaioL_tocstring(L, 2, 2, NULL);
   int port = checkport(L, 3);
   lfuture *task = luaioL_checktask(L, "start_server");
-  newserver(L, loop);
+  newserver(L, loop, "start_server");
   luaio_future_t *fut = luaio_getaddrinfo(loop, host, port, host == NULL);
   if (fut == NULL)
     return luaL_error(L, "not enough memory");
@@ -1152,7 +1194,7 @@ static int lstream_start_unix_server(lua_State *L) {
   lua_settop(L, 3);
   lua_pushnil(L);
   lua_insert(L, 3); /* handler path nil opts, as start_server's */
-  newserver(L, loop);
+  newserver(L, loop, "start_unix_server");
   return server_listen(L, NULL, 0, path, "start_unix_server");
 }
 
@@ -1270,6 +1312,17 @@ static int lserver__close(lua_State *L) {
   return 0;
 }
 
+/* __scope(server, what): its scope closes; it stops listening at once,
+** so that no new connection comes. */
+static int lserver__scope(lua_State *L) {
+  lserver *ls = lua_touserdata(L, 1);
+  if (ls->srv != NULL && strcmp(lua_tostring(L, 2), "cancel") == 0) {
+    luaio_server_close(ls->srv);
+    server_unpin(L, ls);
+  }
+  return 0;
+}
+
 static int lserver__tostring(lua_State *L) {
   lserver *ls = luaioL_checkobject(L, SERVER_MT);
   int port = ls->srv != NULL ? luaio_server_port(ls->srv) : -1;
@@ -1371,6 +1424,7 @@ static const luaL_Reg lwriter_methods[] = {
 
 static const luaL_Reg lwriter_meta[] = {{"__gc", lstream__gc},
                                         {"__close", lwriter__close},
+                                        {"__scope", lstream__scope},
                                         {"__tostring", lwriter__tostring},
                                         {NULL, NULL}};
 
@@ -1386,6 +1440,7 @@ static const luaL_Reg lserver_methods[] = {
 
 static const luaL_Reg lserver_meta[] = {{"__gc", lserver__gc},
                                         {"__close", lserver__close},
+                                        {"__scope", lserver__scope},
                                         {"__tostring", lserver__tostring},
                                         {NULL, NULL}};
 

@@ -521,8 +521,10 @@ int luaioL_raisewait(lua_State *L, int rc, const char *fname) {
 ** Creating tasks
 ** ======================================================================= */
 
-lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
-  luaioL_runtime *rt = luaioL_runtime_of(L);
+static inline lfuture *spawn(lua_State *L, luaioL_runtime *rt, int nargs,
+                             int eager, uint32_t scope) {
+  if (scope != 0)
+    luaioL_scope_check(L, scope, "create_task");
   int fidx = lua_gettop(L) - nargs;
   lfuture *box = lua_newuserdatauv(L, sizeof *box, NUV);
   memset(box, 0, sizeof *box);
@@ -531,6 +533,7 @@ lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
   box->gen = rt->gen;
   box->pin = LUA_NOREF;
   box->is_task = 1;
+  box->scope = scope; /* before an eager first step, which may spawn */
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->task_mt);
   lua_setmetatable(L, -2);
   lua_State *co = lua_newthread(L);
@@ -554,8 +557,21 @@ lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
   } else {
     box->task = t;
     box->fut = luaio_task_future(t); /* owns the reference new returned */
+    if (scope != 0)
+      luaioL_scope_adopt(L, scope, -1, 0); /* pinned while it runs */
   }
   return box;
+}
+
+lfuture *luaioL_spawn(lua_State *L, int nargs, int eager) {
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  /* Inherited, as contextvars are: one copy. */
+  return spawn(L, rt, nargs, eager, luaioL_curscope(rt));
+}
+
+lfuture *luaioL_spawnin(lua_State *L, int nargs, int eager,
+                        uint32_t scope) {
+  return spawn(L, luaioL_runtime_of(L), nargs, eager, scope);
 }
 
 /* Pushes fn and the arguments of the coroutine object at idx; marks it
@@ -900,7 +916,19 @@ static const luaL_Reg ltask_methods[] = {{"get_name", ltask_get_name},
                                          {"traceback", ltask_traceback},
                                          {NULL, NULL}};
 
+/* __scope(task, what, msg, tasks): its scope closes. */
+static int ltask__scope(lua_State *L) {
+  lfuture *box = lua_touserdata(L, 1);
+  if (box->task == NULL || strcmp(lua_tostring(L, 2), "cancel") != 0)
+    return 0;
+  luaio_task_cancel(box->task, lua_tostring(L, 3));
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, 4, (lua_Integer)lua_rawlen(L, 4) + 1);
+  return 0;
+}
+
 static const luaL_Reg ltask_meta[] = {{"__tostring", luaioL_future_tostring},
+                                      {"__scope", ltask__scope},
                                       {NULL, NULL}};
 
 static const luaL_Reg lcoro_meta[] = {{"__tostring", lcoro__tostring},

@@ -124,6 +124,29 @@ LUAIO_EXTERN int luaio_host_future_new(lua_State *L);
 LUAIO_EXTERN int luaio_host_future_resolve(lua_State *L, int ref, int n);
 LUAIO_EXTERN int luaio_host_future_fail(lua_State *L, int ref);
 
+/* Scopes, for scripts that are reloaded or unloaded: a scope owns what
+** is made inside it, directly or by its tasks (a task's scope is copied
+** into the tasks it makes): tasks, call_soon/call_later/call_at handles,
+** done callbacks, servers, streams, datagram endpoints, subprocesses and
+** the scopes made inside it. luaio_host_scope_new pushes a new
+** asyncio.Scope of the open loop and returns a reference (> 0) that
+** keeps it, or a negative code (nothing pushed): LUAIO_EINVALSTATE when
+** no loop is open, LUAIO_ENOMEM. luaio_host_scope_run pops a function
+** and the nargs arguments above it and starts it as a task of the scope;
+** it pushes the Task and returns 0, or pops them and returns
+** LUAIO_EINVAL (a bad reference, or no function), LUAIO_EINVALSTATE (the
+** scope is closed, or no loop is open) or LUAIO_ENOMEM.
+** luaio_host_scope_close cancels the scope's tasks (their cleanup runs in
+** the next steps), cancels its handles, removes its done callbacks,
+** closes its servers, streams and endpoints, terminates its subprocesses
+** and does the same to the scopes inside it; then drops the reference.
+** Once the tasks are done, nothing of the scope is left: its memory is
+** the collector's. Returns 0, LUAIO_EINVAL for a bad reference, or
+** LUAIO_ENOMEM (the reference is dropped all the same). */
+LUAIO_EXTERN int luaio_host_scope_new(lua_State *L);
+LUAIO_EXTERN int luaio_host_scope_run(lua_State *L, int ref, int nargs);
+LUAIO_EXTERN int luaio_host_scope_close(lua_State *L, int ref);
+
 /* Errors to the host. Every error that no Lua code can catch is handed
 ** to an exception handler as a context table: "message" (a string),
 ** "exception" and "error" (the error, an asyncio.Error or a table that

@@ -52,6 +52,9 @@ static int checkaddr(lua_State *L, int idx, const char *fname,
 /* open_datagram(local, remote [, {broadcast=, queue=, family=}]) */
 static int ludp_open_datagram(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_datagram");
+  uint32_t scope = luaioL_curscope(luaioL_rt(L));
+  if (scope != 0)
+    luaioL_scope_check(L, scope, "open_datagram");
   struct sockaddr_storage local, remote;
   int family = 0, rfamily = 0;
   int haslocal = !lua_isnoneornil(L, 1), hasremote = !lua_isnoneornil(L, 2);
@@ -99,6 +102,8 @@ static int ludp_open_datagram(lua_State *L) {
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+  if (scope != 0)
+    luaioL_scope_adopt(L, scope, -1, 0);
   return 1;
 }
 
@@ -263,8 +268,17 @@ static const luaL_Reg ludp_methods[] = {{"sendto", ludp_sendto},
                                         {"is_closing", ludp_is_closing},
                                         {NULL, NULL}};
 
+/* __scope(endpoint, what): its scope closes. */
+static int ludp__scope(lua_State *L) {
+  ludp *lu = lua_touserdata(L, 1);
+  if (lu->u != NULL && strcmp(lua_tostring(L, 2), "close") == 0)
+    luaio_udp_close(lu->u);
+  return 0;
+}
+
 static const luaL_Reg ludp_meta[] = {{"__gc", ludp__gc},
                                      {"__close", ludp__close},
+                                     {"__scope", ludp__scope},
                                      {"__tostring", ludp__tostring},
                                      {NULL, NULL}};
 

@@ -212,6 +212,15 @@ function asyncio.shield(aw) end
 ---@return any ...
 function asyncio.TaskGroup(body) end
 
+---A new scope, owned by the running code's scope when there is one: what
+---code of the scope makes, directly or through its tasks, belongs to it.
+---@return asyncio.Scope
+function asyncio.Scope() end
+
+---The scope of the running code, or nil.
+---@return asyncio.Scope?
+function asyncio.current_scope() end
+
 ---Runs `fn(...)` on a worker thread in a Lua state of its own: `fn` may
 ---use that state's globals but no upvalues; arguments and results are
 ---copied (nil, booleans, numbers, strings, tables of those).
@@ -736,6 +745,38 @@ local TaskGroup = {}
 ---@param opts? asyncio.TaskOptions
 ---@return asyncio.Task
 function TaskGroup:create_task(aw, opts) end
+
+---Owns the tasks, handles, done callbacks, servers, streams, endpoints,
+---subprocesses and scopes made by its code (asyncio.Scope()).
+---@class asyncio.Scope
+local Scope = {}
+
+---Runs `fn(...)` as a task of the scope.
+---@param fn fun(...): ...
+---@param ... any
+---@return asyncio.Task
+function Scope:spawn(fn, ...) end
+
+---Cancels and closes everything the scope owns, at once; its tasks clean
+---up afterwards.
+---@param msg? string
+function Scope:cancel(msg) end
+
+---Cancels, waits for the tasks' cleanup, then closes streams, endpoints
+---and processes. Inside a task.
+---@param msg? string
+function Scope:close(msg) end
+
+---Waits until every task of the scope has finished, cancelling none.
+function Scope:wait() end
+
+---The unfinished tasks of the scope and of the scopes inside it.
+---@return asyncio.Task[]
+function Scope:tasks() end
+
+---Whether cancel() or close() began, or the scope's loop ended.
+---@return boolean
+function Scope:closed() end
 
 ---The running event loop.
 ---A manual or virtual clock (asyncio.Clock).
