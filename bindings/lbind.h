@@ -328,6 +328,10 @@ void luaioL_scope_check(lua_State *L, uint32_t scope, const char *fname);
 ** strong (a process, which runs on when dropped). Nothing when scope is
 ** closed. [-0, +0, m] */
 void luaioL_scope_adopt(lua_State *L, uint32_t scope, int idx, int strong);
+/* For __scope metamethods: the object at 1, a tname, when the pass at 2
+** is pass ("cancel" or "close"), else NULL; raises for bad arguments.
+** [-0, +0, v] */
+void *luaioL_scopeself(lua_State *L, const char *tname, const char *pass);
 /* Whether the scope is open. [-0, +0, -] */
 int luaioL_scope_open(lua_State *L, uint32_t scope);
 void luaioL_open_scope(lua_State *L);

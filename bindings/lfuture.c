@@ -363,13 +363,16 @@ static void luacb_free(void *arg) {
 
 /* __scope({box, fn, cb}, what): the scope it was added in closes. */
 static int luacb__scope(lua_State *L) {
-  if (strcmp(lua_tostring(L, 2), "cancel") != 0 ||
-      lua_rawgeti(L, 1, 3) != LUA_TLIGHTUSERDATA)
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (strcmp(luaL_checkstring(L, 2), "cancel") != 0 ||
+      !lua_getmetatable(L, 1) ||
+      luaL_getmetatable(L, DONECB_MT) != LUA_TTABLE ||
+      !lua_rawequal(L, -1, -2) || lua_rawgeti(L, 1, 3) != LUA_TLIGHTUSERDATA)
     return 0;
   void *cb = lua_touserdata(L, -1);
   lua_rawgeti(L, 1, 1);
-  lfuture *box = lua_touserdata(L, -1);
-  if (box->fut != NULL) {
+  lfuture *box = luaioL_tofuture(L, -1);
+  if (box != NULL && box->fut != NULL) {
     luaio_future_remove_done_cb(box->fut, luacb_run, cb); /* frees cb */
     if (luaioL_getextra(L, -1, "callbacks") == LUA_TTABLE) {
       lua_pushlightuserdata(L, cb);

@@ -730,8 +730,8 @@ static int lhandle_when(lua_State *L) {
 
 /* __scope(handle, what): its scope closes. */
 static int lhandle__scope(lua_State *L) {
-  lhandle *lh = lua_touserdata(L, 1);
-  if (lh->h != NULL && strcmp(lua_tostring(L, 2), "cancel") == 0)
+  lhandle *lh = luaioL_scopeself(L, HANDLE_MT, "cancel");
+  if (lh != NULL && lh->h != NULL)
     luaio_handle_cancel(lh->h);
   return 0;
 }

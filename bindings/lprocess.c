@@ -783,10 +783,9 @@ static const luaL_Reg lprocess_funcs[] = {
 ** child still running is terminated (SIGTERM), as asyncio's
 ** Process.terminate(). */
 static int lprocess__scope(lua_State *L) {
-  lprocess *lp = lua_touserdata(L, 1);
+  lprocess *lp = luaioL_scopeself(L, PROCESS_MT, "close");
   int code;
-  if (lp->p != NULL && strcmp(lua_tostring(L, 2), "close") == 0 &&
-      !luaio_process_returncode(lp->p, &code))
+  if (lp != NULL && lp->p != NULL && !luaio_process_returncode(lp->p, &code))
     luaio_process_kill(lp->p, SIGTERM); /* gone already: nothing to do */
   return 0;
 }

@@ -83,6 +83,17 @@ void luaioL_scope_adopt(lua_State *L, uint32_t scope, int idx, int strong) {
   lua_pop(L, 1);
 }
 
+void *luaioL_scopeself(lua_State *L, const char *tname, const char *pass) {
+  void *p = luaL_checkudata(L, 1, tname);
+  if (strcmp(luaL_checkstring(L, 2), pass) != 0)
+    return NULL;
+  if (strcmp(pass, "cancel") == 0) {
+    luaL_checktype(L, 4, LUA_TTABLE); /* tasks */
+    luaL_checktype(L, 5, LUA_TTABLE); /* io */
+  }
+  return p;
+}
+
 /* Pushes a new open scope, a member of the running code's scope when
 ** there is one. [-0, +1, e] */
 static lscope *newscope(lua_State *L) {
@@ -366,8 +377,8 @@ static int lscope_closed(lua_State *L) {
 
 /* A member scope: closing the outer one closes it. */
 static int lscope__scope(lua_State *L) {
-  lscope *s = lua_touserdata(L, 1);
-  if (!s->closed && strcmp(lua_tostring(L, 2), "cancel") == 0)
+  lscope *s = luaioL_scopeself(L, SCOPE_MT, "cancel");
+  if (s != NULL && !s->closed)
     scope_cancel(L, 1, 3, 4, 5);
   return 0;
 }

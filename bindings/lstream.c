@@ -567,8 +567,8 @@ static int lstream__gc(lua_State *L) {
 /* __scope(writer, what): its scope closes; once the tasks are done
 ** (what they wrote in their cleanup is sent), the stream is closed. */
 static int lstream__scope(lua_State *L) {
-  lstream *ls = lua_touserdata(L, 1);
-  if (ls->s != NULL && strcmp(lua_tostring(L, 2), "close") == 0)
+  lstream *ls = luaioL_scopeself(L, WRITER_MT, "close");
+  if (ls != NULL && ls->s != NULL)
     luaio_stream_close(ls->s);
   return 0;
 }
@@ -1315,8 +1315,8 @@ static int lserver__close(lua_State *L) {
 /* __scope(server, what): its scope closes; it stops listening at once,
 ** so that no new connection comes. */
 static int lserver__scope(lua_State *L) {
-  lserver *ls = lua_touserdata(L, 1);
-  if (ls->srv != NULL && strcmp(lua_tostring(L, 2), "cancel") == 0) {
+  lserver *ls = luaioL_scopeself(L, SERVER_MT, "cancel");
+  if (ls != NULL && ls->srv != NULL) {
     luaio_server_close(ls->srv);
     server_unpin(L, ls);
   }

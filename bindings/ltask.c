@@ -918,10 +918,10 @@ static const luaL_Reg ltask_methods[] = {{"get_name", ltask_get_name},
 
 /* __scope(task, what, msg, tasks): its scope closes. */
 static int ltask__scope(lua_State *L) {
-  lfuture *box = lua_touserdata(L, 1);
-  if (box->task == NULL || strcmp(lua_tostring(L, 2), "cancel") != 0)
+  lfuture *box = luaioL_scopeself(L, TASK_MT, "cancel");
+  if (box == NULL || box->task == NULL)
     return 0;
-  luaio_task_cancel(box->task, lua_tostring(L, 3));
+  luaio_task_cancel(box->task, luaL_optstring(L, 3, NULL));
   lua_pushvalue(L, 1);
   lua_rawseti(L, 4, (lua_Integer)lua_rawlen(L, 4) + 1);
   return 0;

@@ -270,8 +270,8 @@ static const luaL_Reg ludp_methods[] = {{"sendto", ludp_sendto},
 
 /* __scope(endpoint, what): its scope closes. */
 static int ludp__scope(lua_State *L) {
-  ludp *lu = lua_touserdata(L, 1);
-  if (lu->u != NULL && strcmp(lua_tostring(L, 2), "close") == 0)
+  ludp *lu = luaioL_scopeself(L, ENDPOINT_MT, "close");
+  if (lu != NULL && lu->u != NULL)
     luaio_udp_close(lu->u);
   return 0;
 }

@@ -301,6 +301,20 @@ describe("asyncio.Scope", function()
     s:cancel()
   end))
 
+  it("keeps its __scope metamethods safe from bad arguments",
+     asyncio.spec(function()
+    local s = asyncio.Scope()
+    local t = asyncio.create_task(function() end)
+    for _, obj in ipairs({ t, s }) do
+      local scope_mm = getmetatable(obj).__scope
+      assert.is_false(pcall(scope_mm, {}, "cancel", nil, {}, {}))
+      assert.is_false(pcall(scope_mm, obj))
+      assert.is_false(pcall(scope_mm, obj, "cancel", nil, 1, 2))
+    end
+    asyncio.await(t)
+    s:cancel()
+  end))
+
   it("needs a loop, and a task to close or wait in", function()
     local ok, err = pcall(asyncio.Scope)
     assert.is_false(ok)
