@@ -70,7 +70,8 @@ typedef struct luaioL_runtime {
   int debug;             /* on: resources keep where they were opened */
   int norigins;          /* origins ever kept: 0 until debug mode is used */
   /* The collector of a host that steps with a budget (lloop.c). */
-  int gc_owned;          /* stopped by luaio_host_step_for: its steps run it */
+  int gc_owned;          /* stopped by luaio_host_step_for or
+                         ** luaio_host_set_budget: their runs run it */
   int gc_was_running;    /* as it was before: restored at the loop's close */
   int gc_base;           /* KB in use when its last cycle ended */
   int gc_last;           /* KB in use after the last budgeted step */

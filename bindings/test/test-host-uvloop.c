@@ -140,6 +140,26 @@ TEST(a_host_stepping_from_its_own_timer_callback_does_not_nest) {
   close_host(L, &uv);
 }
 
+/* step(): a script calls back into the host, which steps: the run in
+** progress goes on, nothing runs twice or out of order. */
+static int l_step(lua_State *L) {
+  lua_pushinteger(L, luaio_host_step(L));
+  return 1;
+}
+
+TEST(a_step_from_inside_a_run_does_nothing) {
+  uv_loop_t uv;
+  lua_State *L = open_host(&uv, LUAIO_CLOCK_REAL);
+  lua_register(L, "step", l_step);
+  run(L, "asyncio.create_task(function()\n"
+         "  note('a'); note('live ' .. step())\n"
+         "end)\n"
+         "asyncio.create_task(function() note('b') end)");
+  ASSERT_EQ(0, host_uv_run(&uv, UV_RUN_DEFAULT));
+  ASSERT_STR_EQ("a,live 2,b", test_log);
+  close_host(L, &uv);
+}
+
 static void cancel_sleeper(void *arg) {
   lua_State *L = arg;
   run(L, "note('posted'); sleeper:cancel()");
