@@ -287,6 +287,9 @@ void luaioL_queuecontext(lua_State *L, int idx);
 /* Delivers the queued reports now (a loop that closed). Never raises. */
 void luaioL_drainreports(lua_State *L);
 
+/* Pushes the list of loop's live tasks, oldest first (all_tasks; empty
+** when loop is NULL). [-0, +1, m] */
+void luaioL_pushtasks(lua_State *L, luaio_loop_t *loop);
 /* Pushes the name of the task whose box is at idx (box). [-0, +1, m] */
 void luaioL_pushname(lua_State *L, int idx, lfuture *box);
 /* Pushes what the suspended task of box waits on, as its traceback's
@@ -298,6 +301,12 @@ void luaioL_pushwaitson(lua_State *L, lfuture *box);
 ** each (lgraph.c): ", awaited by task 'a' (via TaskGroup), awaited by
 ** task 'b'", or "" when none waits. [-0, +1, m] */
 void luaioL_pushawaitchain(lua_State *L, luaio_task_t *task);
+
+/* Pushes the table of loop's live tasks that `luaio ps` reads, as text
+** (lgraph.c): a line "luaio-tasks 1<TAB>count", then one per task, oldest
+** first: id, name, state, what it waits on, where (source:line), who
+** waits for it ("id:via,..."), tab-separated, "-" for none. [-0, +1, m] */
+void luaioL_pushtasktable(lua_State *L, luaio_loop_t *loop);
 
 /* Awaits the awaitable at idx in the running task: runs a coroutine
 ** object inline, else waits for the future; leaves its values.
@@ -480,6 +489,19 @@ lua_State *luaioL_worker_newstate(luaioL_policy *p, luaio_alloc_t **a,
 void luaioL_interrupt_open(luaioL_runtime *rt);
 void luaioL_interrupt_close(luaioL_runtime *rt);
 void luaioL_interrupt_reset(luaioL_runtime *rt);
+
+/* `luaio ps PID` and `luaio pstree PID`. psdir puts the private directory
+** of the real user's requests and answers, /tmp/luaio-<uid>, in buf and
+** returns 0 (-1 when buf is too small); psdir_private tells whether dir is
+** a directory, not a link, of the real user's, closed to others. The
+** luaio command's SIGQUIT handler calls ps_answer, which answers the
+** requests to this process with loop's task table and returns how many
+** (0: the signal was no request) (lps.c). The command runs ps_main for
+** `luaio ps|pstree ...` and exits with what it returns (luaio_ps.c). */
+int luaioL_psdir(char *buf, size_t size);
+int luaioL_psdir_private(const char *dir);
+int luaioL_ps_answer(lua_State *L, luaio_loop_t *loop);
+int luaio_ps_main(int argc, char **argv);
 
 /* Debug aid: prints to stderr where each live task of loop is suspended,
 ** with task:traceback(). May raise memory errors. [-0, +0, m] */

@@ -470,6 +470,140 @@ static int lgraph_print_call_graph(lua_State *L) {
 
 /* }====================================================================== */
 
+/* {======================================================================
+** The task table that `luaio ps` reads (lps.c writes it for it)
+** ======================================================================= */
+
+/* Pushes s with its tabs and line ends made spaces, or "-" for "".
+** [-0, +1, m] */
+static void pushfield(lua_State *L, const char *s) {
+  if (*s == '\0') {
+    lua_pushliteral(L, "-");
+    return;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (; *s != '\0'; s++)
+    luaL_addchar(&b, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+  luaL_pushresult(&b);
+}
+
+/* Pushes the state of the task of box, as `luaio ps` shows it. */
+static const char *taskstate(lfuture *box) {
+  if (!box->started)
+    return "created";
+  if (box->rt->current == box)
+    return "running";
+  if (luaio_task_sleeping(box->task))
+    return "sleeping";
+  if (luaio_task_waiter(box->task) != NULL)
+    return "waiting";
+  return "ready";
+}
+
+/* Pushes what the suspended task of the box at b waits on: its
+** traceback's first words, else the C function it is suspended in ("in
+** function 'asyncio.gather'"), else "". [-0, +1, m] */
+static void pushwaits(lua_State *L, lfuture *box) {
+  lua_Debug ar;
+  if (box->co == NULL || !box->started || lua_status(box->co) != LUA_YIELD) {
+    lua_pushliteral(L, "");
+    return;
+  }
+  luaioL_pushwaitson(L, box);
+  const char *w = lua_tostring(L, -1);
+  if (strncmp(w, ", ", 2) == 0) {
+    lua_pushstring(L, w + 2);
+  } else if (lua_getstack(box->co, 0, &ar) &&
+             lua_getinfo(box->co, "S", &ar) && *ar.what == 'C') {
+    pushframetext(L, box->co, 0);
+    const char *t = lua_tostring(L, -1);
+    lua_pushstring(L, strncmp(t, "[C]: ", 5) == 0 ? t + 5 : t);
+    lua_remove(L, -2);
+  } else {
+    lua_pushliteral(L, "");
+  }
+  lua_remove(L, -2);
+}
+
+/* Pushes "source:line" of the innermost Lua frame of the box's task, or
+** "". [-0, +1, m] */
+static void pushwhere(lua_State *L, lfuture *box) {
+  lua_Debug ar;
+  if (box->co != NULL && box->started && lua_status(box->co) == LUA_YIELD)
+    for (int level = 0; lua_getstack(box->co, level, &ar); level++) {
+      lua_getinfo(box->co, "Sl", &ar);
+      if (ar.currentline > 0) {
+        lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+        return;
+      }
+    }
+  lua_pushliteral(L, "");
+}
+
+void luaioL_pushtasktable(lua_State *L, luaio_loop_t *loop) {
+  luaL_checkstack(L, 16, "task table");
+  luaioL_pushtasks(L, loop);
+  int tasks = lua_gettop(L);
+  lua_newtable(L);
+  int lines = tasks + 1;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, tasks);
+  lua_pushfstring(L, "luaio-tasks 1\t%I", n);
+  lua_rawseti(L, lines, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, tasks, i);
+    int b = lua_gettop(L);
+    lfuture *box = lua_touserdata(L, b);
+    lua_pushfstring(L, "%I\t", (lua_Integer)box->id);
+    luaioL_pushname(L, b, box);
+    pushfield(L, lua_tostring(L, -1));
+    lua_remove(L, -2);
+    lua_pushfstring(L, "\t%s\t", taskstate(box));
+    pushwaits(L, box);
+    pushfield(L, lua_tostring(L, -1));
+    lua_remove(L, -2);
+    lua_pushliteral(L, "\t");
+    pushwhere(L, box);
+    pushfield(L, lua_tostring(L, -1));
+    lua_remove(L, -2);
+    lua_pushliteral(L, "\t");
+    pushawaiters(L, box);
+    int list = lua_gettop(L);
+    lua_Integer m = (lua_Integer)lua_rawlen(L, list);
+    luaL_Buffer by;
+    luaL_buffinit(L, &by);
+    for (lua_Integer j = 1; j < m; j += 2) {
+      lua_rawgeti(L, list, j);
+      lfuture *a = lua_touserdata(L, -1);
+      lua_pop(L, 1);
+      lua_rawgeti(L, list, j + 1);
+      lua_pushfstring(L, "%s%I:%s", j > 1 ? "," : "", (lua_Integer)a->id,
+                      lua_tostring(L, -1));
+      lua_remove(L, -2);
+      luaL_addvalue(&by);
+    }
+    if (m == 0)
+      luaL_addchar(&by, '-');
+    luaL_pushresult(&by);
+    lua_remove(L, list);
+    lua_concat(L, lua_gettop(L) - b);
+    lua_rawseti(L, lines, i + 1);
+    lua_settop(L, lines);
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (lua_Integer i = 1; i <= n + 1; i++) {
+    lua_rawgeti(L, lines, i);
+    luaL_addvalue(&b);
+    luaL_addchar(&b, '\n');
+  }
+  luaL_pushresult(&b);
+  lua_replace(L, tasks);
+  lua_settop(L, tasks);
+}
+
+/* }====================================================================== */
+
 static const luaL_Reg lgraph_funcs[] = {
     {"capture_call_graph", lgraph_capture_call_graph},
     {"format_call_graph", lgraph_format_call_graph},

@@ -16,7 +16,7 @@
 **
 ** In the luaio command (rt->dump_on_sigquit), SIGQUIT (Ctrl-\) prints
 ** where every task is suspended and the program goes on, as the JVM and
-** Go do.
+** Go do; or, when `luaio ps` asked, answers it (lps.c).
 */
 #include <errno.h>
 #include <signal.h>
@@ -90,6 +90,8 @@ static void on_signal(int sig, siginfo_t *info, void *ctx) {
 
 static int dump_tasks(lua_State *L) {
   luaioL_runtime *rt = lua_touserdata(L, 1);
+  if (luaioL_ps_answer(L, rt->loop) > 0)
+    return 0; /* it was `luaio ps` asking (lps.c) */
   fprintf(stderr, "luaio: SIGQUIT: %zu task(s) alive:\n",
           luaio_loop_ntasks(rt->loop));
   luaioL_print_tasks(L, rt->loop);

@@ -740,11 +740,14 @@ static void pushtask(luaio_task_t *t, void *arg) {
   lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
 }
 
-static int ltask_all_tasks(lua_State *L) {
-  luaioL_runtime *rt = luaioL_runtime_of(L);
+void luaioL_pushtasks(lua_State *L, luaio_loop_t *loop) {
   lua_newtable(L);
-  if (rt->loop != NULL)
-    luaio_loop_foreach_task(rt->loop, pushtask, L);
+  if (loop != NULL)
+    luaio_loop_foreach_task(loop, pushtask, L);
+}
+
+static int ltask_all_tasks(lua_State *L) {
+  luaioL_pushtasks(L, luaioL_runtime_of(L)->loop);
   return 1;
 }
 

@@ -286,7 +286,16 @@ static void print_help(void) {
          "task's\n"
          "  cleanup has run; a second signal ends the process at once.\n"
          "SIGQUIT (Ctrl-\\) prints where every task is suspended and goes "
-         "on.\n",
+         "on.\n"
+         "luaio ps PID, luaio pstree PID: the tasks of a running luaio "
+         "process, as\n"
+         "  a table or as the tree of who waits for whom; they exit with 0 "
+         "when\n"
+         "  shown, 1 with no answer in time, 2 on a wrong command line, 3 "
+         "with no\n"
+         "  such process, 4 when it is not a luaio process running a loop, "
+         "5 when\n"
+         "  permission is denied.\n",
          LUA_VERSION_MAJOR, LUA_VERSION_MINOR, LUA_VERSION_MAJOR,
          LUA_VERSION_MINOR);
 }
@@ -1015,6 +1024,11 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  /* `luaio ps PID`, `luaio pstree PID` (luaio_ps.c): a script of either
+  ** name runs as ./ps. */
+  if (argc > 1 && (strcmp(argv[1], "ps") == 0 ||
+                   strcmp(argv[1], "pstree") == 0))
+    return luaio_ps_main(argc, argv);
   cli c = {.argc = argc, .argv = argv, .optlim = argc,
            .status = EXIT_FAILURE};
   if (collectargs(&c) != 0)
