@@ -342,6 +342,12 @@ void luaioL_scope_adopt(lua_State *L, uint32_t scope, int idx, int strong);
 ** is pass ("cancel" or "close"), else NULL; raises for bad arguments.
 ** [-0, +0, v] */
 void *luaioL_scopeself(lua_State *L, const char *tname, const char *pass);
+/* Runs fn(arg), a callback scheduled in scope (nonzero), with the
+** running code's scope set to scope, and puts it back after; when scope
+** is closed by then and skipclosed, fn is not called. Out of line, so
+** that callbacks scheduled in no scope pay one test. */
+void luaioL_scope_call(luaioL_runtime *rt, uint32_t scope, void (*fn)(void *),
+                       void *arg, int skipclosed);
 /* Whether the scope is open. [-0, +0, -] */
 int luaioL_scope_open(lua_State *L, uint32_t scope);
 void luaioL_open_scope(lua_State *L);

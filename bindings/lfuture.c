@@ -328,36 +328,44 @@ typedef struct {
 
 #define DONECB_MT "asyncio.DoneCallback" /* a scoped one's {box, fn, cb} */
 
-static void luacb_run(luaio_future_t *fut, void *arg) {
+static void luacb_call(void *arg) {
   luacb *cb = arg;
-  luaioL_runtime *rt = cb->rt;
-  lua_State *L = rt->L;
-  (void)fut;
-  /* Scheduled before its scope closed: it runs no more. */
-  if (cb->scope != 0 && !luaioL_scope_open(L, cb->scope))
-    return;
-  uint32_t outer = rt->scope;
-  rt->scope = cb->scope;
+  lua_State *L = cb->rt->L;
   luaL_checkstack(L, 4, NULL);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
   lua_rawgeti(L, -1, 2);
   lua_rawgeti(L, -2, 1);
   lua_remove(L, -3);
   luaioL_pcallreport(L, 1, "error in done callback");
-  rt->scope = outer;
 }
 
-static void luacb_free(void *arg) {
+static void luacb_run(luaio_future_t *fut, void *arg) {
   luacb *cb = arg;
+  (void)fut;
+  /* In the scope it was added in; once that closed, it runs no more. */
+  if (cb->scope != 0)
+    luaioL_scope_call(cb->rt, cb->scope, luacb_call, cb, 1);
+  else
+    luacb_call(cb);
+}
+
+/* Its scope may still hold the registration's table: cb must not be
+** found there once freed. */
+__attribute__((noinline)) static void luacb_forget(luacb *cb) {
   lua_State *L = cb->rt->L;
-  if (cb->scope != 0 && lua_checkstack(L, 2)) {
-    /* Its scope may still hold the table: cb must not be found there. */
+  if (lua_checkstack(L, 2)) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
     lua_pushnil(L);
     lua_rawseti(L, -2, 3);
     lua_pop(L, 1);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, cb->ref);
+}
+
+static void luacb_free(void *arg) {
+  luacb *cb = arg;
+  if (cb->scope != 0)
+    luacb_forget(cb);
+  luaL_unref(cb->rt->L, LUA_REGISTRYINDEX, cb->ref);
   free(cb);
 }
 
@@ -390,7 +398,6 @@ static int lfuture_add_done_callback(lua_State *L) {
   uint32_t scope = luaioL_curscope(box->rt);
   if (scope != 0)
     luaioL_scope_check(L, scope, "add_done_callback");
-  lua_settop(L, 2);
   /* The Lua parts first: they may raise, and then nothing is lost. */
   lua_createtable(L, 2, 0);
   lua_pushvalue(L, 1);
@@ -400,7 +407,7 @@ static int lfuture_add_done_callback(lua_State *L) {
   if (scope != 0) {
     luaL_setmetatable(L, DONECB_MT);
     luaioL_scope_adopt(L, scope, -1, 0); /* the registry holds it */
-    lua_pushvalue(L, -1); /* at 3 */
+    lua_pushvalue(L, -1); /* stays below the ref's */
   }
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
   luacb *cb = malloc(sizeof *cb);
@@ -413,7 +420,7 @@ static int lfuture_add_done_callback(lua_State *L) {
   cb->scope = scope;
   if (scope != 0) {
     lua_pushlightuserdata(L, cb); /* before it can be freed */
-    lua_rawseti(L, 3, 3);
+    lua_rawseti(L, -2, 3);
   }
   /* A finished task has let go of its core future: a done one stands in
   ** for it, and the callback is scheduled at once, as on any done one. */

@@ -609,12 +609,9 @@ typedef struct {
   uint32_t scope; /* the scope it was scheduled in, where it runs */
 } lcallback;
 
-static void lcallback_run(void *arg) {
+static void lcallback_call(void *arg) {
   lcallback *cb = arg;
-  luaioL_runtime *rt = cb->rt;
-  lua_State *L = rt->L;
-  uint32_t outer = rt->scope;
-  rt->scope = cb->scope;
+  lua_State *L = cb->rt->L;
   luaL_checkstack(L, LUA_MINSTACK, NULL);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
   int t = lua_gettop(L);
@@ -626,7 +623,14 @@ static void lcallback_run(void *arg) {
     lua_rawgeti(L, t, i);
   lua_remove(L, t);
   luaioL_pcallreport(L, n - 1, "error in callback");
-  rt->scope = outer;
+}
+
+static void lcallback_run(void *arg) {
+  lcallback *cb = arg;
+  if (cb->scope != 0) /* it runs in the scope it was scheduled in */
+    luaioL_scope_call(cb->rt, cb->scope, lcallback_call, cb, 0);
+  else
+    lcallback_call(cb);
 }
 
 static void lcallback_free(void *arg) {

@@ -83,6 +83,17 @@ void luaioL_scope_adopt(lua_State *L, uint32_t scope, int idx, int strong) {
   lua_pop(L, 1);
 }
 
+__attribute__((noinline)) void
+luaioL_scope_call(luaioL_runtime *rt, uint32_t scope, void (*fn)(void *),
+                  void *arg, int skipclosed) {
+  if (skipclosed && !luaioL_scope_open(rt->L, scope))
+    return;
+  uint32_t outer = rt->scope;
+  rt->scope = scope;
+  fn(arg);
+  rt->scope = outer;
+}
+
 void *luaioL_scopeself(lua_State *L, const char *tname, const char *pass) {
   void *p = luaL_checkudata(L, 1, tname);
   if (strcmp(luaL_checkstring(L, 2), pass) != 0)
