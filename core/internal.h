@@ -363,6 +363,9 @@ int luaio__stream_open(const luaio_stream_t *s);
 ** there to the input (not waking the reader). */
 char *luaio__stream_reserve(luaio_stream_t *s, size_t n, size_t *room);
 void luaio__stream_commit(luaio_stream_t *s, size_t k);
+/* Gives the input buffer back if it holds nothing (after a reserve that
+** nothing was committed to). */
+void luaio__stream_trim(luaio_stream_t *s);
 /* Sends bytes as they are (the write path below TLS). Returns 0 or
 ** LUAIO_ENOMEM. */
 int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len);

@@ -1495,6 +1495,11 @@ void luaio__stream_commit(luaio_stream_t *s, size_t k) {
   s->len += k;
 }
 
+void luaio__stream_trim(luaio_stream_t *s) {
+  if (s->len == 0)
+    buf_release(s);
+}
+
 void luaio__stream_end(luaio_stream_t *s, int err) {
   input_end(s, err);
 }

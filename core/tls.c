@@ -484,11 +484,15 @@ static void hs_finish(luaio__tls *t, int err) {
 
 /* Decrypts every whole record received, so that none waits in SSL while
 ** the stream's reading is paused, into the stream's input in place: room
-** for a byte at least, or for the rest of a record SSL began to give. */
+** for a byte at least, or for the rest of a record SSL began to give.
+** SSL reads one record at a time, so once it has taken every byte and
+** holds no text, it has nothing more to give: it is not asked again. */
 static void read_records(luaio_stream_t *s, luaio__tls *t) {
   for (;;) {
     size_t room;
     int pending = SSL_pending(t->ssl);
+    if (pending == 0 && t->inlen == 0)
+      break;
     char *p = luaio__stream_reserve(s, pending > 0 ? (size_t)pending : 1,
                                     &room);
     if (p == NULL) {
@@ -512,7 +516,8 @@ static void read_records(luaio_stream_t *s, luaio__tls *t) {
     luaio__stream_end(s, LUAIO_ETLS);
     return;
   }
-  flush(s, t); /* a key update, say, may want an answer */
+  luaio__stream_trim(s); /* a record of no text (a ticket) took no room */
+  flush(s, t);           /* a key update, say, may want an answer */
 }
 
 /* What luaio__tls_input does with t->in set. */
