@@ -609,9 +609,28 @@ typedef struct {
   uint32_t scope; /* the scope it was scheduled in, where it runs */
 } lcallback;
 
+/* Stack: the callback's function, how long it ran, the threshold.
+** Reports it as a slow step. */
+static int slow_callback_p(lua_State *L) {
+  lua_Debug ar;
+  double ran = lua_tonumber(L, 2), limit = lua_tonumber(L, 3);
+  lua_settop(L, 1);
+  lua_getinfo(L, ">S", &ar);
+  char secs[128];
+  snprintf(secs, sizeof secs, "ran for %.3f s (debug mode reports steps of "
+                              "over %g s)", ran, limit);
+  lua_createtable(L, 0, 1);
+  lua_pushfstring(L, "callback function defined at %s:%d %s", ar.short_src,
+                  ar.linedefined, secs);
+  lua_setfield(L, -2, "message");
+  luaioL_callhandler(L);
+  return 0;
+}
+
 static void lcallback_call(void *arg) {
   lcallback *cb = arg;
-  lua_State *L = cb->rt->L;
+  luaioL_runtime *rt = cb->rt;
+  lua_State *L = rt->L;
   luaL_checkstack(L, LUA_MINSTACK, NULL);
   lua_rawgeti(L, LUA_REGISTRYINDEX, cb->ref);
   int t = lua_gettop(L);
@@ -621,8 +640,25 @@ static void lcallback_call(void *arg) {
   luaL_checkstack(L, n, NULL);
   for (int i = 1; i <= n; i++)
     lua_rawgeti(L, t, i);
-  lua_remove(L, t);
+  if (!rt->debug) {
+    lua_remove(L, t);
+    luaioL_pcallreport(L, n - 1, "error in callback");
+    return;
+  }
+  /* Debug mode: a callback that runs long is a slow step too (asyncio's
+  ** slow_callback_duration). The table at t keeps the function. */
+  uint64_t start = uv_hrtime();
   luaioL_pcallreport(L, n - 1, "error in callback");
+  double ran = (double)(uv_hrtime() - start) / 1e9;
+  if (ran >= rt->warn_at) {
+    lua_pushcfunction(L, slow_callback_p);
+    lua_rawgeti(L, t, 1);
+    lua_pushnumber(L, ran);
+    lua_pushnumber(L, rt->warn_at);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK)
+      lua_pop(L, 1); /* out of memory: the report is lost */
+  }
+  lua_settop(L, t - 1);
 }
 
 static void lcallback_run(void *arg) {

@@ -401,9 +401,28 @@ describe("debug mode's slow steps", function()
                    true)
   end)
 
+  it("reports a loop callback that runs past 0.1 s", function()
+    local defined
+    local _, other = run(function()
+      local ran = asyncio.Event()
+      defined = debug.getinfo(1, "l").currentline + 1
+      asyncio.get_running_loop():call_soon(function()
+        busy(0.3)
+        ran:set()
+      end)
+      ran:wait()
+    end)
+    assert.equal(1, #other)
+    assert.matches("^callback function defined at %S+debug_spec.lua:"
+                   .. defined .. " ran for %d[.]%d+ s %(debug mode reports "
+                   .. "steps of over 0.1 s%)$", other[1].message)
+  end)
+
   it("reports nothing out of debug mode", function()
     local _, other = run(function()
       asyncio.await(asyncio.create_task(function() busy(0.15) end))
+      asyncio.get_running_loop():call_soon(busy, 0.15)
+      asyncio.sleep(0)
     end, {})
     assert.equal(0, #other)
   end)
