@@ -297,9 +297,9 @@ void luaioL_pushname(lua_State *L, int idx, lfuture *box);
 ** [-0, +1, m] */
 void luaioL_pushwaitson(lua_State *L, lfuture *box);
 
-/* Pushes the chain of tasks waiting for task, following the first of
-** each (lgraph.c): ", awaited by task 'a' (via TaskGroup), awaited by
-** task 'b'", or "" when none waits. [-0, +1, m] */
+/* Pushes the chain of tasks waiting for task (NULL: none), following the
+** first of each (lgraph.c): ", awaited by task 'a' (via TaskGroup),
+** awaited by task 'b'", or "" when none waits. [-0, +1, m] */
 void luaioL_pushawaitchain(lua_State *L, luaio_task_t *task);
 
 /* Pushes the table of loop's live tasks that `luaio ps` reads, as text

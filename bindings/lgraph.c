@@ -226,7 +226,7 @@ void luaioL_pushawaitchain(lua_State *L, luaio_task_t *task) {
   luaio_task_t *seen[CHAIN_MAX + 1];
   int n = 0, pieces = 0;
   seen[n++] = task;
-  for (luaio_task_t *t = task; t != NULL;) {
+  for (luaio_task_t *t = task; t != NULL;) { /* NULL: a task done */
     first_ctx first = {NULL, LUAIO_VIA_AWAIT};
     luaio_future_foreach_awaiter(luaio_task_future(t), first_awaiter,
                                  &first);

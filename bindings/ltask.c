@@ -891,8 +891,10 @@ static int ltask_traceback(lua_State *L) {
     int top = lua_gettop(L);
     ltask_get_name(L);
     pushwaitson(L, box);
-    const char *head = lua_pushfstring(L, "task '%s' is suspended here%s:",
+    luaioL_pushawaitchain(L, box->task);
+    const char *head = lua_pushfstring(L, "task '%s' is suspended here%s%s:",
                                        lua_tostring(L, top + 1),
+                                       lua_tostring(L, -2),
                                        lua_tostring(L, -1));
     luaL_traceback(L, box->co, head, 0);
     return 1;

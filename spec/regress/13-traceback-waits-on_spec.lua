@@ -29,7 +29,8 @@ describe("task:traceback() of a suspended task", function()
       "task 'f' is suspended here, waiting for asyncio.Future (pending):",
       "task 't' is suspended here, waiting for asyncio.Task<sleeper> "
         .. "(pending):",
-      "task 'sleeper' is suspended here, in asyncio.sleep:",
+      "task 'sleeper' is suspended here, in asyncio.sleep, awaited by "
+        .. "task 't':",
     }, heads)
     for _, t in ipairs(tasks) do t:cancel() end
     asyncio.wait(tasks)
