@@ -518,6 +518,12 @@ static const luaL_Reg lscope_meta[] = {{"__scope", lscope__scope},
 void luaioL_open_scope(lua_State *L) {
   luaioL_setfuncs(L, lscope_funcs);
   luaioL_newclass(L, SCOPE_MT, lscope_methods, lscope_meta);
+  /* Opened again in the same state: the scopes stay as they are. */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SCOPES_KEY) == LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");

@@ -193,6 +193,27 @@ TEST(closing_a_scope_closes_the_scopes_made_inside_it) {
   lua_close(L);
 }
 
+TEST(opening_the_module_again_keeps_the_scopes) {
+  lua_State *L = open_host();
+  int ref = luaio_host_scope_new(L);
+  lua_setglobal(L, "s");
+  run_in(L, ref, "asyncio.sleep(10)", 0);
+  lua_pushcfunction(L, luaopen_asyncio); /* as a second require would */
+  lua_call(L, 0, 1);
+  lua_setglobal(L, "asyncio");
+  run_in(L, ref,
+         "asyncio.create_task(function() log('child') end)\n"
+         "assert(asyncio.current_scope() == s)\n",
+         0);
+  frames(L, 3);
+  ASSERT_STR_EQ("child", test_log);
+  ASSERT_OK(luaio_host_scope_close(L, ref));
+  frames(L, 1);
+  ASSERT_EQ(0, luaio_loop_ntasks(luaio_host_loop(L)));
+  ASSERT_OK(luaio_host_close(L));
+  lua_close(L);
+}
+
 TEST(bad_references_closed_scopes_and_no_loop_are_refused) {
   lua_State *L = open_host();
   ASSERT_EQ(LUAIO_EINVAL, luaio_host_scope_close(L, 0));
