@@ -99,7 +99,8 @@ LUAIO_EXTERN int luaio_host_close(lua_State *L);
 ** post can bring work. Timers count on the real clock; on a manual clock
 ** only those already due do. Call luaio_host_step() once the fd is
 ** readable or the timeout has passed. Both return LUAIO_EINVALSTATE when
-** no loop is open. */
+** no loop is open. A host that shared its own libuv loop with
+** luaio_host_open() needs neither: its uv_run waits for luaio too. */
 LUAIO_EXTERN int luaio_host_backend_fd(lua_State *L);
 LUAIO_EXTERN int luaio_host_timeout(lua_State *L);
 
