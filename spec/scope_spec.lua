@@ -171,22 +171,25 @@ describe("asyncio.Scope", function()
      asyncio.spec(function()
     local s = asyncio.Scope()
     local log = {}
+    local connected, got = asyncio.Event(), asyncio.Event()
     local server = asyncio.start_server(function(r, w)
       local data = r:read()
       log[#log + 1] = "got " .. data
+      got:set()
     end, "127.0.0.1", 0)
     s:spawn(function()
       local _, w = asyncio.open_connection("127.0.0.1", server:port())
+      connected:set()
       local ok = pcall(forever)
       asyncio.sleep(0.01) -- a cleanup that takes a while
       w:write("bye") -- still open: it is closed after the cleanup
       log[#log + 1] = "cleaned up"
     end)
-    asyncio.sleep(0.01)
+    connected:wait()
     s:close()
     log[#log + 1] = "closed"
     assert.same({}, s:tasks())
-    asyncio.sleep(0.01)
+    asyncio.wait_for(function() got:wait() end, 10)
     assert.same({ "cleaned up", "closed", "got bye" }, log)
     server:close()
     server:wait_closed()
