@@ -117,8 +117,9 @@ static int check_target(long pid) {
                              "it cannot be asked", pid);
   if (!handles)
     return fail(PS_NOTLUAIO, "process %ld runs no asyncio loop now "
-                             "(asyncio.run has not started or has ended), "
-                             "so it cannot answer", pid);
+                             "(asyncio.run has not started or has ended, "
+                             "or it runs --sandbox), so it cannot answer",
+                pid);
   return PS_OK;
 }
 

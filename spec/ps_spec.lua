@@ -136,8 +136,8 @@ describe("luaio pstree and luaio ps", function()
       local _, err, status = luaio("pstree " .. child.pid)
       assert.equal(4, status)
       assert.equal(("luaio pstree: process %d runs no asyncio loop now "
-        .. "(asyncio.run has not started or has ended), so it cannot "
-        .. "answer\n"):format(child.pid), err)
+        .. "(asyncio.run has not started or has ended, or it runs "
+        .. "--sandbox), so it cannot answer\n"):format(child.pid), err)
       assert.is_true(alive(child.pid))
       child:type("\n")
       child:expect_exit("ready\n", 0)
