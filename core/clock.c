@@ -57,6 +57,7 @@ uv_run_mode luaio__clock_prepare_poll(luaio_loop_t *loop, double wait) {
   double real_wait = c->rate > 0 ? wait / c->rate : INFINITY;
   uv_timer_stop(&loop->wakeup);
   c->woke = 0;
+  c->sent = 0;
   c->jump = JUMP_NONE;
   if (c->kind == LUAIO_CLOCK_VIRTUAL) {
     if (!real_pending(loop)) {
@@ -83,19 +84,22 @@ uv_run_mode luaio__clock_prepare_poll(luaio_loop_t *loop, double wait) {
 void luaio__clock_prepare_nowait(luaio_loop_t *loop) {
   luaio__clock *c = &loop->clock;
   c->jump = c->threshold == 0 ? JUMP_LATE : JUMP_IDLE;
+  c->sent = 0;
   c->woke = 1; /* a step never waits: a threshold of 0 is already past */
 }
 
 void luaio__clock_after_poll(luaio_loop_t *loop) {
   luaio__clock *c = &loop->clock;
   int jump = c->jump;
-  int woke = c->woke;
+  int woke = c->woke, sent = c->sent;
   c->jump = JUMP_NONE;
   c->woke = 0;
+  c->sent = 0;
   if (jump == JUMP_NONE || loop->nready > 0)
     return;
-  /* The poll's callbacks may have started real work. */
-  if (jump == JUMP_IDLE && real_pending(loop))
+  /* The poll's callbacks may have started real work, or sent a peer
+  ** something it answers: polling again sees the answer. */
+  if (jump == JUMP_IDLE && (sent || real_pending(loop)))
     return;
   if (jump == JUMP_LATE && !woke)
     return;

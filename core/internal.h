@@ -100,6 +100,7 @@ typedef struct {
   double threshold; /* virtual: real seconds before jumping over real work */
   unsigned jump : 2; /* whether to jump after this poll (clock.c) */
   unsigned woke : 1; /* the wakeup timer fired during the poll */
+  unsigned sent : 1; /* the poll's callbacks sent to a peer (TLS) */
 } luaio__clock;
 
 /* The time of a manual or virtual clock. */
@@ -114,6 +115,10 @@ void luaio__clock_prepare_nowait(luaio_loop_t *loop);
 /* After the poll: jumps a virtual clock to the earliest deadline when
 ** prepare said so and the poll found nothing to do. */
 void luaio__clock_after_poll(luaio_loop_t *loop);
+/* A poll callback sent bytes of its own to a peer (a TLS handshake's
+** next flight): a peer in the program may answer, so a virtual clock
+** polls again rather than jump. */
+#define luaio__clock_sent(loop) ((loop)->clock.sent = 1)
 /* Arms the wakeup timer for ms real milliseconds and refs it. */
 void luaio__wakeup_arm(luaio_loop_t *loop, double ms);
 
