@@ -39,7 +39,7 @@ typedef struct {
   luaioL_runtime *rt;
   int pin; /* registry ref to this box while listening */
   uint32_t scope; /* where its connections and handlers belong, or 0 */
-  double tls_timeout; /* the handshake's, with ssl= */
+  double tls_timeout, tls_shutdown; /* with ssl=: the two deadlines */
 } lserver;
 
 /* User value 1 of a reader or writer: the other half (or nil). User
@@ -597,9 +597,9 @@ static int lwriter__tostring(lua_State *L) {
 ** start_server (ssl=) and writer:start_tls.
 ** ======================================================================= */
 
-enum { TLS_CONNECT, TLS_SERVE, TLS_STARTTLS };
+enum { TLS_CONNECT, TLS_SERVE, TLS_STARTTLS, TLS_UNIX };
 static const char *const tlsnames[] = {"open_connection", "start_server",
-                                       "start_tls"};
+                                       "start_tls", "open_unix_connection"};
 
 #define TLS_HANDSHAKE_TIMEOUT 60.0 /* asyncio's ssl_handshake_timeout */
 
@@ -631,31 +631,35 @@ static int tls_k(lua_State *L, int status, lua_KContext ctx) {
   }
   if (rc != 0)
     return luaioL_raisewait(L, rc, tlsnames[op]);
-  if (op == TLS_CONNECT) {
+  if (op == TLS_CONNECT || op == TLS_UNIX) {
     lua_pushvalue(L, idx - 2);
     lua_pushvalue(L, idx - 1);
     return 2;
   }
-  if (op == TLS_SERVE) { /* stack: ctx timeout handler reader writer hs */
-    lua_settop(L, 5);
-    lua_pushvalue(L, 3);
+  if (op == TLS_SERVE) { /* stack: ctx timeout shutdown handler reader
+                          ** writer hs */
+    lua_settop(L, 6);
     lua_pushvalue(L, 4);
     lua_pushvalue(L, 5);
+    lua_pushvalue(L, 6);
     lua_callk(L, 2, 0, 0, tls_served);
   }
   return 0;
 }
 
-/* Starts TLS on s, the pair's at top, and awaits the handshake; op says
-** what for. */
+/* Starts TLS on s, the pair's at top, and awaits the handshake, which
+** must end within timeout s; closing waits shutdown s at most for the
+** peer's close_notify. op says what for. */
 static int tls_begin(lua_State *L, luaio_stream_t *s, luaio_tls_ctx_t *ctx,
-                     const char *hostname, double timeout, int op) {
+                     const char *hostname, double timeout, double shutdown,
+                     int op) {
   lfuture *task = luaioL_checktask(L, tlsnames[op]);
   luaio_future_t *fut = luaio_stream_start_tls(s, ctx, hostname, timeout);
   if (fut == NULL) {
     luaio_stream_abort(s);
     return luaL_error(L, "not enough memory");
   }
+  luaio_stream_set_tls_shutdown_timeout(s, shutdown); /* none: failed */
   luaioL_pushfuture(L, fut);
   return luaioL_await(L, task, fut, lua_gettop(L) + 256 * op, tls_k);
 }
@@ -663,6 +667,11 @@ static int tls_begin(lua_State *L, luaio_stream_t *s, luaio_tls_ctx_t *ctx,
 /* The handshake timeout opts.ssl_handshake_timeout at idx asks for. */
 static double tls_timeout(lua_State *L, int idx) {
   return optfield(L, idx, "ssl_handshake_timeout", TLS_HANDSHAKE_TIMEOUT);
+}
+
+/* The shutdown timeout opts.ssl_shutdown_timeout at idx asks for. */
+static double tls_shutdown(lua_State *L, int idx) {
+  return optfield(L, idx, "ssl_shutdown_timeout", LUAIO_TLS_SHUTDOWN_TIMEOUT);
 }
 
 /* The string opts.server_hostname at idx, or NULL. */
@@ -678,16 +687,18 @@ static const char *tls_hostname(lua_State *L, int idx) {
   return h;
 }
 
-/* A server's handler task with TLS: ctx timeout handler reader writer. */
+/* A server's handler task with TLS: ctx timeout shutdown handler reader
+** writer. */
 static int tls_serve(lua_State *L) {
   luaio_tls_ctx_t *ctx = luaioL_tlscontext(L, 1, 1, "start_server");
-  double timeout = lua_tonumber(L, 2);
-  lua_settop(L, 5);
-  return tls_begin(L, ((lstream *)lua_touserdata(L, 5))->s, ctx, NULL,
-                   timeout, TLS_SERVE);
+  double timeout = lua_tonumber(L, 2), shutdown = lua_tonumber(L, 3);
+  lua_settop(L, 6);
+  return tls_begin(L, ((lstream *)lua_touserdata(L, 6))->s, ctx, NULL,
+                   timeout, shutdown, TLS_SERVE);
 }
 
-/* writer:start_tls(ctx [, {server_hostname=, ssl_handshake_timeout=}]):
+/* writer:start_tls(ctx [, {server_hostname=, ssl_handshake_timeout=,
+** ssl_shutdown_timeout=}]):
 ** upgrades the connection in place (STARTTLS); the reader and writer
 ** read and write through TLS once it returns. */
 static int lwriter_start_tls(lua_State *L) {
@@ -697,18 +708,21 @@ static int lwriter_start_tls(lua_State *L) {
   if (!lua_isnoneornil(L, 3))
     luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
-  double timeout = tls_timeout(L, 3);
+  double timeout = tls_timeout(L, 3), shutdown = tls_shutdown(L, 3);
   const char *hostname = tls_hostname(L, 3);
   char host[ADDR_SIZE];
   int port;
+  /* As the address connected to, the best known: over TCP, the peer's IP
+  ** address is checked against the certificate's; a Unix-domain socket's
+  ** path names no host. */
   if (hostname == NULL && !luaio_tls_ctx_is_server(ctx) &&
-      luaio_stream_peername(s, host, sizeof host, &port) == 0)
-    hostname = host; /* as the address connected to, the best known */
+      luaio_stream_peername(s, host, sizeof host, &port) == 0 && port >= 0)
+    hostname = host;
   if (luaio_stream_is_tls(s))
     return luaL_error(L, "start_tls: the stream already speaks TLS");
   lua_getiuservalue(L, 1, 1); /* the reader */
   lua_pushvalue(L, 1);
-  return tls_begin(L, s, ctx, hostname, timeout, TLS_STARTTLS);
+  return tls_begin(L, s, ctx, hostname, timeout, shutdown, TLS_STARTTLS);
 }
 
 /* }====================================================================== */
@@ -786,7 +800,10 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   adopt_pair(L);
   if (!lua_isnil(L, 4)) /* ssl=: the context, at 4 */
     return tls_begin(L, s, luaioL_tlscontext(L, 4, 0, "open_connection"),
-                     lua_tostring(L, 1), tls_timeout(L, 3), TLS_CONNECT);
+                     ctx >= CONNECT_UNIX ? tls_hostname(L, 3)
+                                         : lua_tostring(L, 1),
+                     tls_timeout(L, 3), tls_shutdown(L, 3),
+                     ctx >= CONNECT_UNIX ? TLS_UNIX : TLS_CONNECT);
   return 2;
 }
 
@@ -797,6 +814,29 @@ static void connect_opts(lua_State *L, int idx, double *timeout,
     luaL_checktype(L, idx, LUA_TTABLE);
   *timeout = optfield(L, idx, "timeout", 0);
   *limit = (size_t)optfield(L, idx, "limit", 0);
+}
+
+/* Checks the TLS options of the options at 3 (a table or nil) for fname:
+** leaves the client context opts.ssl asks for at 4 (or nil) and, when
+** given, opts.server_hostname at 1 (the name TLS checks), what was there
+** moving to 2. [-0, +0, e] */
+static void connect_tls_opts(lua_State *L, const char *fname) {
+  lua_settop(L, 3);
+  if (!lua_istable(L, 3)) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_getfield(L, 3, "ssl"); /* at 4 */
+  if (luaioL_tlscontext(L, 4, 0, fname) == NULL)
+    lua_pushnil(L), lua_replace(L, 4);
+  if (tls_hostname(L, 3) != NULL) {
+    lua_pushvalue(L, 1);
+    lua_replace(L, 2); /* still anchored: it is being connected to */
+    lua_getfield(L, 3, "server_hostname");
+    lua_replace(L, 1);
+  }
+  tls_timeout(L, 3);
+  tls_shutdown(L, 3);
 }
 
 /* Awaits the connection fut (NULL: out of memory) from slot 5, with
@@ -898,7 +938,7 @@ static int lstream_stderr(lua_State *L) {
 /* }====================================================================== */
 
 /* open_connection(host, port [, {timeout=, limit=, ssl=,
-** server_hostname=, ssl_handshake_timeout=}]) */
+** server_hostname=, ssl_handshake_timeout=, ssl_shutdown_timeout=}]) */
 static int lstream_open_connection(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_connection");
   const char *host = luaioL_tocstring(L, 1, 1, NULL);
@@ -906,18 +946,7 @@ static int lstream_open_connection(lua_State *L) {
   double timeout;
   size_t limit;
   connect_opts(L, 3, &timeout, &limit);
-  lua_settop(L, 3);
-  if (lua_istable(L, 3)) {
-    lua_getfield(L, 3, "ssl"); /* at 4 */
-    if (luaioL_tlscontext(L, 4, 0, "open_connection") == NULL)
-      lua_pushnil(L), lua_replace(L, 4);
-    const char *sni = tls_hostname(L, 3);
-    if (sni != NULL) { /* the name to check, in place of host */
-      lua_pushstring(L, sni);
-      lua_replace(L, 1);
-    }
-    tls_timeout(L, 3);
-  }
+  connect_tls_opts(L, "open_connection");
   lfuture *task = luaioL_checktask(L, "open_connection");
   checkscope(L, "open_connection");
   return connect_await(L, task,
@@ -925,13 +954,21 @@ static int lstream_open_connection(lua_State *L) {
                        0);
 }
 
-/* open_unix_connection(path [, {timeout=, limit=}]) */
+/* open_unix_connection(path [, {timeout=, limit=, ssl=, server_hostname=,
+** ssl_handshake_timeout=, ssl_shutdown_timeout=}]) */
 static int lstream_open_unix_connection(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "open_unix_connection");
   const char *path = luaioL_tocstring(L, 1, 1, NULL);
   double timeout;
   size_t limit;
   connect_opts(L, 2, &timeout, &limit);
+  tls_hostname(L, 2); /* checked here, where they are argument 2 */
+  tls_timeout(L, 2);
+  tls_shutdown(L, 2);
+  lua_settop(L, 2);
+  lua_pushnil(L);
+  lua_insert(L, 2); /* path nil opts: as open_connection's stack */
+  connect_tls_opts(L, "open_unix_connection");
   lfuture *task = luaioL_checktask(L, "open_unix_connection");
   checkscope(L, "open_unix_connection");
   return connect_await(
@@ -1007,8 +1044,9 @@ static int spawn_handler(lua_State *L) {
     lua_pushcfunction(L, tls_serve);
     lua_insert(L, -2);
     lua_pushnumber(L, c->ls->tls_timeout);
-    nargs = 5;
-    lua_getiuservalue(L, -4, 1); /* the handler */
+    lua_pushnumber(L, c->ls->tls_shutdown);
+    nargs = 6;
+    lua_getiuservalue(L, -5, 1); /* the handler */
   } else {
     lua_pop(L, 1);
     lua_getiuservalue(L, -1, 1); /* the handler */
@@ -1151,14 +1189,16 @@ static lserver *newserver(lua_State *L, luaio_loop_t *loop,
   ls->rt = luaioL_runtime_of(L);
   ls->pin = LUA_NOREF;
   ls->scope = scope;
-  ls->tls_timeout = 0;
+  ls->tls_timeout = ls->tls_shutdown = 0;
   luaL_setmetatable(L, SERVER_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 5, 1);
   if (lua_istable(L, 4)) { /* ssl=: the context is user value 2 */
     lua_getfield(L, 4, "ssl");
-    if (luaioL_tlscontext(L, -1, 1, "start_server") != NULL)
+    if (luaioL_tlscontext(L, -1, 1, fname) != NULL) {
       ls->tls_timeout = tls_timeout(L, 4);
+      ls->tls_shutdown = tls_shutdown(L, 4);
+    }
     lua_setiuservalue(L, 5, 2);
   }
   ls->srv = luaio_server_new(loop, on_connection, ls, (size_t)limit);
@@ -1168,7 +1208,7 @@ static lserver *newserver(lua_State *L, luaio_loop_t *loop,
 }
 
 /* start_server(handler, host, port [, {limit=, backlog=, start_serving=,
-** reuse_port=}]) */
+** reuse_port=, ssl=, ssl_handshake_timeout=, ssl_shutdown_timeout=}]) */
 static int lstream_start_server(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "start_server");
   luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -1184,13 +1224,19 @@ static int lstream_start_server(lua_State *L) {
   return luaioL_await(L, task, fut, 0, start_server_k);
 }
 
-/* start_unix_server(handler, path [, {limit=, backlog=, start_serving=}]) */
+/* start_unix_server(handler, path [, {limit=, backlog=, start_serving=,
+** ssl=, ssl_handshake_timeout=, ssl_shutdown_timeout=}]) */
 static int lstream_start_unix_server(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "start_unix_server");
   luaL_checktype(L, 1, LUA_TFUNCTION);
   const char *path = luaioL_tocstring(L, 2, 2, NULL);
   if (!lua_isnoneornil(L, 3))
     luaL_checktype(L, 3, LUA_TTABLE);
+  /* Checked here, where the options are argument 3. */
+  optfield(L, 3, "limit", 0);
+  optfield(L, 3, "backlog", 100);
+  tls_timeout(L, 3);
+  tls_shutdown(L, 3);
   lua_settop(L, 3);
   lua_pushnil(L);
   lua_insert(L, 3); /* handler path nil opts, as start_server's */

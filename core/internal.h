@@ -376,13 +376,21 @@ void luaio__stream_trim(luaio_stream_t *s);
 int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len);
 /* Ends the input with err (0: a clean end), as a lost connection does. */
 void luaio__stream_end(luaio_stream_t *s, int err);
+/* TLS's closing exchange is over (luaio__tls_close): a closed stream's
+** handle closes once its writes are out. */
+void luaio__stream_linger_end(luaio_stream_t *s);
 
 /* tls.c's, for stream.c */
 void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len);
 void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len);
 /* Sends close_notify once the handshake is done. */
 void luaio__tls_shutdown(luaio_stream_t *s);
-/* The input ended: a handshake in progress fails. */
+/* s is being closed: sends close_notify, and returns nonzero when s is
+** then to wait for the peer's, under the shutdown deadline (s lingers
+** until tls.c calls luaio__stream_linger_end or aborts it). */
+int luaio__tls_close(luaio_stream_t *s);
+/* The input ended: a handshake in progress fails; a closing exchange
+** ends. */
 void luaio__tls_input_end(luaio_stream_t *s, int err);
 void luaio__tls_free(luaio__tls *t);
 

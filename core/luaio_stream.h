@@ -125,8 +125,10 @@ LUAIO_EXTERN int luaio_stream_drain_finish(luaio_stream_t *s,
 LUAIO_EXTERN int luaio_stream_write_eof(luaio_stream_t *s);
 
 /* Closes the stream once the queued data is written, as asyncio's
-** transport.close(); the reading side sees an end of input at once.
-** Idempotent. */
+** transport.close(); the reading side sees an end of input at once. With
+** TLS, close_notify is sent and the handle stays open until the peer's
+** comes, its input ends, or the shutdown timeout aborts the stream
+** (luaio_stream_set_tls_shutdown_timeout). Idempotent. */
 LUAIO_EXTERN void luaio_stream_close(luaio_stream_t *s);
 /* Closes at once, dropping queued data; a TCP peer sees a reset
 ** (ECONNRESET). Idempotent; also finishes a close in progress. A stream

@@ -78,6 +78,16 @@ LUAIO_EXTERN luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s,
 ** the connection); on error the stream is aborted. Borrows fut. */
 LUAIO_EXTERN int luaio_stream_start_tls_finish(luaio_stream_t *s,
                                                luaio_future_t *fut, int err);
+/* asyncio's ssl_shutdown_timeout: how long closing a TLS stream waits
+** for the peer's close_notify once its own is sent (seconds). */
+#define LUAIO_TLS_SHUTDOWN_TIMEOUT 30.0
+/* Sets how long closing s waits for the peer's close_notify (0: not at
+** all). Until it comes, the peer's input ends or timeout passes, s is
+** closing but its handle stays open (luaio_stream_wait_closed() waits);
+** once timeout passes, s is aborted. Returns 0, LUAIO_EINVAL for a
+** negative or NaN timeout, or LUAIO_EINVALSTATE when s has no TLS. */
+LUAIO_EXTERN int luaio_stream_set_tls_shutdown_timeout(luaio_stream_t *s,
+                                                       double timeout);
 /* Why TLS failed on s ("certificate verify failed: self-signed
 ** certificate"), or "" (borrowed, valid while s is). */
 LUAIO_EXTERN const char *luaio_stream_tls_error(const luaio_stream_t *s);

@@ -74,6 +74,8 @@ struct luaio_stream_s {
   unsigned is_pipe : 1; /* h is a pipe or a TTY, else TCP */
   unsigned is_file : 1; /* no handle: reads fd on the thread pool */
   unsigned fbusy : 1;   /* a read of fd is in progress */
+  unsigned linger : 1;  /* closed, the handle waits for TLS's closing
+                        ** exchange (the peer's close_notify) to end */
   uv_file fd;           /* owns: a TTY's, or a regular file's to read */
   waitlist drainers, closers;
   struct sockaddr_storage peer, local;
@@ -551,7 +553,7 @@ static void write_cb(uv_write_t *req, int status) {
     s->wpaused = 0;
     waitlist_wake_all(&s->drainers);
   }
-  if (s->closing && s->wqueued == 0)
+  if (s->closing && s->wqueued == 0 && !s->linger)
     handle_close(s);
 }
 
@@ -764,16 +766,25 @@ static void handle_close(luaio_stream_t *s) {
 void luaio_stream_close(luaio_stream_t *s) {
   if (s->closing)
     return;
-  if (s->tls != NULL)
-    luaio__tls_shutdown(s);
-  s->closing = 1;
+  int peer_open = !s->eof;
   /* The reader sees the end of input now; what is buffered stays. */
   input_end(s, 0);
+  /* With TLS, the handle stays open until the peer answers close_notify
+  ** (or TLS's deadline passes): reading goes on, for tls.c only. */
+  int linger = s->tls != NULL && peer_open && luaio__tls_close(s);
+  s->closing = 1;
+  if (linger) {
+    s->linger = 1;
+    if (!s->reading && uv_read_start(&s->h.stream, alloc_cb, read_cb) == 0)
+      s->reading = 1;
+    return;
+  }
   if (s->wqueued == 0)
     handle_close(s);
 }
 
 void luaio_stream_abort(luaio_stream_t *s) {
+  s->linger = 0; /* a reset, not the end of TLS's closing exchange */
   s->closing = 1;
   s->dropped = 1;
   input_end(s, 0);
@@ -1502,6 +1513,15 @@ void luaio__stream_trim(luaio_stream_t *s) {
 
 void luaio__stream_end(luaio_stream_t *s, int err) {
   input_end(s, err);
+}
+
+void luaio__stream_linger_end(luaio_stream_t *s) {
+  if (!s->linger)
+    return;
+  s->linger = 0;
+  read_pause(s);
+  if (s->wqueued == 0)
+    handle_close(s);
 }
 
 /* }====================================================================== */

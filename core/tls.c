@@ -184,6 +184,11 @@ struct luaio__tls {
   size_t outlen, outcap;
   luaio_future_t *hs;      /* owns: the handshake, while in progress */
   luaio_handle_t *timer;   /* owns: the handshake's deadline, if armed */
+  luaio_handle_t *stimer;  /* owns: the closing exchange's deadline, armed
+                           ** while the stream waits for close_notify */
+  double shutdown_timeout; /* that wait's bound, 0 for none */
+  char *early;             /* owns: text written during the handshake */
+  size_t nearly, capearly;
   unsigned done : 1;       /* the handshake is over */
   unsigned shut : 1;       /* close_notify was sent */
   char err[160];           /* why TLS failed, or "" */
@@ -333,7 +338,9 @@ int luaio_tls_ctx_set_alpn(luaio_tls_ctx_t *ctx, const char *const *protos,
 }
 
 void luaio__tls_free(luaio__tls *t) {
-  assert(t->hs == NULL && t->timer == NULL);
+  assert(t->hs == NULL && t->timer == NULL && t->stimer == NULL);
+  if (t->early != NULL)
+    luaio__free(t->early, t->capearly);
   SSL_free(t->ssl);
   luaio__free(t->out, t->outcap);
   luaio__free(t, sizeof *t);
@@ -436,6 +443,7 @@ static void flush(luaio_stream_t *s, luaio__tls *t) {
   t->outlen = 0;
   if (luaio__stream_send(s, t->out, n) != 0)
     luaio__stream_end(s, LUAIO_ENOMEM); /* the data is lost: so is s */
+  luaio__clock_sent(luaio__stream_loop(s));
   if (t->outcap > OUT_KEEP) {
     luaio__free(t->out, t->outcap);
     t->out = NULL;
@@ -520,8 +528,122 @@ static void read_records(luaio_stream_t *s, luaio__tls *t) {
   flush(s, t);           /* a key update, say, may want an answer */
 }
 
+/* Sends the text written while the handshake went on, in order, before
+** any written after. Returns 0 when that lost the stream. */
+static int send_early(luaio_stream_t *s, luaio__tls *t) {
+  char *p = t->early;
+  size_t n = t->nearly, cap = t->capearly;
+  t->early = NULL;
+  t->nearly = t->capearly = 0;
+  luaio__tls_write(s, p, n);
+  luaio__free(p, cap);
+  return luaio__stream_open(s);
+}
+
+/* Keeps len bytes written before the handshake ended, to send after it.
+** Returns 0 or LUAIO_ENOMEM. */
+static int keep_early(luaio__tls *t, const char *data, size_t len) {
+  if (t->capearly - t->nearly < len) {
+    size_t cap = t->capearly * 2;
+    if (cap < t->nearly + len)
+      cap = t->nearly + len;
+    char *p = luaio__realloc(t->early, t->capearly, cap);
+    if (p == NULL)
+      return LUAIO_ENOMEM;
+    t->early = p;
+    t->capearly = cap;
+  }
+  memcpy(t->early + t->nearly, data, len);
+  t->nearly += len;
+  return 0;
+}
+
+/* {======================================================================
+** Closing: close_notify is sent, and the stream lingers (its handle open,
+** reading for tls.c alone) until the peer's comes, its input ends, or the
+** deadline passes and it is aborted (asyncio's ssl_shutdown_timeout).
+** ======================================================================= */
+
+/* The closing exchange is over: the stream's handle may close. */
+static void linger_stop(luaio_stream_t *s, luaio__tls *t) {
+  luaio_handle_t *h = t->stimer;
+  t->stimer = NULL; /* first: linger_fin sees it was ended here */
+  luaio_handle_cancel(h);
+  luaio_handle_unref(h);
+  luaio__stream_linger_end(s);
+}
+
+/* What arrives while lingering: text is dropped (nobody reads it now);
+** the peer's close_notify, or anything else than more to come, ends
+** the wait. */
+static void linger_read(luaio_stream_t *s, luaio__tls *t) {
+  char tmp[4096];
+  int n;
+  while ((n = SSL_read(t->ssl, tmp, sizeof tmp)) > 0)
+    continue;
+  int e = SSL_get_error(t->ssl, n);
+  ERR_clear_error();
+  if (e != SSL_ERROR_WANT_READ)
+    linger_stop(s, t);
+}
+
+static void linger_timeout_cb(void *arg) {
+  luaio_stream_t *s = arg;
+  luaio__tls *t = luaio__stream_tls(s);
+  luaio_handle_unref(t->stimer);
+  t->stimer = NULL;
+  luaio_stream_abort(s); /* as asyncio: the transport is aborted */
+}
+
+/* The deadline's finalizer. Still armed here means cancelled by the loop
+** as it closes: the stream closes now, cleanly when nothing is queued. */
+static void linger_fin(void *arg) {
+  luaio_stream_t *s = arg;
+  luaio__tls *t = luaio__stream_tls(s);
+  if (t->stimer != NULL) {
+    luaio_handle_unref(t->stimer);
+    t->stimer = NULL;
+    if (luaio_stream_write_buffer_size(s) > 0)
+      luaio_stream_abort(s);
+    else
+      luaio__stream_linger_end(s);
+  }
+  luaio_stream_unref(s); /* the deadline's */
+}
+
+int luaio__tls_close(luaio_stream_t *s) {
+  luaio__tls *t = luaio__stream_tls(s);
+  luaio__tls_shutdown(s);
+  if (!t->done || t->shutdown_timeout <= 0 || t->stimer != NULL ||
+      !luaio__stream_open(s))
+    return 0;
+  luaio_stream_ref(s); /* the deadline's */
+  if (luaio_call_later(luaio__stream_loop(s), t->shutdown_timeout,
+                       linger_timeout_cb, s, linger_fin, &t->stimer) != 0) {
+    luaio_stream_unref(s);
+    return 0; /* out of memory: the handle closes at once */
+  }
+  return 1;
+}
+
+int luaio_stream_set_tls_shutdown_timeout(luaio_stream_t *s, double timeout) {
+  luaio__tls *t = luaio__stream_tls(s);
+  if (t == NULL)
+    return LUAIO_EINVALSTATE;
+  if (!(timeout >= 0))
+    return LUAIO_EINVAL;
+  t->shutdown_timeout = timeout;
+  return 0;
+}
+
+/* }====================================================================== */
+
 /* What luaio__tls_input does with t->in set. */
 static void tls_input(luaio_stream_t *s, luaio__tls *t) {
+  if (t->stimer != NULL) {
+    linger_read(s, t);
+    return;
+  }
   if (!t->done) {
     int r = SSL_do_handshake(t->ssl);
     int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
@@ -536,6 +658,8 @@ static void tls_input(luaio_stream_t *s, luaio__tls *t) {
     }
     t->done = 1;
     hs_finish(t, 0);
+    if (t->early != NULL && !send_early(s, t))
+      return;
   }
   read_records(s, t);
 }
@@ -551,8 +675,13 @@ void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len) {
 
 void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
   luaio__tls *t = luaio__stream_tls(s);
-  if (!t->done || t->shut)
+  if (t->shut)
     return; /* as a closed stream: dropped */
+  if (!t->done) { /* queued: a handshake that fails drops it */
+    if (keep_early(t, data, len) != 0)
+      luaio__stream_end(s, LUAIO_ENOMEM);
+    return;
+  }
   while (len > 0) {
     /* A chunk at a time, each sent before the next is encrypted, so that
     ** a large write never holds all of its records at once. */
@@ -583,6 +712,8 @@ void luaio__tls_shutdown(luaio_stream_t *s) {
 
 void luaio__tls_input_end(luaio_stream_t *s, int err) {
   luaio__tls *t = luaio__stream_tls(s);
+  if (t->stimer != NULL)
+    linger_stop(s, t); /* the peer is gone: nothing more to wait for */
   if (t->hs == NULL && t->timer == NULL)
     return;
   if (t->err[0] == '\0')
@@ -669,6 +800,7 @@ luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
     return NULL;
   }
   memset(t, 0, sizeof *t);
+  t->shutdown_timeout = LUAIO_TLS_SHUTDOWN_TIMEOUT;
   ERR_clear_error();
   load_defaults(ctx);
   if (tls_setup(t, ctx, hostname) != 0) {
@@ -691,6 +823,13 @@ luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
   luaio_future_ref(fut); /* the stream's, until the handshake ends */
   t->hs = fut;
   luaio__stream_set_tls(s, t);
+  if (!ctx->server && ctx->check_hostname &&
+      (hostname == NULL || hostname[0] == '\0')) {
+    /* As Python's ssl: no name to check is an error, not a pass. */
+    snprintf(t->err, sizeof t->err, "check_hostname requires server_hostname");
+    hs_finish(t, LUAIO_ETLS);
+    return fut;
+  }
   size_t n;
   const char *early = luaio_stream_buffer(s, &n);
   if (n > 0) { /* read before TLS began (a ClientHello): TLS's input */
@@ -876,6 +1015,16 @@ void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
 
 void luaio__tls_shutdown(luaio_stream_t *s) {
   (void)s;
+}
+
+int luaio__tls_close(luaio_stream_t *s) {
+  (void)s;
+  return 0;
+}
+
+int luaio_stream_set_tls_shutdown_timeout(luaio_stream_t *s, double timeout) {
+  (void)s, (void)timeout;
+  return LUAIO_EINVALSTATE;
 }
 
 void luaio__tls_input_end(luaio_stream_t *s, int err) {

@@ -3,7 +3,8 @@ local support = require "support"
 
 -- TLS on 127.0.0.1 only, with certificates made by the openssl command in
 -- a temporary directory: a CA, a server certificate it signs for
--- "localhost" and 127.0.0.1, and a self-signed one.
+-- "localhost" and 127.0.0.1, one for "localhost" alone (no IP address),
+-- and a self-signed one.
 
 if not asyncio.ssl.available then
   describe("tls", function()
@@ -32,6 +33,11 @@ local function make_certs()
   ext:close()
   sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key " ..
      "-CAcreateserial -days 2 -extfile ext.cnf -out server.pem")
+  ext = io.open(dir .. "/noip.cnf", "w")
+  ext:write("subjectAltName=DNS:localhost\n")
+  ext:close()
+  sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key " ..
+     "-CAcreateserial -days 2 -extfile noip.cnf -out noip.pem")
   sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout self.key " ..
      "-out self.pem " .. subj ..
      " -addext subjectAltName=DNS:localhost,IP:127.0.0.1")
@@ -40,6 +46,7 @@ end
 make_certs()
 local CA, CERT, KEY = dir .. "/ca.pem", dir .. "/server.pem",
     dir .. "/server.key"
+local NOIP = dir .. "/noip.pem" -- for "localhost" only, with KEY
 
 -- The contexts are made inside each run: a context is a Lua object.
 local function server_ctx(cert, key)
@@ -381,6 +388,318 @@ end)
                   out:match("^[^\n]*\n"))
   end)
 
+  -- {====================================================================
+  -- Closing: close_notify each way, under ssl_shutdown_timeout
+  -- =====================================================================
+
+  -- On a virtual clock, so that the deadlines are exact and cost no time:
+  -- a close that the peer answers ends at the time it began.
+  it("closes once the peer answers close_notify, waiting no deadline",
+     function()
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      local got = loop:create_future()
+      local server, port = serve(function(reader, writer)
+        local text = reader:read() -- to the client's close_notify
+        writer:close()
+        writer:wait_closed()
+        got:set_result(text)
+      end, server_ctx())
+      local reader, writer = asyncio.open_connection("127.0.0.1", port,
+        {ssl = client_ctx()})
+      writer:write("last words\n")
+      writer:close()
+      assert.is_true(writer:is_closing())
+      assert.equal("", reader:read()) -- at once, as for TCP
+      writer:wait_closed()
+      assert.equal(0, loop:time())
+      assert.equal("last words\n", asyncio.await(got))
+      server:close()
+      server:wait_closed()
+    end, {clock = "virtual"})
+  end)
+
+  -- A peer that takes the connection's end (its reader sees it) and never
+  -- closes: wait_closed returns once ssl_shutdown_timeout has passed, the
+  -- connection aborted.
+  local function unanswered(opts, server_opts)
+    local times = {}
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      local release = asyncio.Event()
+      local seen, finished = loop:create_future(), loop:create_future()
+      local server = asyncio.start_server(function(reader, writer)
+        seen:set_result(reader:read())
+        release:wait()
+        -- The client's close_notify came: this close waits for nothing.
+        local start = loop:time()
+        writer:close()
+        writer:wait_closed()
+        finished:set_result(loop:time() - start)
+      end, "127.0.0.1", 0, server_opts)
+      opts.ssl = client_ctx()
+      local _, writer = asyncio.open_connection("127.0.0.1", server:port(),
+                                                opts)
+      writer:write("bye\n")
+      writer:close()
+      assert.equal("bye\n", asyncio.await(seen))
+      writer:wait_closed()
+      times.client = loop:time()
+      release:set()
+      times.server = asyncio.await(finished)
+      server:close()
+      server:wait_closed()
+    end, {clock = "virtual"})
+    return times
+  end
+
+  it("aborts a close the peer never answers after 30 s", function()
+    local t = unanswered({}, {ssl = server_ctx()})
+    assert.equal(30, t.client)
+    assert.equal(0, t.server) -- the client's close_notify came: no wait
+  end)
+
+  it("takes ssl_shutdown_timeout from open_connection and start_server",
+     function()
+    local t = unanswered({ssl_shutdown_timeout = 5},
+                         {ssl = server_ctx(), ssl_shutdown_timeout = 2})
+    assert.equal(5, t.client)
+    assert.equal(0, t.server)
+    -- 0: close_notify is sent and the connection closed, no answer waited.
+    t = unanswered({ssl_shutdown_timeout = 0}, {ssl = server_ctx()})
+    assert.equal(0, t.client)
+  end)
+
+  it("bounds a server's close the client never answers", function()
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      local closed = loop:create_future()
+      local server = asyncio.start_server(function(_, writer)
+        local start = loop:time()
+        writer:close()
+        writer:wait_closed()
+        closed:set_result(loop:time() - start)
+      end, "127.0.0.1", 0, {ssl = server_ctx(), ssl_shutdown_timeout = 7})
+      local reader, writer = asyncio.open_connection("127.0.0.1",
+        server:port(), {ssl = client_ctx()})
+      -- The client reads the end of input and keeps its side open.
+      assert.equal("", reader:read())
+      assert.equal(7, asyncio.await(closed))
+      writer:close()
+      writer:wait_closed()
+      server:close()
+      server:wait_closed()
+    end, {clock = "virtual"})
+  end)
+
+  it("takes ssl_shutdown_timeout from start_tls", function()
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      local release = asyncio.Event()
+      local sctx = server_ctx()
+      local server = asyncio.start_server(function(reader, writer)
+        reader:readline()
+        writer:write("go ahead\n")
+        writer:start_tls(sctx)
+        reader:read()
+        release:wait() -- never answers the client's close_notify
+        writer:abort()
+      end, "127.0.0.1", 0)
+      local reader, writer = asyncio.open_connection("127.0.0.1",
+                                                     server:port())
+      writer:write("STARTTLS\n")
+      reader:readline()
+      writer:start_tls(client_ctx(), {ssl_shutdown_timeout = 3})
+      writer:close()
+      writer:wait_closed()
+      assert.equal(3, loop:time())
+      release:set()
+      server:close()
+      server:wait_closed()
+    end, {clock = "virtual"})
+  end)
+
+  it("lets the loop close with a close still waiting for its answer",
+     function()
+    -- The writer is dropped and collected as it waits: closing the loop
+    -- ends the wait, and the loop closes cleanly.
+    local out, err = support.run_script(([[
+asyncio.run(function()
+  local sctx = asyncio.ssl.create_default_context{server = true,
+    certfile = %q, keyfile = %q}
+  local server = asyncio.start_server(function(reader)
+    reader:read()
+    asyncio.sleep(3600)
+  end, "127.0.0.1", 0, {ssl = sctx})
+  local _, writer = asyncio.open_connection("127.0.0.1", server:port(),
+    {ssl = asyncio.ssl.create_default_context{cafile = %q}})
+  writer:close()
+  writer = nil
+  collectgarbage()
+  asyncio.sleep(0.01)
+end)
+print("closed")
+]]):format(CERT, KEY, CA))
+    assert.equal("closed\n", out)
+    assert.equal("", err)
+  end)
+
+  -- }====================================================================
+
+  -- {====================================================================
+  -- Writing before the handshake is over
+  -- =====================================================================
+
+  it("sends what is written at once, to a server that waits", function()
+    asyncio.run(function()
+      local got = asyncio.get_running_loop():create_future()
+      local server, port = serve(function(reader, writer)
+        asyncio.sleep(0.01) -- not reading yet as the client writes
+        got:set_result(reader:readline())
+        writer:close()
+      end, server_ctx())
+      local _, writer = asyncio.open_connection("127.0.0.1", port,
+        {ssl = client_ctx()})
+      writer:write("at once\n")
+      assert.equal("at once\n", asyncio.await(got))
+      writer:close()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  it("queues what another task writes during start_tls, in order",
+     function()
+    asyncio.run(function()
+      local sctx = server_ctx()
+      local server = asyncio.start_server(function(reader, writer)
+        reader:readline()
+        writer:write("go ahead\n")
+        writer:start_tls(sctx)
+        local a, b = reader:readline(), reader:readline()
+        writer:write("secret: " .. a .. "secret: " .. b)
+        writer:close()
+      end, "127.0.0.1", 0)
+      local reader, writer = asyncio.open_connection("127.0.0.1",
+                                                     server:port())
+      writer:write("STARTTLS\n")
+      reader:readline()
+      local upgrade = asyncio.create_task(function()
+        writer:start_tls(client_ctx())
+        writer:write("after\n")
+      end)
+      asyncio.sleep(0) -- the handshake has begun, and waits for the server
+      assert.is_nil(writer:get_extra_info("cipher"))
+      writer:write("during\n") -- not in clear, not dropped: queued
+      asyncio.await(upgrade)
+      assert.equal("secret: during\n", reader:readline())
+      assert.equal("secret: after\n", reader:readline())
+      writer:close()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  -- }====================================================================
+
+  -- {====================================================================
+  -- Host names and IP addresses
+  -- =====================================================================
+
+  it("checks an IP address connected to against the certificate's",
+     function()
+    asyncio.run(function()
+      local server, port = serve(echo, server_ctx(NOIP))
+      -- The name matches: it is the one checked.
+      local reader, writer = asyncio.open_connection("127.0.0.1", port,
+        {ssl = client_ctx(), server_hostname = "localhost"})
+      writer:write("by name\n")
+      assert.equal("by name\n", reader:readline())
+      writer:close()
+      -- Without it, the address: this certificate has none.
+      local ok, err = pcall(asyncio.open_connection, "127.0.0.1", port,
+                            {ssl = client_ctx()})
+      assert.is_false(ok)
+      assert.equal("SSLError", err.code)
+      assert.matches("open_connection: certificate verify failed: " ..
+                     "IP address mismatch", tostring(err), 1, true)
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  -- STARTTLS with no server_hostname on a connection to 127.0.0.1.
+  local function starttls_by_address(cert)
+    local result
+    asyncio.run(function()
+      local sctx = server_ctx(cert)
+      local server = asyncio.start_server(function(reader, writer)
+        reader:readline()
+        writer:write("go ahead\n")
+        pcall(writer.start_tls, writer, sctx)
+        writer:close()
+      end, "127.0.0.1", 0)
+      local reader, writer = asyncio.open_connection("127.0.0.1",
+                                                     server:port())
+      writer:write("STARTTLS\n")
+      reader:readline()
+      local ok, err = pcall(writer.start_tls, writer, client_ctx())
+      result = ok and writer:get_extra_info("peercert").subject or err
+      writer:close()
+      server:close()
+      server:wait_closed()
+    end)
+    return result
+  end
+
+  it("checks the address on start_tls with no server_hostname", function()
+    assert.equal("CN=localhost", starttls_by_address(CERT))
+    local err = starttls_by_address(NOIP)
+    assert.equal("SSLError", err.code)
+    assert.matches("start_tls: certificate verify failed: " ..
+                   "IP address mismatch", tostring(err), 1, true)
+  end)
+
+  -- }====================================================================
+
+  -- {====================================================================
+  -- Unix-domain sockets
+  -- =====================================================================
+
+  it("echoes through TLS over a Unix-domain socket", function()
+    local path = dir .. "/echo.sock"
+    asyncio.run(function()
+      local server = asyncio.start_unix_server(echo, path,
+        {ssl = server_ctx()})
+      local reader, writer = asyncio.open_unix_connection(path,
+        {ssl = client_ctx(), server_hostname = "localhost"})
+      writer:write("over unix\n")
+      assert.equal("over unix\n", reader:readline())
+      assert.equal("CN=localhost", writer:get_extra_info("peercert").subject)
+      assert.equal(path, writer:get_extra_info("peername"))
+      writer:close()
+      writer:wait_closed()
+      -- A path names no host: a context that checks one needs the name.
+      local ok, err = pcall(asyncio.open_unix_connection, path,
+                            {ssl = client_ctx()})
+      assert.is_false(ok)
+      assert.matches("open_unix_connection: check_hostname requires " ..
+                     "server_hostname", tostring(err), 1, true)
+      local unchecked = asyncio.ssl.create_default_context{cafile = CA,
+        check_hostname = false}
+      reader, writer = asyncio.open_unix_connection(path,
+        {ssl = unchecked})
+      writer:write("unnamed\n")
+      assert.equal("unnamed\n", reader:readline())
+      writer:close()
+      writer:wait_closed()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
+  -- }====================================================================
+
   it("checks its arguments", function()
     asyncio.run(function()
       local ok, err = pcall(asyncio.open_connection, "127.0.0.1", 1,
@@ -393,6 +712,39 @@ end)
       assert.is_false(ok)
       assert.matches("start_server: opts.ssl must be a server context", err,
                      1, true)
+      ok, err = pcall(asyncio.open_connection, "127.0.0.1", 1,
+                      {ssl = true, ssl_shutdown_timeout = -1})
+      assert.is_false(ok)
+      assert.matches("bad argument #3 to '[%w.]*open_connection' %(opts" ..
+                     "%.ssl_shutdown_timeout must be a non%-negative number%)",
+                     err)
+      ok, err = pcall(asyncio.open_unix_connection, dir .. "/none.sock",
+                      {ssl = true, ssl_shutdown_timeout = "soon"})
+      assert.is_false(ok)
+      assert.matches("bad argument #2 to '[%w.]*open_unix_connection' " ..
+                     "%(opts%.ssl_shutdown_timeout must be", err)
+      ok, err = pcall(asyncio.start_unix_server, function() end,
+                      dir .. "/none.sock", {ssl = client_ctx()})
+      assert.is_false(ok)
+      assert.matches("start_unix_server: opts.ssl must be a server context",
+                     err, 1, true)
+      ok, err = pcall(asyncio.start_unix_server, function() end,
+                      dir .. "/none.sock",
+                      {ssl = server_ctx(), ssl_handshake_timeout = 0 / 0})
+      assert.is_false(ok)
+      assert.matches("bad argument #3 to '[%w.]*start_unix_server' " ..
+                     "%(opts%.ssl_handshake_timeout must be", err)
+      local server = asyncio.start_server(function() end, "127.0.0.1", 0)
+      local _, writer = asyncio.open_connection("127.0.0.1", server:port())
+      ok, err = pcall(function()
+        writer:start_tls(client_ctx(), {ssl_shutdown_timeout = -2})
+      end)
+      assert.is_false(ok)
+      assert.matches("bad argument #2 to 'start_tls' %(opts%." ..
+                     "ssl_shutdown_timeout must be", err)
+      writer:close()
+      server:close()
+      server:wait_closed()
       ok, err = pcall(asyncio.ssl.create_default_context,
                       {certfile = dir .. "/missing.pem"})
       assert.is_false(ok)

@@ -65,6 +65,7 @@ TEST(start_tls_needs_a_connection) {
             luaio_stream_tls_info(s, LUAIO_TLS_VERSION, buf, sizeof buf));
   ASSERT_STR_EQ("", luaio_stream_tls_error(s));
   ASSERT_EQ(0, luaio_stream_is_tls(s));
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_stream_set_tls_shutdown_timeout(s, 1));
   if (ctx != NULL) {
     luaio_future_t *fut = luaio_stream_start_tls(s, ctx, "localhost", 1);
     ASSERT_NOT_NULL(fut);
