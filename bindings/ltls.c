@@ -115,6 +115,8 @@ static int ltls_create_default_context(lua_State *L) {
   if (check_hostname && !verify)
     return luaL_argerror(L, 1, "check_hostname needs verify");
   luaio_tls_ctx_t *ctx = newcontext(L, server);
+  /* As Python's: the system's store only when no CA is given. */
+  luaio_tls_ctx_set_default_cas(ctx, cafile == NULL && capath == NULL);
   luaio_tls_ctx_set_verify(ctx, verify, check_hostname);
   if (lua_getfield(L, 1, "alpn_protocols") != LUA_TNIL)
     setalpn(L, ctx, -1, 1, fname);

@@ -35,6 +35,11 @@ LUAIO_EXTERN const char *luaio_tls_unavailable(void);
 ** caller owns the reference returned. Returns NULL with *err set
 ** (LUAIO_ENOMEM, UV_ENOTSUP: luaio_tls_unavailable() says why). */
 LUAIO_EXTERN luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err);
+/* Whether a client context trusts the system's CA store (on by default;
+** read at its first handshake that verifies, so this must come before).
+** Python's create_default_context leaves the store out when given CAs of
+** its own (cafile, capath), and so does asyncio.ssl's. */
+LUAIO_EXTERN void luaio_tls_ctx_set_default_cas(luaio_tls_ctx_t *ctx, int on);
 LUAIO_EXTERN void luaio_tls_ctx_ref(luaio_tls_ctx_t *ctx);
 LUAIO_EXTERN void luaio_tls_ctx_unref(luaio_tls_ctx_t *ctx);
 

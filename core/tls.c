@@ -222,6 +222,10 @@ luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {
   return c;
 }
 
+void luaio_tls_ctx_set_default_cas(luaio_tls_ctx_t *ctx, int on) {
+  ctx->need_defaults = on && !ctx->server;
+}
+
 void luaio_tls_ctx_ref(luaio_tls_ctx_t *ctx) {
   ctx->refs++;
 }
@@ -940,6 +944,10 @@ luaio_tls_ctx_t *luaio_tls_ctx_new(int server, int *err) {
   (void)server;
   *err = UV_ENOTSUP;
   return NULL;
+}
+
+void luaio_tls_ctx_set_default_cas(luaio_tls_ctx_t *ctx, int on) {
+  (void)ctx, (void)on;
 }
 
 void luaio_tls_ctx_ref(luaio_tls_ctx_t *ctx) {
