@@ -377,20 +377,25 @@ static int bio_read(BIO *b, char *buf, int size) {
   return (int)n;
 }
 
-/* Makes room in t->out for n more bytes. Returns 0 or LUAIO_ENOMEM. */
-static int out_reserve(luaio__tls *t, size_t n) {
-  size_t need = t->outlen + n;
-  if (need <= t->outcap)
+/* Grows *buf (*cap bytes, first when it has none) to hold need bytes, by
+** doubling at least. Returns 0 or LUAIO_ENOMEM. */
+static int buf_grow(char **buf, size_t *cap, size_t need, size_t first) {
+  if (need <= *cap)
     return 0;
-  size_t ncap = t->outcap > 0 ? t->outcap * 2 : OUT_FIRST;
+  size_t ncap = *cap > 0 ? *cap * 2 : first;
   if (ncap < need)
     ncap = need;
-  char *p = luaio__realloc(t->out, t->outcap, ncap);
+  char *p = luaio__realloc(*buf, *cap, ncap);
   if (p == NULL)
     return LUAIO_ENOMEM;
-  t->out = p;
-  t->outcap = ncap;
+  *buf = p;
+  *cap = ncap;
   return 0;
+}
+
+/* Makes room in t->out for n more bytes. Returns 0 or LUAIO_ENOMEM. */
+static int out_reserve(luaio__tls *t, size_t n) {
+  return buf_grow(&t->out, &t->outcap, t->outlen + n, OUT_FIRST);
 }
 
 static int bio_write(BIO *b, const char *data, int len) {
@@ -547,16 +552,8 @@ static int send_early(luaio_stream_t *s, luaio__tls *t) {
 /* Keeps len bytes written before the handshake ended, to send after it.
 ** Returns 0 or LUAIO_ENOMEM. */
 static int keep_early(luaio__tls *t, const char *data, size_t len) {
-  if (t->capearly - t->nearly < len) {
-    size_t cap = t->capearly * 2;
-    if (cap < t->nearly + len)
-      cap = t->nearly + len;
-    char *p = luaio__realloc(t->early, t->capearly, cap);
-    if (p == NULL)
-      return LUAIO_ENOMEM;
-    t->early = p;
-    t->capearly = cap;
-  }
+  if (buf_grow(&t->early, &t->capearly, t->nearly + len, len) != 0)
+    return LUAIO_ENOMEM;
   memcpy(t->early + t->nearly, data, len);
   t->nearly += len;
   return 0;
