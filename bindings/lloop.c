@@ -293,43 +293,108 @@ int luaio_interrupted(lua_State *L) {
   return rt != NULL ? rt->interrupted : 0; /* NULL: asyncio never opened */
 }
 
-/* The collector's part of a budgeted step: what the step left of the
-** budget (until the deadline, a uv_hrtime), one increment at least; and,
-** once the heap has doubled since the last cycle ended, as much as the
-** program allocated since the last step, so that garbage cannot outrun
-** it however little time the steps leave. */
-static void gc_within(lua_State *L, luaioL_runtime *rt, uint64_t deadline) {
-  int kb = lua_gc(L, LUA_GCCOUNT);
-  int done = 0;
-  if (kb > 2 * rt->gc_base && kb > rt->gc_last)
-    done = lua_gc(L, LUA_GCSTEP, kb - rt->gc_last);
-  else
-    done = lua_gc(L, LUA_GCSTEP, 0);
-  while (!done && uv_hrtime() < deadline)
-    done = lua_gc(L, LUA_GCSTEP, 0);
-  rt->gc_last = lua_gc(L, LUA_GCCOUNT);
-  if (done)
-    rt->gc_base = rt->gc_last;
+/* {======================================================================
+** The collector of a host that steps with a budget. From the first
+** budgeted step on (or luaio_host_set_budget) it is stopped outside the
+** steps. Inside them it runs during the work, paced by allocation as Lua
+** paces it, so that each callback pays for the garbage it makes and the
+** budget, checked after each callback, counts that too; then in what the
+** work left of the budget, while a cycle is under way. A cycle begins, as
+** Lua's pause says, once the heap has grown by the pause since the last
+** one ended, so that steps with little to do collect nothing. A
+** finalizer of a sentinel object tells when a cycle ends, whoever ran it
+** (restarting a stopped collector resets its debt, so Lua's own pause
+** does not last from one step to the next). Garbage the host made between
+** the steps is paid for as the step begins.
+** ======================================================================= */
+
+static const char GC_SENTINEL_KEY = 'g'; /* the sentinel's metatable */
+
+static int gcsentinel__gc(lua_State *L) {
+  luaioL_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+  rt->gc_ended = 1; /* rt outlives every finalizer, also at lua_close */
+  return 0;
 }
 
-/* From now on the collector runs in the budgeted steps' spare time
-** only; luaio_host_close() gives it back. */
+static int gc_arm_protected(lua_State *L) {
+  luaioL_runtime *rt = lua_touserdata(L, 1);
+  lua_newuserdatauv(L, 0, 0);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &GC_SENTINEL_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushlightuserdata(L, rt);
+    lua_pushcclosure(L, gcsentinel__gc, 1);
+    lua_setfield(L, -2, "__gc");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &GC_SENTINEL_KEY);
+  }
+  lua_setmetatable(L, -2); /* garbage at once: finalized as a cycle ends */
+  return 0;
+}
+
+/* Makes a new sentinel. Out of memory, there is none until the next
+** cycle a step itself ends. */
+static void gc_arm(lua_State *L, luaioL_runtime *rt) {
+  lua_pushcfunction(L, gc_arm_protected);
+  lua_pushlightuserdata(L, rt);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+    lua_pop(L, 1);
+}
+
+/* From now on the collector runs in the steps only; luaio_host_close()
+** gives it back. */
 static void gc_take(lua_State *L, luaioL_runtime *rt) {
   if (rt->gc_owned)
     return;
   rt->gc_owned = 1;
   rt->gc_was_running = lua_gc(L, LUA_GCISRUNNING);
   lua_gc(L, LUA_GCSTOP);
+  rt->gc_pause = lua_gc(L, LUA_GCSETPAUSE, 0); /* read, then put back */
+  lua_gc(L, LUA_GCSETPAUSE, rt->gc_pause);
+  rt->gc_active = 0;
+  rt->gc_ended = 0;
   rt->gc_base = rt->gc_last = lua_gc(L, LUA_GCCOUNT);
+  gc_arm(L, rt);
+}
+
+static void gc_begin(lua_State *L, luaioL_runtime *rt) {
+  int kb = lua_gc(L, LUA_GCCOUNT);
+  if (!rt->gc_active) /* a cycle is due as Lua's pause says */
+    rt->gc_active = kb >= (double)rt->gc_base * rt->gc_pause / 100;
+  if (!rt->gc_active)
+    return;
+  lua_gc(L, LUA_GCRESTART);
+  if (kb > rt->gc_last) /* what the host made between the steps */
+    lua_gc(L, LUA_GCSTEP, kb - rt->gc_last);
+}
+
+/* deadline: the uv_hrtime until which the step may collect, or 0. */
+static void gc_end(lua_State *L, luaioL_runtime *rt, uint64_t deadline) {
+  lua_gc(L, LUA_GCSTOP);
+  int ended = rt->gc_ended;
+  while (rt->gc_active && !ended && uv_hrtime() < deadline)
+    ended = lua_gc(L, LUA_GCSTEP, 0) || rt->gc_ended;
+  rt->gc_last = lua_gc(L, LUA_GCCOUNT);
+  if (ended) {
+    rt->gc_active = rt->gc_ended = 0;
+    rt->gc_base = rt->gc_last;
+    gc_arm(L, rt);
+  }
 }
 
 /* The end of each run of a loop on the host's libuv loop, from the
-** host's uv_run: the collector's part when the host gave a budget. */
+** host's uv_run or a step. Nothing runs before a run from uv_run, so the
+** end of one begins the next: while a cycle is under way, the collector
+** stays on until the next run ends (a step stops it again). */
 static void host_after_run(void *arg, uint64_t deadline) {
   luaioL_runtime *rt = arg;
-  if (rt->gc_owned)
-    gc_within(rt->L, rt, deadline);
+  if (!rt->gc_owned)
+    return;
+  gc_end(rt->L, rt, deadline);
+  gc_begin(rt->L, rt);
 }
+
+/* }====================================================================== */
 
 int luaio_host_open(lua_State *L, uv_loop_t *uv) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
@@ -351,8 +416,10 @@ int luaio_host_set_budget(lua_State *L, double seconds) {
   if (rt->loop == NULL || rt->host_uv == NULL)
     return LUAIO_EINVALSTATE;
   int rc = luaio_loop_attach(rt->loop, seconds, host_after_run, rt);
-  if (rc == 0 && seconds > 0)
+  if (rc == 0 && seconds > 0 && !rt->gc_owned) {
     gc_take(L, rt);
+    gc_begin(L, rt); /* for the first run */
+  }
   return rc;
 }
 
@@ -361,9 +428,11 @@ int luaio_host_step(lua_State *L) {
   if (rt->loop == NULL)
     return LUAIO_EINVALSTATE;
   rt->L = L;
-  luaio_loop_run(rt->loop, LUAIO_RUN_NOWAIT);
   if (rt->gc_owned) /* a host that also steps with a budget */
-    gc_within(L, rt, 0);
+    gc_begin(L, rt);
+  luaio_loop_run(rt->loop, LUAIO_RUN_NOWAIT);
+  if (rt->gc_owned)
+    gc_end(L, rt, 0);
   return (int)luaio_loop_ntasks(rt->loop);
 }
 
@@ -376,10 +445,11 @@ int luaio_host_step_for(lua_State *L, double seconds) {
   if (seconds > 1e6)
     seconds = 1e6;
   uint64_t deadline = uv_hrtime() + (uint64_t)(seconds * 1e9);
-  gc_take(L, rt);
   rt->L = L;
+  gc_take(L, rt);
+  gc_begin(L, rt);
   luaio_loop_run_for(rt->loop, seconds);
-  gc_within(L, rt, deadline);
+  gc_end(L, rt, deadline);
   return (int)luaio_loop_ntasks(rt->loop);
 }
 
@@ -393,10 +463,9 @@ int luaio_host_close(lua_State *L) {
   luaio_loop_detach(rt->loop);
   loop_close(rt, L);
   rt->host_uv = NULL;
-  if (rt->gc_owned) {
+  if (rt->gc_owned) { /* on or off, as it was */
     rt->gc_owned = 0;
-    if (rt->gc_was_running)
-      lua_gc(L, LUA_GCRESTART);
+    lua_gc(L, rt->gc_was_running ? LUA_GCRESTART : LUA_GCSTOP);
   }
   return 0;
 }

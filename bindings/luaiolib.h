@@ -64,8 +64,10 @@ LUAIO_EXTERN int luaio_host_step(lua_State *L);
 /* For a loop on the host's uv loop: each run from the host's uv_run runs
 ** ready work for seconds (>= 0) at most, as luaio_host_step_for() does,
 ** the collector included (0: what was ready runs, and the collector as
-** before). The rest runs in the next iteration of uv_run, which does not
-** block meanwhile. Returns 0, LUAIO_EINVAL for a negative or NaN budget,
+** before); as nothing of luaio's runs before a run, a cycle under way
+** keeps the collector on from the end of one run to the end of the next.
+** The rest runs in the next iteration of uv_run, which does not block
+** meanwhile. Returns 0, LUAIO_EINVAL for a negative or NaN budget,
 ** LUAIO_EINVALSTATE when no loop on a host's uv loop is open. */
 LUAIO_EXTERN int luaio_host_set_budget(lua_State *L, double seconds);
 
@@ -73,12 +75,15 @@ LUAIO_EXTERN int luaio_host_set_budget(lua_State *L, double seconds);
 ** ready callbacks and task steps run in order until the budget is spent
 ** (one at least, so that every step progresses); the rest stay queued,
 ** in the same order, and run first in the next step. From the first call
-** on, the collector runs only in these steps: in what the work left of
-** the budget (one increment at least), and, should the heap double since
-** its last cycle, for as much as was allocated since the last step, so
-** that garbage never outruns it. luaio_host_close() gives the collector
-** back as it was. A task that runs long without suspending still takes
-** its time: a slice (below) bounds it. Returns as luaio_host_step(), or
+** on, the collector runs only in the steps (luaio_host_step's too): paced
+** by allocation during the work, so that each callback pays for its own
+** garbage inside the budget, then in what the work left of the budget
+** while a cycle is under way. A cycle begins, as Lua's pause says, once
+** the heap has grown by the pause since the last one ended, so a step
+** with nothing to do collects nothing; garbage the host made between the
+** steps is paid for as the next step begins. luaio_host_close() gives
+** the collector back as it was. A task that runs long without suspending
+** still takes its time: a slice (below) bounds it. Returns as luaio_host_step(), or
 ** LUAIO_EINVAL for a negative or NaN budget. */
 LUAIO_EXTERN int luaio_host_step_for(lua_State *L, double seconds);
 

@@ -3,7 +3,7 @@
 ** runs first in the next one, in the order an unbudgeted loop gives, and
 ** the collector, stopped outside the steps, keeps the heap bounded.
 ** Budgets of 0 (one callback per step) and of a day (everything) need no
-** clock to be told apart.
+** clock to be told apart, and a weak table tells when a cycle ran.
 */
 #include <stdlib.h>
 
@@ -90,9 +90,28 @@ TEST(bad_budgets_and_no_loop_are_refused) {
 
 /* A task makes about 100 KB of garbage per frame; the collector runs only
 ** inside the steps, with no time left in them, and still keeps up. */
-TEST(the_collector_runs_inside_the_steps_and_keeps_up) {
+/* Frames of the host (100 under valgrind): the host runs between (when
+** not NULL), then steps with no time for the collector, which stays
+** stopped outside the steps; the Lua heap stays under 8 MB. */
+static void steps_stay_small(lua_State *L, const char *between, int ntasks) {
   int frames = getenv("LUAIO_VALGRIND") != NULL ? 100 : 1000;
+  int most = 0;
+  for (int i = 0; i < frames; i++) {
+    if (between != NULL)
+      run(L, between);
+    ASSERT_EQ(ntasks, luaio_host_step_for(L, 0));
+    ASSERT(!lua_gc(L, LUA_GCISRUNNING));
+    int kb = lua_gc(L, LUA_GCCOUNT);
+    most = kb > most ? kb : most;
+  }
+  ASSERT(most < 8 * 1024);
+}
+
+TEST(the_collector_runs_inside_the_steps_and_keeps_up) {
   lua_State *L = open_host();
+  /* Valgrind runs set the pause to 0, a full cycle for each allocation
+  ** once the collector runs with the work: Lua's default is the test. */
+  lua_gc(L, LUA_GCSETPAUSE, 200);
   ASSERT(lua_gc(L, LUA_GCISRUNNING));
   run(L, "asyncio.create_task(function()\n"
          "  while true do\n"
@@ -101,18 +120,79 @@ TEST(the_collector_runs_inside_the_steps_and_keeps_up) {
          "    asyncio.sleep(0)\n"
          "  end\n"
          "end)\n");
-  int most = 0;
-  for (int i = 0; i < frames; i++) {
-    ASSERT_EQ(1, luaio_host_step_for(L, 0));
-    ASSERT(!lua_gc(L, LUA_GCISRUNNING));
-    int kb = lua_gc(L, LUA_GCCOUNT);
-    most = kb > most ? kb : most;
-  }
   /* 100 MB of garbage in all, without a collection. */
-  ASSERT(most < 8 * 1024);
+  steps_stay_small(L, NULL, 1);
   ASSERT_OK(luaio_host_close(L));
   ASSERT(lua_gc(L, LUA_GCISRUNNING)); /* given back */
   lua_close(L);
+}
+
+/* Whether the table that only weak[1] holds is still there. */
+static const char *kept = "log(weak[1] and 'kept' or 'collected')";
+
+/* A step with nothing to do starts no collection: as Lua's own pacing,
+** the collector waits until the heap has grown by the pause since its
+** last cycle, however much time the budget leaves. */
+TEST(spare_time_collects_only_once_the_heap_has_grown) {
+  lua_State *L = open_host();
+  lua_gc(L, LUA_GCSETPAUSE, 200); /* as above */
+  run(L, "weak = setmetatable({}, {__mode = 'v'}); weak[1] = {}");
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(0, luaio_host_step_for(L, 86400));
+  run(L, kept);
+  /* Garbage the host makes between the steps, past the pause. */
+  run(L, "local t = {}; for i = 1, 100000 do t[i] = {} end");
+  ASSERT_EQ(0, luaio_host_step_for(L, 86400));
+  run(L, kept);
+  ASSERT_STR_EQ("kept,collected", test_log);
+  ASSERT_OK(luaio_host_close(L));
+  lua_close(L);
+}
+
+/* The host makes about 100 KB of garbage between frames, and the steps,
+** with nothing to run, have no time left: they still collect it, as the
+** work of making it asks. */
+TEST(garbage_made_between_the_steps_is_collected_in_them) {
+  lua_State *L = open_host();
+  lua_gc(L, LUA_GCSETPAUSE, 200); /* as above */
+  ASSERT_EQ(0, luaio_host_step_for(L, 0));
+  steps_stay_small(L, "local t = {}; for i = 1, 2000 do t[i] = {i} end", 0);
+  ASSERT_OK(luaio_host_close(L));
+  lua_close(L);
+}
+
+/* On the host's own uv loop, with a budget for each run from its uv_run:
+** the runs collect the garbage a task makes, and closing gives the
+** collector back. */
+TEST(runs_from_the_hosts_uv_run_collect_within_their_budget) {
+  int frames = getenv("LUAIO_VALGRIND") != NULL ? 100 : 1000;
+  uv_loop_t uv;
+  ASSERT_OK(uv_loop_init(&uv));
+  lua_State *L = host_newstate();
+  lua_gc(L, LUA_GCSETPAUSE, 200); /* as above */
+  ASSERT_OK(luaio_host_open(L, &uv));
+  ASSERT_OK(luaio_host_set_budget(L, 1e-9)); /* one callback per run */
+  lua_pushinteger(L, frames);
+  lua_setglobal(L, "frames");
+  run(L, "most = 0\n"
+         "asyncio.create_task(function()\n"
+         "  for _ = 1, frames do\n"
+         "    local t = {}\n"
+         "    for i = 1, 2000 do t[i] = {i} end\n"
+         "    most = math.max(most, collectgarbage('count'))\n"
+         "    asyncio.sleep(0)\n"
+         "  end\n"
+         "  log('done')\n"
+         "end)\n");
+  ASSERT_EQ(0, uv_run(&uv, UV_RUN_DEFAULT));
+  ASSERT_STR_EQ("done", test_log);
+  lua_getglobal(L, "most");
+  ASSERT(lua_tonumber(L, -1) < 8 * 1024);
+  lua_pop(L, 1);
+  ASSERT_OK(luaio_host_close(L));
+  ASSERT(lua_gc(L, LUA_GCISRUNNING));
+  lua_close(L);
+  ASSERT_OK(uv_loop_close(&uv));
 }
 
 int main(int argc, char **argv) { return test_main(argc, argv); }
