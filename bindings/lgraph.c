@@ -24,8 +24,7 @@ typedef struct {
 ** [-0, +1, m] */
 static void pushframetext(lua_State *L, lua_State *co, int level) {
   luaL_traceback(L, co, NULL, level);
-  const char *tb = lua_tostring(L, -1);
-  const char *s = strstr(tb, "\n\t");
+  const char *s = strstr(lua_tostring(L, -1), "\n\t");
   if (s == NULL) {
     lua_pushliteral(L, "?");
   } else {
@@ -36,11 +35,21 @@ static void pushframetext(lua_State *L, lua_State *co, int level) {
   lua_remove(L, -2);
 }
 
-/* Appends the frames of co from level first on to the list at list.
+/* The frames' lines are cut from tracebacks of co: one gives the first
+** ten levels from where it starts in full (then it skips), so a deep
+** stack costs a traceback per ten frames, not per frame. */
+#define TB_TAILCALLS "(...tail calls...)"
+
+/* Appends the frames of co at levels from to to - 1 to the list at list.
 ** [-0, +0, m] */
-static void addframes(lua_State *L, lua_State *co, int first, int list) {
+static void addframes(lua_State *L, lua_State *co, int from, int to,
+                      int list) {
   lua_Debug ar;
-  for (int level = first; lua_getstack(co, level, &ar); level++) {
+  lua_pushnil(L);
+  int tb = lua_gettop(L); /* the traceback the lines come from */
+  const char *line = NULL; /* its next frame's line, or NULL */
+  for (int level = from; level < to && lua_getstack(co, level, &ar);
+       level++) {
     lua_getinfo(co, "Sln", &ar);
     lua_createtable(L, 0, 5);
     lua_pushstring(L, ar.short_src);
@@ -55,43 +64,79 @@ static void addframes(lua_State *L, lua_State *co, int first, int list) {
     }
     lua_pushstring(L, ar.what);
     lua_setfield(L, -2, "what");
-    pushframetext(L, co, level);
+    if (line == NULL || strncmp(line, "...", 3) == 0) {
+      luaL_traceback(L, co, NULL, level);
+      lua_replace(L, tb);
+      line = strstr(lua_tostring(L, tb), "\n\t");
+      line = line != NULL ? line + 2 : "?";
+    }
+    const char *end = strchr(line, '\n');
+    lua_pushlstring(L, line, end != NULL ? (size_t)(end - line)
+                                         : strlen(line));
     lua_setfield(L, -2, "text");
     lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+    line = end != NULL ? end + 2 : NULL; /* past "\n\t" */
+    if (line != NULL && strncmp(line, TB_TAILCALLS,
+                                sizeof TB_TAILCALLS - 1) == 0) {
+      end = strchr(line, '\n'); /* a line of its own, for no level */
+      line = end != NULL ? end + 2 : NULL;
+    }
   }
+  lua_remove(L, tb);
+}
+
+/* The number of frames of co from level first on. */
+static int countframes(lua_State *co, int first) {
+  lua_Debug ar;
+  int n = 0;
+  while (lua_getstack(co, first + n, &ar))
+    n++;
+  return n;
 }
 
 /* Pushes the call stack of the box's task: where it runs when it is the
 ** current one (from o's depth: the caller of the function called from
-** Lua, by default), where it is suspended otherwise;
-** empty for a future or a task not started or done. [-0, +1, m] */
+** Lua, by default), where it is suspended otherwise; empty for a future
+** or a task not started or done. Only the frames the limit keeps are
+** made, for a deep stack costs a traceback's walk per frame.
+** [-0, +1, m] */
 static void pushstack(lua_State *L, lfuture *box, int current,
                       const graph_opts *o) {
   lua_newtable(L);
   int list = lua_gettop(L);
+  lua_State *part[2];
+  int first[2], count[2], nparts = 0, total = 0;
   if (box->is_task && box->co != NULL && box->task != NULL) {
     if (current) {
-      addframes(L, L, o->depth, list);
-      if (L != box->co) /* called from a coroutine the task made */
-        addframes(L, box->co, 0, list);
+      part[nparts] = L;
+      first[nparts++] = o->depth;
+      if (L != box->co) { /* called from a coroutine the task made */
+        part[nparts] = box->co;
+        first[nparts++] = 0;
+      }
     } else if (box->started) {
-      addframes(L, box->co, 0, list);
+      part[nparts] = box->co;
+      first[nparts++] = 0;
     }
   }
-  if (!o->haslimit)
-    return;
-  lua_Integer n = (lua_Integer)lua_rawlen(L, list);
-  lua_Integer keep = o->limit >= 0 ? o->limit : -o->limit;
-  if (keep > n)
-    keep = n;
-  if (o->limit < 0) /* the outermost frames, moved to the front */
-    for (lua_Integer i = 1; i <= keep; i++) {
-      lua_rawgeti(L, list, n - keep + i);
-      lua_rawseti(L, list, i);
-    }
-  for (lua_Integer i = n; i > keep; i--) {
-    lua_pushnil(L);
-    lua_rawseti(L, list, i);
+  for (int i = 0; i < nparts; i++)
+    total += count[i] = countframes(part[i], first[i]);
+  /* The frames kept, innermost first: [lo, hi) of all of them. */
+  int lo = 0, hi = total;
+  if (o->haslimit) {
+    lua_Integer keep = o->limit >= 0 ? o->limit : -o->limit;
+    if (keep > total)
+      keep = total;
+    if (o->limit >= 0)
+      hi = (int)keep;
+    else
+      lo = total - (int)keep;
+  }
+  for (int i = 0, at = 0; i < nparts; at += count[i++]) {
+    int from = lo > at ? lo - at : 0;
+    int to = hi - at < count[i] ? hi - at : count[i];
+    if (from < to)
+      addframes(L, part[i], first[i] + from, first[i] + to, list);
   }
 }
 

@@ -108,6 +108,43 @@ describe("asyncio.capture_call_graph", function()
       assert.same({}, done.awaited_by)
     end))
 
+  it("writes each frame as the task's traceback does, deep stacks and tail "
+    .. "calls too", asyncio.spec(function()
+      local function tail(n)
+        if n == 0 then
+          return asyncio.sleep(10)
+        end
+        return tail(n - 1)
+      end
+      local function deep(n)
+        if n == 0 then
+          tail(3)
+        else
+          deep(n - 1)
+        end
+      end
+      local t = asyncio.create_task(function() deep(40) end)
+      pass()
+      local stack = asyncio.capture_call_graph(t).call_stack
+      -- The traceback shows the first ten frames and the last eleven.
+      local lines = {}
+      for l in t:traceback():gmatch("\n\t([^\n]*)") do
+        if l ~= "(...tail calls...)" and not l:match("^%.%.%.") then
+          lines[#lines + 1] = l
+        end
+      end
+      assert.equal(21, #lines)
+      assert.equal(44, #stack)
+      for i = 1, 10 do
+        assert.equal(lines[i], stack[i].text)
+      end
+      for i = 0, 10 do
+        assert.equal(lines[#lines - i], stack[#stack - i].text)
+      end
+      t:cancel()
+      pcall(asyncio.await, t)
+    end))
+
   it("lists every task awaiting a future, in the order they came",
     asyncio.spec(function()
       local fut = asyncio.Future()
