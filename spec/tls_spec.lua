@@ -300,19 +300,72 @@ end)
     end)
   end)
 
+  -- On a virtual clock: the deadlines are exact, and cost no time.
   it("times a silent handshake out", function()
     asyncio.run(function()
+      local loop = asyncio.get_running_loop()
       local server = asyncio.start_server(function(reader)
         pcall(reader.read, reader) -- never answers; reset at the end
       end, "127.0.0.1", 0)
-      local ok, err = pcall(asyncio.open_connection, "127.0.0.1",
-        server:port(), {ssl = client_ctx(), server_hostname = "localhost",
-                        ssl_handshake_timeout = 0.05})
-      assert.is_false(ok)
-      assert.is_true(asyncio.TimeoutError:is(err), tostring(err))
+      for _, timeout in ipairs{5, false} do
+        local start = loop:time()
+        local ok, err = pcall(asyncio.open_connection, "127.0.0.1",
+          server:port(), {ssl = client_ctx(), server_hostname = "localhost",
+                          ssl_handshake_timeout = timeout or nil})
+        assert.is_false(ok)
+        assert.is_true(asyncio.TimeoutError:is(err), tostring(err))
+        assert.equal(timeout or 60, loop:time() - start) -- asyncio's 60 s
+      end
       server:close()
       server:wait_closed()
-    end)
+    end, {clock = "virtual"})
+  end)
+
+  it("drops a client whose handshake fails, never calling the handler",
+     function()
+    asyncio.run(function() asyncio.getaddrinfo("localhost", 80) end)
+    local before = support.count_fds()
+    local reported = {}
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      loop:set_exception_handler(function(_, context)
+        reported[#reported + 1] = context.message
+      end)
+      local calls = 0
+      local server = asyncio.start_server(function(reader, writer)
+        calls = calls + 1
+        writer:write(reader:readline())
+        writer:close()
+      end, "127.0.0.1", 0, {ssl = server_ctx(), ssl_handshake_timeout = 3})
+      local function plain()
+        return asyncio.open_connection("127.0.0.1", server:port())
+      end
+      -- Not TLS: the server's handshake fails at once, with an alert.
+      local reader, writer = plain()
+      writer:write("GET / HTTP/1.0\r\n\r\n")
+      pcall(reader.read, reader) -- the alert, then the end
+      assert.is_true(reader:at_eof())
+      assert.equal(0, loop:time())
+      writer:close()
+      -- Gone in the middle of it.
+      reader, writer = plain()
+      writer:close()
+      -- Silent: dropped once the server's handshake timeout passes.
+      reader, writer = plain()
+      pcall(reader.read, reader)
+      assert.equal(3, loop:time())
+      writer:close()
+      -- The server still serves, and has called no handler yet.
+      assert.equal(0, calls)
+      reader, writer = asyncio.open_connection("127.0.0.1", server:port(),
+        {ssl = client_ctx()})
+      writer:write("served\n")
+      assert.equal("served\n", reader:readline())
+      assert.equal(1, calls)
+      close_both(writer, server)
+    end, {clock = "virtual"})
+    assert.same({}, reported)
+    assert.equal(before, support.count_fds())
   end)
 
   it("cancelled in the middle of the handshake, leaves no descriptor",
