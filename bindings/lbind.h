@@ -505,7 +505,8 @@ void luaioL_interrupt_reset(luaioL_runtime *rt);
 ** a directory, not a link, of the real user's, closed to others. The
 ** luaio command's SIGQUIT handler calls ps_answer, which answers the
 ** requests to this process with loop's task table and returns how many
-** (0: the signal was no request) (lps.c). The command runs ps_main for
+** (0: the signal was no request; a signal of askers answered already, in
+** the second after, counts as one) (lps.c). The command runs ps_main for
 ** `luaio ps|pstree ...` and exits with what it returns (luaio_ps.c). */
 int luaioL_psdir(char *buf, size_t size);
 int luaioL_psdir_private(const char *dir);

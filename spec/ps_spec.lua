@@ -99,6 +99,18 @@ describe("luaio pstree and luaio ps", function()
         "8|Ryuji|sleeping|in asyncio.sleep|" .. play .. "|3 TMBTE (TaskGroup)",
       }, rows)
 
+      -- Two asking at once both get their answer; the signal of one may
+      -- find its request answered already.
+      local both = os.tmpname()
+      assert(os.execute(("%s ps %d >%s.1 2>&1 & %s pstree %d >%s.2 2>&1 & "
+        .. "wait"):format(q(LUAIO_BIN), child.pid, both, q(LUAIO_BIN),
+                          child.pid, both)))
+      assert.equal(ps, cli_child.slurp(both .. ".1"))
+      assert.equal(tree, cli_child.slurp(both .. ".2"))
+      os.remove(both)
+      os.remove(both .. ".1")
+      os.remove(both .. ".2")
+
       -- Asked, the process went on, and printed nothing on stderr.
       assert.is_true(alive(child.pid))
       child:kill("TERM")
