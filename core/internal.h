@@ -376,6 +376,8 @@ void luaio__stream_trim(luaio_stream_t *s);
 int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len);
 /* Ends the input with err (0: a clean end), as a lost connection does. */
 void luaio__stream_end(luaio_stream_t *s, int err);
+/* Sends the end of output that luaio__tls_defer_eof() put off. */
+void luaio__stream_send_eof(luaio_stream_t *s);
 /* TLS's closing exchange is over (luaio__tls_close): a closed stream's
 ** handle closes once its writes are out. */
 void luaio__stream_linger_end(luaio_stream_t *s);
@@ -385,6 +387,10 @@ void luaio__tls_input(luaio_stream_t *s, const char *data, size_t len);
 void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len);
 /* Sends close_notify once the handshake is done. */
 void luaio__tls_shutdown(luaio_stream_t *s);
+/* write_eof during the handshake: returns nonzero when the end of output
+** is to be sent after it (luaio__stream_send_eof), behind what was
+** written meanwhile. */
+int luaio__tls_defer_eof(luaio_stream_t *s);
 /* s is being closed: sends close_notify, and returns nonzero when s is
 ** then to wait for the peer's, under the shutdown deadline (s lingers
 ** until tls.c calls luaio__stream_linger_end or aborts it). */

@@ -657,11 +657,9 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
   luaio__free(req, sizeof *req);
 }
 
-int luaio_stream_write_eof(luaio_stream_t *s) {
-  if (s->hstate == H_NONE)
-    return LUAIO_EINVALSTATE;
-  if (s->closing || s->hstate != H_OPEN || s->eof_written)
-    return 0; /* as asyncio: nothing to do */
+/* Ends the output: close_notify with TLS, then the socket's. Returns 0,
+** LUAIO_ENOMEM or libuv's error. */
+static int send_eof(luaio_stream_t *s) {
   uv_shutdown_t *req = luaio__alloc(sizeof *req);
   if (req == NULL)
     return LUAIO_ENOMEM;
@@ -673,8 +671,27 @@ int luaio_stream_write_eof(luaio_stream_t *s) {
     return rc;
   }
   s->loop->npeer_reqs++;
-  s->eof_written = 1;
   return 0;
+}
+
+int luaio_stream_write_eof(luaio_stream_t *s) {
+  if (s->hstate == H_NONE)
+    return LUAIO_EINVALSTATE;
+  if (s->closing || s->hstate != H_OPEN || s->eof_written)
+    return 0; /* as asyncio: nothing to do */
+  /* During a TLS handshake, the end follows what is queued, after it. */
+  int rc = s->tls != NULL && luaio__tls_defer_eof(s) ? 0 : send_eof(s);
+  if (rc == 0)
+    s->eof_written = 1;
+  return rc;
+}
+
+void luaio__stream_send_eof(luaio_stream_t *s) {
+  if (s->hstate != H_OPEN || s->closing)
+    return;
+  int rc = send_eof(s);
+  if (rc != 0)
+    input_end(s, rc); /* the end cannot be sent: the connection is lost */
 }
 
 /* }====================================================================== */

@@ -190,6 +190,7 @@ struct luaio__tls {
   char *early;             /* owns: text written during the handshake */
   size_t nearly, capearly;
   unsigned done : 1;       /* the handshake is over */
+  unsigned eof_after : 1;  /* write_eof came during the handshake */
   unsigned shut : 1;       /* close_notify was sent */
   char err[160];           /* why TLS failed, or "" */
 };
@@ -661,6 +662,12 @@ static void tls_input(luaio_stream_t *s, luaio__tls *t) {
     hs_finish(t, 0);
     if (t->early != NULL && !send_early(s, t))
       return;
+    if (t->eof_after) {
+      t->eof_after = 0;
+      luaio__stream_send_eof(s);
+      if (!luaio__stream_open(s))
+        return;
+    }
   }
   read_records(s, t);
 }
@@ -709,6 +716,14 @@ void luaio__tls_shutdown(luaio_stream_t *s) {
   SSL_shutdown(t->ssl);
   ERR_clear_error();
   flush(s, t);
+}
+
+int luaio__tls_defer_eof(luaio_stream_t *s) {
+  luaio__tls *t = luaio__stream_tls(s);
+  if (t->done || t->hs == NULL)
+    return 0;
+  t->eof_after = 1;
+  return 1;
 }
 
 void luaio__tls_input_end(luaio_stream_t *s, int err) {
@@ -1020,6 +1035,11 @@ void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
 
 void luaio__tls_shutdown(luaio_stream_t *s) {
   (void)s;
+}
+
+int luaio__tls_defer_eof(luaio_stream_t *s) {
+  (void)s;
+  return 0;
 }
 
 int luaio__tls_close(luaio_stream_t *s) {

@@ -683,6 +683,24 @@ print("closed")
     end)
   end)
 
+  it("sends write_eof during start_tls after the text queued", function()
+    asyncio.run(function()
+      local server = starttls_server(server_ctx(), function(reader, writer)
+        writer:write("got: " .. reader:read()) -- to the end of input
+      end)
+      local reader, writer = starttls_client(server)
+      local upgrade = asyncio.create_task(function()
+        writer:start_tls(client_ctx())
+      end)
+      asyncio.sleep(0) -- the handshake has begun
+      writer:write("during\n")
+      writer:write_eof() -- not the socket's end yet: the handshake's first
+      asyncio.await(upgrade)
+      assert.equal("got: during\n", reader:read())
+      close_both(writer, server)
+    end)
+  end)
+
   -- }====================================================================
 
   -- {====================================================================
