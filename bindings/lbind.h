@@ -73,7 +73,6 @@ typedef struct luaioL_runtime {
   int gc_owned;          /* stopped by luaio_host_step_for or
                          ** luaio_host_set_budget: their runs run it */
   int gc_was_running;    /* as it was before: restored at the loop's close */
-  int gc_pause;          /* Lua's pause (percent) when it was stopped */
   int gc_active;         /* a cycle is under way: the steps run it */
   int gc_ended;          /* a cycle ended (the sentinel's finalizer) */
   int gc_base;           /* KB in use when its last cycle ended */

@@ -349,8 +349,6 @@ static void gc_take(lua_State *L, luaioL_runtime *rt) {
   rt->gc_owned = 1;
   rt->gc_was_running = lua_gc(L, LUA_GCISRUNNING);
   lua_gc(L, LUA_GCSTOP);
-  rt->gc_pause = lua_gc(L, LUA_GCSETPAUSE, 0); /* read, then put back */
-  lua_gc(L, LUA_GCSETPAUSE, rt->gc_pause);
   rt->gc_active = 0;
   rt->gc_ended = 0;
   rt->gc_base = rt->gc_last = lua_gc(L, LUA_GCCOUNT);
@@ -359,8 +357,11 @@ static void gc_take(lua_State *L, luaioL_runtime *rt) {
 
 static void gc_begin(lua_State *L, luaioL_runtime *rt) {
   int kb = lua_gc(L, LUA_GCCOUNT);
-  if (!rt->gc_active) /* a cycle is due as Lua's pause says */
-    rt->gc_active = kb >= (double)rt->gc_base * rt->gc_pause / 100;
+  if (!rt->gc_active) { /* a cycle is due as Lua's pause (now) says */
+    int pause = lua_gc(L, LUA_GCSETPAUSE, 0); /* read, then put back */
+    lua_gc(L, LUA_GCSETPAUSE, pause);
+    rt->gc_active = kb >= (double)rt->gc_base * pause / 100;
+  }
   if (!rt->gc_active)
     return;
   lua_gc(L, LUA_GCRESTART);

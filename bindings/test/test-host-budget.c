@@ -140,11 +140,20 @@ TEST(spare_time_collects_only_once_the_heap_has_grown) {
   for (int i = 0; i < 3; i++)
     ASSERT_EQ(0, luaio_host_step_for(L, 86400));
   run(L, kept);
-  /* Garbage the host makes between the steps, past the pause. */
-  run(L, "local t = {}; for i = 1, 100000 do t[i] = {} end");
+  /* Garbage the host makes between the steps, short of the pause. */
+  run(L, "local t = {}; for i = 1, 100 do t[i] = {} end");
   ASSERT_EQ(0, luaio_host_step_for(L, 86400));
   run(L, kept);
-  ASSERT_STR_EQ("kept,collected", test_log);
+  /* The pause as it is at the step: 100, a cycle once the heap grew. */
+  lua_gc(L, LUA_GCSETPAUSE, 100);
+  ASSERT_EQ(0, luaio_host_step_for(L, 86400));
+  run(L, kept);
+  lua_gc(L, LUA_GCSETPAUSE, 200);
+  /* Past the pause. */
+  run(L, "weak[1] = {}; local t = {}; for i = 1, 100000 do t[i] = {} end");
+  ASSERT_EQ(0, luaio_host_step_for(L, 86400));
+  run(L, kept);
+  ASSERT_STR_EQ("kept,kept,collected,collected", test_log);
   ASSERT_OK(luaio_host_close(L));
   lua_close(L);
 }
