@@ -69,11 +69,15 @@ LUAIO_EXTERN int luaio_tls_ctx_set_alpn(luaio_tls_ctx_t *ctx,
                                         const char *const *protos, size_t n);
 
 /* Starts the handshake on the connected stream s, as a client (hostname,
-** may be NULL, is sent as SNI and checked as the context says) or, with
-** a server context, as a server. timeout > 0 bounds the handshake. The
-** stream must not have been read from yet. Returns a new future (the
-** caller owns the reference) that resolves when the handshake is done,
-** or NULL when out of memory. */
+** may be NULL, is sent as SNI and checked as the context says: a name
+** against the certificate's names, an IP address against its addresses;
+** without one, a context that checks names fails the handshake, saying
+** "check_hostname requires server_hostname") or, with a server context,
+** as a server. timeout > 0 bounds the handshake. Text written meanwhile, and
+** luaio_stream_write_eof(), wait for its end. The stream must not have
+** been read from yet. Returns a new future (the caller owns the
+** reference) that resolves when the handshake is done, or NULL when out
+** of memory. */
 LUAIO_EXTERN luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s,
                                                     luaio_tls_ctx_t *ctx,
                                                     const char *hostname,
