@@ -145,6 +145,9 @@ static int runtime__gc(lua_State *L) {
   free(rt->freepins);
   rt->freepins = NULL;
   rt->nfreepins = rt->capfreepins = 0;
+  /* Every other finalizer has run (this one was set first): what is
+  ** left belongs to no box. */
+  luaioL_release_owned(rt);
   return 0;
 }
 

@@ -55,6 +55,12 @@ typedef struct luaioL_runtime {
   int npins;             /* slots of that table ever used */
   int *freepins;         /* owns; slots free again, a stack */
   int nfreepins, capfreepins;
+  /* The core futures that Future boxes own (lfuture.c): those of boxes
+  ** Lua collected without calling their finalizer are released when the
+  ** state closes. A free slot holds the next free slot << 1 | 1. */
+  uintptr_t *owned;      /* owns */
+  uint32_t nowned, capowned, freeowned; /* freeowned: 1-based, or 0 */
+  int lostreports;       /* errors a finalizer could not queue: no memory */
   int ntasks_created;
   int default_clock;     /* the luaio_clock_kind asyncio.run uses */
   double host_scale;     /* a host's clock seconds per frame second */
@@ -100,6 +106,9 @@ int luaioL_hostref(lua_State *L, lua_CFunction make);
 /* Closes a host loop the host never closed: lua_close alone closes what
 ** the host opened (the runtime's finalizer). */
 void luaioL_close_at_exit(lua_State *L, luaioL_runtime *rt);
+/* Releases the core futures of Future boxes that Lua collected without
+** calling their finalizer; called last when the state closes. */
+void luaioL_release_owned(luaioL_runtime *rt);
 
 /* Pushes field of the box at idx's extra table, or nil. [-0, +1, -] */
 int luaioL_getextra(lua_State *L, int idx, const char *field);
@@ -120,7 +129,10 @@ struct lfuture {
   int pin;              /* slot in the runtime's pins while C needs it */
   int resume_err;       /* the err of the step that resumes the task */
   unsigned gen;         /* the runtime's gen when the box was made */
-  uint32_t id;          /* a task's id (names wrap after 2^32 tasks) */
+  union {
+    uint32_t id;        /* a task's id (names wrap after 2^32 tasks) */
+    uint32_t owned;     /* a future's slot in rt->owned (1-based), or 0 */
+  };
   int final_err;        /* a finished task's error code */
   unsigned short ncancels; /* a finished task's cancellation count */
   unsigned char final;  /* a finished task's luaio_state */

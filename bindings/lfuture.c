@@ -38,9 +38,69 @@ static int newuserdata(lua_State *L) {
   return 1;
 }
 
+/* {======================================================================
+** Owned futures: Lua may collect a box without calling its finalizer
+** (out of memory for the call: "error in __gc"), so the runtime keeps
+** the core futures that boxes own in slots of its own, and releases what
+** is left there when the state closes. Tasks need none: a pending task
+** is pinned, and a done one owns no core future.
+** ======================================================================= */
+
+/* Makes sure that a slot is free; returns 0 when out of memory. */
+static int reserve_owned(luaioL_runtime *rt) {
+  if (rt->freeowned != 0 || rt->nowned < rt->capowned)
+    return 1;
+  uint32_t cap = rt->capowned ? rt->capowned * 2 : 64;
+  uintptr_t *v = realloc(rt->owned, (size_t)cap * sizeof *v);
+  if (v == NULL)
+    return 0;
+  rt->owned = v;
+  rt->capowned = cap;
+  return 1;
+}
+
+/* Takes the slot reserve_owned made sure of for box->fut. */
+static void track_owned(luaioL_runtime *rt, lfuture *box) {
+  uint32_t i = rt->freeowned;
+  if (i != 0)
+    rt->freeowned = (uint32_t)(rt->owned[i - 1] >> 1);
+  else
+    i = ++rt->nowned;
+  rt->owned[i - 1] = (uintptr_t)box->fut;
+  box->owned = i;
+}
+
+static void untrack_owned(luaioL_runtime *rt, lfuture *box) {
+  uint32_t i = box->owned;
+  rt->owned[i - 1] = (uintptr_t)rt->freeowned << 1 | 1;
+  rt->freeowned = i;
+  box->owned = 0;
+}
+
+void luaioL_release_owned(luaioL_runtime *rt) {
+  for (uint32_t i = 0; i < rt->nowned; i++) {
+    if (rt->owned[i] & 1)
+      continue;
+    luaio_future_t *fut = (luaio_future_t *)rt->owned[i];
+    luaio_future_set_data(fut, NULL); /* its box is gone */
+    luaio_future_unref(fut);
+  }
+  free(rt->owned);
+  rt->owned = NULL;
+  rt->nowned = rt->capowned = rt->freeowned = 0;
+}
+
+/* }====================================================================== */
+
 lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut) {
   /* Made protected: out of memory, the future is abandoned, not lost
   ** (a waiter left in a queue would take the next item). */
+  luaioL_runtime *rt = luaioL_runtime_of(L);
+  int is_task = luaio_future_task(fut) != NULL;
+  if (!is_task && !reserve_owned(rt)) {
+    luaio_future_abandon(fut);
+    luaL_error(L, "not enough memory");
+  }
   lua_pushcfunction(L, newuserdata);
   if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
     luaio_future_abandon(fut);
@@ -48,6 +108,8 @@ lfuture *luaioL_pushfuture(lua_State *L, luaio_future_t *fut) {
   }
   lfuture *box = lua_touserdata(L, -1);
   initbox(L, box, fut);
+  if (!is_task)
+    track_owned(rt, box);
   return box;
 }
 
@@ -598,15 +660,27 @@ int luaioL_future_tostring(lua_State *L) {
 
 static int lfuture__gc(lua_State *L) {
   lfuture *box = lua_touserdata(L, 1);
-  if (box->fut == NULL)
+  luaio_future_t *fut = box->fut;
+  if (fut == NULL)
     return 0;
-  if (box->has_error && !box->retrieved && !box->reported &&
-      !luaio_future_cancelled(box->fut))
-    luaioL_queuereport(L, 1); /* keeps the box until it is reported */
-  luaio_future_set_data(box->fut, NULL);
-  luaio_future_unref(box->fut);
+  int report = box->has_error && !box->retrieved && !box->reported &&
+               !luaio_future_cancelled(fut);
+  /* The core future goes first, as reporting needs memory: out of it,
+  ** a report is lost (and counted), not the future. The box keeps the
+  ** outcome for the handler. */
+  box->final = (unsigned char)luaio_future_state(fut);
+  box->final_err = luaio_future_error(fut);
+  if (box->owned != 0)
+    untrack_owned(box->rt, box);
+  luaio_future_set_data(fut, NULL);
+  luaio_future_unref(fut);
   box->fut = NULL;
   box->task = NULL;
+  if (report) {
+    box->rt->lostreports++; /* until queued: a memory error skips the -- */
+    luaioL_queuereport(L, 1); /* keeps the box until it is reported */
+    box->rt->lostreports--;
+  }
   return 0;
 }
 

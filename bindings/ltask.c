@@ -1038,7 +1038,7 @@ static int take_queue(lua_State *L, luaioL_runtime *rt, int list, int n) {
       continue;
     }
     lfuture *box = lua_touserdata(L, -1);
-    if (!box->retrieved && !box->reported) {
+    if (box != NULL && !box->retrieved && !box->reported) {
       box->reported = 1;
       lua_rawseti(L, list, ++n);
     } else {
@@ -1089,7 +1089,8 @@ static void queue(lua_State *L, luaioL_runtime *rt, int idx) {
     lua_rawsetp(L, LUA_REGISTRYINDEX, &REPORTS_KEY);
   }
   lua_pushvalue(L, idx);
-  lua_rawseti(L, -2, ++rt->nreports);
+  lua_rawseti(L, -2, rt->nreports + 1); /* out of memory, leaves no hole */
+  rt->nreports++;
   lua_pop(L, 1);
   if (rt->closing || rt->drain_scheduled)
     return; /* the loop's close reports it, or the drain to come */
@@ -1130,6 +1131,11 @@ void luaioL_drainreports(lua_State *L) {
 ** Called when a loop closes. [-0, +0, m] */
 int luaioL_report_unretrieved(lua_State *L) {
   luaioL_runtime *rt = luaioL_runtime_of(L);
+  if (rt->lostreports > 0) { /* said without allocating */
+    fprintf(stderr, "luaio: %d errors nobody retrieved were lost: not "
+                    "enough memory to report them\n", rt->lostreports);
+    rt->lostreports = 0;
+  }
   lua_newtable(L);
   int list = lua_gettop(L);
   lua_newtable(L); /* contexts, at list + 1 */
