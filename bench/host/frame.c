@@ -65,8 +65,9 @@ static const char *work_lua =
     "  return x\n"
     "end\n";
 
-/* Finds the iterations that make work() take about target seconds;
-** returns them and the KB of garbage one call makes. */
+/* Finds the iterations that make work() take about target seconds of
+** CPU time (so that other processes do not shorten it); returns them and
+** the KB of garbage one call makes. */
 static const char *calibrate_lua =
     "local target = ...\n"
     "local iters = 1000\n"
@@ -119,8 +120,17 @@ static const char *const setup_lua[NSCENARIOS] = {
     "end\n",
 };
 
+
+/* The CPU time this thread has used, in nanoseconds. */
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* now(): the thread's CPU time in seconds. */
 static int lnow(lua_State *L) {
-  lua_pushnumber(L, (double)uv_hrtime() / 1e9);
+  lua_pushnumber(L, (double)cpu_ns() / 1e9);
   return 1;
 }
 
@@ -182,13 +192,6 @@ static double pct(const uint64_t *t, int n, double p) {
   int rank = (int)(p / 100 * n + 0.999999);
   rank = rank < 1 ? 1 : rank > n ? n : rank;
   return (double)t[rank - 1] / 1e3;
-}
-
-/* The CPU time this thread has used, in nanoseconds. */
-static uint64_t cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* How often the kernel has taken the CPU from this thread. */
