@@ -72,10 +72,11 @@ LUAIO_EXTERN int luaio_host_step(lua_State *L);
 LUAIO_EXTERN int luaio_host_set_budget(lua_State *L, double seconds);
 
 /* As luaio_host_step(), within a budget of seconds (>= 0) of real time:
-** ready callbacks and task steps run in order until the budget is spent
-** (one at least, so that every step progresses); the rest stay queued,
-** in the same order, and run first in the next step. From the first call
-** on, the collector runs only in the steps (luaio_host_step's too): paced
+** ready callbacks and task steps run in order while the next, costing
+** what those before it did, would end within the budget (one at least,
+** so that every step progresses); the rest stay queued, in the same
+** order, and run first in the next step. From the first call on, the
+** collector runs only in the steps (luaio_host_step's too): paced
 ** by allocation during the work, so that each callback pays for its own
 ** garbage inside the budget, then in what the work left of the budget
 ** while a cycle is under way. A cycle begins, as Lua's pause says, once
@@ -83,8 +84,8 @@ LUAIO_EXTERN int luaio_host_set_budget(lua_State *L, double seconds);
 ** with nothing to do collects nothing; garbage the host made between the
 ** steps is paid for as the next step begins. luaio_host_close() gives
 ** the collector back as it was. A task that runs long without suspending
-** still takes its time: a slice (below) bounds it. Returns as luaio_host_step(), or
-** LUAIO_EINVAL for a negative or NaN budget. */
+** still takes its time: a slice (below) bounds it. Returns as
+** luaio_host_step(), or LUAIO_EINVAL for a negative or NaN budget. */
 LUAIO_EXTERN int luaio_host_step_for(lua_State *L, double seconds);
 
 /* Cancels every task left, lets them finish their cleanup, reports the

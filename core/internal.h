@@ -135,6 +135,7 @@ struct luaio_loop_s {
   uv_timer_t wakeup; /* armed at the earliest deadline; unreferenced */
   luaio__list ready;
   size_t nready;
+  uint64_t cb_ns; /* a ready callback's cost in a budgeted run, smoothed */
   luaio__timer **heap; /* a min-heap */
   size_t nheap, capheap;
   luaio__timer **run;  /* a FIFO in deadline order, with holes */

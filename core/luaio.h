@@ -153,9 +153,10 @@ LUAIO_EXTERN int luaio_loop_backend_fd(luaio_loop_t *loop);
 LUAIO_EXTERN double luaio_loop_next_deadline(luaio_loop_t *loop);
 
 /* Runs one iteration without blocking, as LUAIO_RUN_NOWAIT, but runs
-** ready callbacks only until seconds (>= 0) of real time have passed
-** since the call, one at least: the rest stay queued, in their order,
-** and run first in the next iteration, before what was scheduled later.
+** ready callbacks within seconds (>= 0) of real time from the call: each
+** only if, costing what those before it did (smoothed), it would end in
+** time; one at least. The rest stay queued, in their order, and run
+** first in the next iteration, before what was scheduled later.
 ** For a host with a time budget per frame. Returns as luaio_loop_run(),
 ** or LUAIO_EINVAL for a negative or NaN seconds. */
 LUAIO_EXTERN int luaio_loop_run_for(luaio_loop_t *loop, double seconds);
