@@ -34,14 +34,14 @@ end
 asyncio.run(function()
   asyncio.TaskGroup(function(tg)
     tg:create_task(function()
-      album({ "TNDNBTG", "Levitate" }, 0)
-    end, { name = "Sundowning" })
+      album({ "Headlights", "Overpass" }, 0)
+    end, { name = "Night Drive" })
     tg:create_task(function()
-      album({ "DYWTYLM", "Aqua Regia", "Ryuji" }, 0.01)
-    end, { name = "TMBTE" })
+      album({ "Undertow", "Salt", "Harbour" }, 0.01)
+    end, { name = "Low Tide" })
     asyncio.sleep(0) -- the albums start their songs
     asyncio.sleep(0)
-    asyncio.print_call_graph(task_named("Levitate"), { limit = 0 })
+    asyncio.print_call_graph(task_named("Overpass"), { limit = 0 })
     if hold > 0 then
       print(("every song lasts %g s more: the tree is there to see"):format(
         hold))

@@ -62,13 +62,13 @@ describe("luaio pstree and luaio ps", function()
       local song = "sleeping, in asyncio.sleep, at " .. play
       assert.equal(table.concat({
         "└── Task-1 (id 1): " .. group .. main,
-        "    ├── Sundowning (id 2) via TaskGroup: " .. group .. album,
-        "    │   ├── TNDNBTG (id 4) via TaskGroup: " .. song,
-        "    │   └── Levitate (id 5) via TaskGroup: " .. song,
-        "    └── TMBTE (id 3) via TaskGroup: " .. group .. album,
-        "        ├── DYWTYLM (id 6) via TaskGroup: " .. song,
-        "        ├── Aqua Regia (id 7) via TaskGroup: " .. song,
-        "        └── Ryuji (id 8) via TaskGroup: " .. song,
+        "    ├── Night Drive (id 2) via TaskGroup: " .. group .. album,
+        "    │   ├── Headlights (id 4) via TaskGroup: " .. song,
+        "    │   └── Overpass (id 5) via TaskGroup: " .. song,
+        "    └── Low Tide (id 3) via TaskGroup: " .. group .. album,
+        "        ├── Undertow (id 6) via TaskGroup: " .. song,
+        "        ├── Salt (id 7) via TaskGroup: " .. song,
+        "        └── Harbour (id 8) via TaskGroup: " .. song,
         "" }, "\n"), tree)
 
       local ps
@@ -85,18 +85,18 @@ describe("luaio pstree and luaio ps", function()
       assert.same({
         "ID|NAME|STATE|WAITS ON|WHERE|AWAITED BY",
         "1|Task-1|waiting|in function 'asyncio.TaskGroup'|" .. main .. "|-",
-        "2|Sundowning|waiting|in function 'asyncio.TaskGroup'|" .. album
+        "2|Night Drive|waiting|in function 'asyncio.TaskGroup'|" .. album
           .. "|1 Task-1 (TaskGroup)",
-        "3|TMBTE|waiting|in function 'asyncio.TaskGroup'|" .. album
+        "3|Low Tide|waiting|in function 'asyncio.TaskGroup'|" .. album
           .. "|1 Task-1 (TaskGroup)",
-        "4|TNDNBTG|sleeping|in asyncio.sleep|" .. play
-          .. "|2 Sundowning (TaskGroup)",
-        "5|Levitate|sleeping|in asyncio.sleep|" .. play
-          .. "|2 Sundowning (TaskGroup)",
-        "6|DYWTYLM|sleeping|in asyncio.sleep|" .. play .. "|3 TMBTE (TaskGroup)",
-        "7|Aqua Regia|sleeping|in asyncio.sleep|" .. play
-          .. "|3 TMBTE (TaskGroup)",
-        "8|Ryuji|sleeping|in asyncio.sleep|" .. play .. "|3 TMBTE (TaskGroup)",
+        "4|Headlights|sleeping|in asyncio.sleep|" .. play
+          .. "|2 Night Drive (TaskGroup)",
+        "5|Overpass|sleeping|in asyncio.sleep|" .. play
+          .. "|2 Night Drive (TaskGroup)",
+        "6|Undertow|sleeping|in asyncio.sleep|" .. play .. "|3 Low Tide (TaskGroup)",
+        "7|Salt|sleeping|in asyncio.sleep|" .. play
+          .. "|3 Low Tide (TaskGroup)",
+        "8|Harbour|sleeping|in asyncio.sleep|" .. play .. "|3 Low Tide (TaskGroup)",
       }, rows)
 
       -- Two asking at once both get their answer; the signal of one may
