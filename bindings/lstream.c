@@ -17,6 +17,7 @@
 ** other is in use. Collecting them closes the stream.
 */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lbind.h"
@@ -1092,6 +1093,49 @@ static void on_connection(luaio_server_t *srv, luaio_stream_t *conn,
   }
 }
 
+/* Raises the error that the code at 1 stands for. */
+static int accept_raise(lua_State *L) {
+  return luaioL_check(L, (int)lua_tointeger(L, 1), "accept");
+}
+
+/* Stack: the server (light userdata), the code. As asyncio's loop does
+** with "socket.accept() out of system resource", the failure goes to the
+** exception handler, and the server goes on. [-0, +0, m] */
+static int accept_failed_p(lua_State *L) {
+  lserver *ls = lua_touserdata(L, 1);
+  lua_createtable(L, 0, 3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->pin);
+  lua_pushfstring(L, "accept failed on server %s",
+                  luaL_tolstring(L, -1, NULL));
+  lua_setfield(L, 3, "message");
+  lua_pop(L, 1);
+  lua_setfield(L, 3, "server");
+  lua_pushcfunction(L, accept_raise);
+  lua_pushvalue(L, 2);
+  lua_pcall(L, 1, 0, 0); /* the error, with its code */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, 3, "error");
+  lua_setfield(L, 3, "exception");
+  luaioL_queuecontext(L, 3);
+  return 0;
+}
+
+static void on_accept_error(luaio_server_t *srv, int err, void *arg) {
+  lserver *ls = arg;
+  lua_State *L = ls->rt->L;
+  (void)srv;
+  if (ls->pin == LUA_NOREF || !lua_checkstack(L, 3))
+    return;
+  lua_pushcfunction(L, accept_failed_p);
+  lua_pushlightuserdata(L, ls);
+  lua_pushinteger(L, err);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) { /* out of memory */
+    fprintf(stderr, "luaio: accept failed on a server (%s); cannot report "
+                    "it: %s\n", luaio_err_name(err), lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
 static void server_unpin(lua_State *L, lserver *ls) {
   luaL_unref(L, LUA_REGISTRYINDEX, ls->pin);
   ls->pin = LUA_NOREF;
@@ -1204,6 +1248,7 @@ static lserver *newserver(lua_State *L, luaio_loop_t *loop,
   ls->srv = luaio_server_new(loop, on_connection, ls, (size_t)limit);
   if (ls->srv == NULL)
     luaL_error(L, "not enough memory");
+  luaio_server_on_accept_error(ls->srv, on_accept_error);
   return ls;
 }
 

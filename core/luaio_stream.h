@@ -252,6 +252,18 @@ LUAIO_EXTERN void luaio_server_set_reuse_port(luaio_server_t *srv, int on);
 ** LUAIO_EINVAL past the last one. */
 LUAIO_EXTERN int luaio_server_sockname(const luaio_server_t *srv, size_t i,
                                        char *host, size_t size, int *port);
+/* Told that accepting a connection failed: err is the UV_E* code
+** (UV_ENOBUFS, UV_EPERM from a firewall, ...); the server goes on
+** listening. Runs from the libuv callback that saw the failure, never
+** after luaio_server_close(). libuv meets UV_EMFILE and UV_ENFILE itself
+** while it holds a spare descriptor: it accepts and closes the waiting
+** connections, and nothing is told. */
+typedef void (*luaio_accept_error_cb)(luaio_server_t *srv, int err,
+                                      void *arg);
+/* Sets (or, with NULL, clears) the callback told of failed accepts; it
+** gets the arg of luaio_server_new(). Unset, failed accepts are ignored. */
+LUAIO_EXTERN void luaio_server_on_accept_error(luaio_server_t *srv,
+                                               luaio_accept_error_cb cb);
 LUAIO_EXTERN void luaio_server_start_serving(luaio_server_t *srv);
 LUAIO_EXTERN int luaio_server_is_serving(const luaio_server_t *srv);
 /* The port of the first TCP address bound (an ephemeral one when it was

@@ -1171,6 +1171,7 @@ struct luaio_server_s {
   int nopen;      /* sockets open or closing */
   listener *head; /* owns; freed with the server */
   luaio_connection_cb cb;
+  luaio_accept_error_cb on_error; /* or NULL */
   void *arg; /* borrowed */
   size_t limit;
   int port;
@@ -1196,6 +1197,17 @@ luaio_server_t *luaio_server_new(luaio_loop_t *loop, luaio_connection_cb cb,
   srv->limit = limit;
   srv->port = -1;
   return srv;
+}
+
+void luaio_server_on_accept_error(luaio_server_t *srv,
+                                  luaio_accept_error_cb cb) {
+  srv->on_error = cb;
+}
+
+/* Tells of a failed accept, unless the server is closing. */
+static void server_accept_failed(luaio_server_t *srv, int err) {
+  if (srv->on_error != NULL && !srv->closing)
+    srv->on_error(srv, err, srv->arg);
 }
 
 void luaio_server_ref(luaio_server_t *srv) {
@@ -1263,6 +1275,8 @@ static void server_accept(listener *l) {
   if (rc != 0) {
     luaio_stream_abort(s);
     luaio_stream_unref(s);
+    if (rc != UV_EAGAIN) /* the connection went away: nothing failed */
+      server_accept_failed(srv, rc);
     return;
   }
   stream_connected(s);
@@ -1283,11 +1297,13 @@ static void server_accept(listener *l) {
 
 static void connection_cb(uv_stream_t *h, int status) {
   listener *l = h->data;
-  /* XXX(#4): a failed accept is dropped unreported. libuv itself meets
-  ** EMFILE and ENFILE by accepting and closing the waiting connections
-  ** (its reserved-descriptor trap) without calling back; other errors
-  ** (ENOBUFS, EPERM from a firewall) arrive here and nobody hears of them. */
-  if (status < 0 || l->srv->closing)
+  /* A failed accept (ENOBUFS, EPERM from a firewall, ...) is told and the
+  ** server goes on: libuv calls again for the next connection. */
+  if (status < 0) {
+    server_accept_failed(l->srv, status);
+    return;
+  }
+  if (l->srv->closing)
     return;
   if (!l->srv->serving) {
     l->pending = 1;

@@ -292,4 +292,57 @@ TEST(lua_close_alone_takes_luaios_handles_off_the_hosts_loop) {
   ASSERT_OK(uv_loop_close(&uv));
 }
 
+/* A failed accept goes to the exception handler, with the server, and
+** the server goes on. libuv passes accept's error to the listening
+** handle's connection_cb; the host, owning the loop, calls it as libuv
+** would. */
+static uv_loop_t *host_uv;
+
+static void fail_accept(uv_handle_t *h, void *arg) {
+  if (h->type == UV_TCP && ((uv_stream_t *)h)->connection_cb != NULL)
+    ((uv_stream_t *)h)->connection_cb((uv_stream_t *)h, *(int *)arg);
+}
+
+/* fail_accepts(): every listening socket's next accept fails. */
+static int host_fail_accepts(lua_State *L) {
+  (void)L;
+  int err = UV_ENOBUFS;
+  uv_walk(host_uv, fail_accept, &err);
+  return 0;
+}
+
+TEST(a_failed_accept_goes_to_the_exception_handler) {
+  uv_loop_t uv;
+  lua_State *L = open_host(&uv, LUAIO_CLOCK_REAL);
+  host_uv = &uv;
+  lua_register(L, "fail_accepts", host_fail_accepts);
+  run(L, "asyncio.create_task(function()\n"
+         "  local loop = asyncio.get_running_loop()\n"
+         "  local server\n"
+         "  loop:set_exception_handler(function(_, c)\n"
+         "    note(c.message == 'accept failed on server ' ..\n"
+         "      tostring(server) and 'told' or c.message)\n"
+         "    note(c.exception.code)\n"
+         "    note(tostring(c.server == server))\n"
+         "  end)\n"
+         "  server = asyncio.start_server(function(r, w)\n"
+         "    note('served')\n"
+         "    w:close()\n"
+         "  end, '127.0.0.1', 0)\n"
+         "  fail_accepts()\n"
+         "  asyncio.sleep(0)\n"
+         "  local r, w = asyncio.open_connection('127.0.0.1',\n"
+         "    server:port())\n"
+         "  r:read()\n"
+         "  w:close()\n"
+         "  server:close()\n"
+         "  server:wait_closed()\n"
+         "  note('done')\n"
+         "end)");
+  for (int i = 0; i < 1000 && strstr(test_log, "done") == NULL; i++)
+    host_uv_run(&uv, UV_RUN_ONCE);
+  ASSERT_STR_EQ("told,ENOBUFS,true,served,done", test_log);
+  close_host(L, &uv);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }

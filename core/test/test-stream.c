@@ -618,6 +618,51 @@ TEST(connect_cancelled_after_connecting) {
   test_loop_close(loop);
 }
 
+/* A failed accept is told, with the server's arg, and the server goes on
+** serving. libuv passes accept's error to the listening handle's
+** connection_cb, which a test can call as libuv would. */
+static void on_accept_error(luaio_server_t *srv, int err, void *arg) {
+  server_ctx *sc = arg;
+  ASSERT(srv == sc->srv);
+  test_logf("accept:%s", uv_err_name(err));
+}
+
+static void fail_accept(uv_handle_t *h, void *arg) {
+  if (h->type == UV_TCP && ((uv_stream_t *)h)->connection_cb != NULL)
+    ((uv_stream_t *)h)->connection_cb((uv_stream_t *)h, *(int *)arg);
+}
+
+TEST(accept_error_is_told) {
+  luaio_loop_t *loop = loop_open();
+  server_ctx sc;
+  server_open(&sc, loop, 1, 0);
+  int err = UV_ENOBUFS;
+  uv_walk(luaio_loop_uv(loop), fail_accept, &err); /* nobody to tell */
+  luaio_server_on_accept_error(sc.srv, on_accept_error);
+  uv_walk(luaio_loop_uv(loop), fail_accept, &err);
+  err = UV_EPERM;
+  uv_walk(luaio_loop_uv(loop), fail_accept, &err);
+  ASSERT_STR_EQ("accept:ENOBUFS,accept:EPERM", test_log);
+  /* Still serving. */
+  luaio_future_t *fut = luaio_stream_connect(
+      loop, "127.0.0.1", luaio_server_port(sc.srv), 0, 0);
+  ASSERT_NOT_NULL(fut);
+  RUN_UNTIL(loop, luaio_future_done(fut) && sc.naccepted == 1);
+  luaio_stream_t *s = NULL;
+  ASSERT_OK(luaio_stream_connect_finish(fut, 0, &s));
+  luaio_future_unref(fut);
+  luaio_stream_abort(s);
+  luaio_stream_unref(s);
+  /* Closing: nothing more is told. */
+  luaio_server_close(sc.srv);
+  test_log_reset();
+  uv_walk(luaio_loop_uv(loop), fail_accept, &err);
+  ASSERT_STR_EQ("", test_log);
+  server_shut(&sc);
+  luaio_loop_run(loop, LUAIO_RUN_NOWAIT);
+  test_loop_close(loop);
+}
+
 /* A stream holds an input buffer only while input waits to be read; the
 ** buffers streams share go with the last stream. */
 TEST(input_buffer_only_while_input_waits) {
