@@ -43,7 +43,9 @@ static int newuserdata(lua_State *L) {
 ** (out of memory for the call: "error in __gc"), so the runtime keeps
 ** the core futures that boxes own in slots of its own, and releases what
 ** is left there when the state closes. Tasks need none: a pending task
-** is pinned, and a done one owns no core future.
+** is pinned, and a done one owns no core future. XXX(#5): the other
+** objects whose finalizer releases a core object (queues, locks, streams,
+** servers, handles, ...) have no such slots yet.
 ** ======================================================================= */
 
 /* Makes sure that a slot is free; returns 0 when out of memory. */
