@@ -87,13 +87,15 @@ TEST(a_lua_sleep_wakes_a_host_blocked_in_uv_run_once) {
 TEST(uv_run_default_runs_the_scripts_to_their_end) {
   uv_loop_t uv;
   lua_State *L = open_host(&uv, LUAIO_CLOCK_REAL);
+  /* The deadlines are taken in one step each, so that no slowness of
+  ** the machine between them (valgrind) can reorder them. */
   run(L, "local loop = asyncio.get_running_loop()\n"
-         "loop:call_later(0.1, note, 'later')\n"
          "loop:call_soon(note, 'soon')\n"
          "local slow = asyncio.create_task(function()\n"
-         "  asyncio.sleep(0.15); note('slow'); return 'r'\n"
+         "  asyncio.sleep(0.3); note('slow'); return 'r'\n"
          "end)\n"
          "asyncio.create_task(function()\n"
+         "  loop:call_later(0.1, note, 'later')\n"
          "  asyncio.sleep(0.05); note('fast')\n"
          "  note('awaited ' .. asyncio.await(slow))\n"
          "end)");
