@@ -43,6 +43,9 @@ typedef struct luaioL_runtime {
   int interrupted;       /* SIGINT arrived during asyncio.run */
   lfuture *interrupt_target; /* what a signal cancels if not main (REPL) */
   int dump_on_sigquit;   /* SIGQUIT prints the tasks (the luaio command) */
+  /* Called before a writer of stdout or stderr writes, or NULL: the REPL
+  ** clears the line being typed (luaio.c). */
+  void (*stdio_write)(lua_State *L);
   int nreports;          /* boxes in the report queue (ltask.c) */
   int drain_scheduled;   /* a loop callback will deliver those reports */
   int closing;           /* the loop is closing: reports wait for it */

@@ -314,8 +314,29 @@ static int write_error(lua_State *L, int rc, const char *fname) {
   return luaioL_check(L, rc, fname);
 }
 
+static const char STDIO_KEY = 'i'; /* registry: fd -> reader or writer */
+
+/* Calls the runtime's stdio_write hook (the REPL's) if the writer at 1
+** is that of stdout or stderr; without a hook, one test. */
+static void stdio_write(lua_State *L) {
+  luaioL_runtime *rt = luaioL_rt(L);
+  if (rt->stdio_write == NULL)
+    return;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STDIO_KEY);
+  int found = 0;
+  for (int fd = 1; fd <= 2 && !found; fd++) {
+    lua_rawgeti(L, -1, fd);
+    found = lua_rawequal(L, -1, 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (found)
+    rt->stdio_write(L);
+}
+
 static int lwriter_write(lua_State *L) {
   luaio_stream_t *s = checkwriter(L);
+  stdio_write(L);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   int rc = luaio_stream_write(s, data, len);
@@ -336,6 +357,7 @@ static int lwriter_writelines(lua_State *L) {
                                     i, luaL_typename(L, -1)));
     lua_pop(L, 1);
   }
+  stdio_write(L);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, 2, i);
     size_t len;
@@ -854,8 +876,6 @@ static int connect_await(lua_State *L, lfuture *task, luaio_future_t *fut,
 /* {======================================================================
 ** Pipes and the standard streams
 ** ======================================================================= */
-
-static const char STDIO_KEY = 'i'; /* registry: fd -> reader or writer */
 
 /* Pushes the reader (or, with writable, the writer) of a new stream over
 ** fd. [-0, +1, e] */

@@ -844,6 +844,13 @@ static int repl_hide_l(lua_State *L) {
   return 0;
 }
 
+/* The runtime's stdio_write hook: a task writes with asyncio.stdout()
+** or asyncio.stderr(). */
+static void repl_hide_stdio(lua_State *L) {
+  (void)L;
+  repl_hide();
+}
+
 /* The exception handler of the REPL's loops, in place of stderr's: the
 ** errors of background tasks are output too. */
 static void repl_exception(lua_State *L, int ctx, void *ud) {
@@ -952,7 +959,10 @@ static void doREPL(lua_State *L) {
     lua_pushvalue(L, module);
     history_open(L);
     luaio_set_exception_handler(L, repl_exception, NULL);
+    luaioL_runtime *rt = luaioL_runtime_of(L);
+    rt->stdio_write = repl_hide_stdio;
     status = docall(L, 3, 0); /* asyncio.run(repl, cli, asyncio) */
+    rt->stdio_write = NULL;
     luaio_set_exception_handler(L, NULL, NULL);
     history_close();
   }

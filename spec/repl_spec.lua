@@ -104,6 +104,25 @@ describe("the luaio REPL on a terminal", function()
                    out)
   end)
 
+  it("writes a task's asyncio.stdout() and stderr() output above the line",
+     function()
+    local flag = os.tmpname()
+    os.remove(flag)
+    line(child, ("asyncio.create_task(function() while not io.open(%q) do "
+      .. "asyncio.sleep(0.01) end asyncio.stdout():write('S' .. 'O\\n') "
+      .. "asyncio.stderr():writelines({'S', 'E\\n'}) end)\r"):format(flag))
+    child:type("local par")
+    child:wait_for("%> local par")
+    io.open(flag, "w"):close()
+    child:wait_for("SE")
+    child:wait_for("%> local par", 2) -- drawn again, after the output
+    line(child, "tial = 1\r")
+    os.remove(flag)
+    local out = cli_child.slurp(child.out_path)
+    assert.matches("%%> local par\r\27%[K\rSO\r\nSE\r\n%%> local par",
+                   out)
+  end)
+
   it("recalls earlier lines with the up arrow", function()
     line(child, "print(40 + 2)\r")
     line(child, "\27[A\r")

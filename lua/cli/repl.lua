@@ -111,7 +111,8 @@ local function run(fn, self)
 end
 
 -- What tasks write with print, io.write and io.stdout/io.stderr's write
--- while a line is typed comes before the line, not into it.
+-- while a line is typed comes before the line, not into it (the writers
+-- of asyncio.stdout() and asyncio.stderr() do the same from C).
 local function hide_on_output()
   local print, write = print, io.write
   local stdout, stderr = io.stdout, io.stderr
