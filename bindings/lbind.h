@@ -322,7 +322,9 @@ void luaioL_pushawaitchain(lua_State *L, luaio_task_t *task);
 /* Pushes the table of loop's live tasks that `luaio ps` reads, as text
 ** (lgraph.c): a line "luaio-tasks 1<TAB>count", then one per task, oldest
 ** first: id, name, state, what it waits on, where (source:line), who
-** waits for it ("id:via,..."), tab-separated, "-" for none. [-0, +1, m] */
+** waits for it ("id:via,..."), the frames of its call stack (innermost
+** first, separated by ASCII's unit separator 0x1F), tab-separated, "-"
+** for none. [-0, +1, m] */
 void luaioL_pushtasktable(lua_State *L, luaio_loop_t *loop);
 
 /* Awaits the awaitable at idx in the running task: runs a coroutine

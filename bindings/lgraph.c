@@ -586,6 +586,33 @@ static void pushwhere(lua_State *L, lfuture *box) {
   lua_pushliteral(L, "");
 }
 
+/* Pushes the frames of the call stack of the box's task, innermost first,
+** each made a field, separated by FRAME_SEP; "-" when it has none.
+** [-0, +1, m] */
+#define FRAME_SEP "\x1f" /* ASCII's unit separator */
+
+static void pushframes(lua_State *L, lfuture *box) {
+  graph_opts o = {1, 0, 0};
+  pushstack(L, box, box->rt->current == box, &o);
+  int list = lua_gettop(L);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+  lua_pushliteral(L, "");
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_pushstring(L, i > 1 ? FRAME_SEP : "");
+    lua_rawgeti(L, list, i);
+    lua_getfield(L, -1, "text");
+    pushfield(L, lua_tostring(L, -1));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    lua_concat(L, 3);
+  }
+  if (n == 0) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "-");
+  }
+  lua_remove(L, list);
+}
+
 void luaioL_pushtasktable(lua_State *L, luaio_loop_t *loop) {
   luaL_checkstack(L, 16, "task table");
   luaioL_pushtasks(L, loop);
@@ -631,6 +658,8 @@ void luaioL_pushtasktable(lua_State *L, luaio_loop_t *loop) {
       luaL_addchar(&by, '-');
     luaL_pushresult(&by);
     lua_remove(L, list);
+    lua_pushliteral(L, "\t");
+    pushframes(L, box);
     lua_concat(L, lua_gettop(L) - b);
     lua_rawseti(L, lines, i + 1);
     lua_settop(L, lines);

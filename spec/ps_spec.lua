@@ -60,15 +60,53 @@ describe("luaio pstree and luaio ps", function()
       assert.equal(0, status, err)
       local group = "waiting, in function 'asyncio.TaskGroup', at "
       local song = "sleeping, in asyncio.sleep, at " .. play
+      -- Each task's call stack, innermost frame first, under its line.
+      local function at(text, n)
+        return ("%s:%d: in "):format(EXAMPLE, line_of(text, n))
+      end
+      local function fn(text, n)
+        return ("function <%s:%d>"):format(EXAMPLE, line_of(text, n))
+      end
+      local in_group = "[C]: in function 'asyncio.TaskGroup'"
+      local in_album = at("asyncio.TaskGroup(", 1) .. "upvalue 'album'"
+      local song_frames = {
+        "[C]: in function 'asyncio.sleep'",
+        at("asyncio.sleep(seconds + hold)") .. "upvalue 'play'",
+        at("tg:create_task(function() play(")
+          .. fn("tg:create_task(function() play("),
+      }
+      local function songs(prefix)
+        return table.concat({
+          prefix .. "├── " .. song_frames[1],
+          prefix .. "├── " .. song_frames[2],
+          prefix .. "└── " .. song_frames[3],
+        }, "\n")
+      end
       assert.equal(table.concat({
         "└── Task-1 (id 1): " .. group .. main,
+        "    ├── " .. in_group,
+        "    ├── " .. at("asyncio.TaskGroup(", 2)
+          .. fn("asyncio.run(function()"),
         "    ├── Night Drive (id 2) via TaskGroup: " .. group .. album,
+        "    │   ├── " .. in_group,
+        "    │   ├── " .. in_album,
+        "    │   ├── " .. at('album({ "Headlights"')
+          .. fn("tg:create_task(function()", 2),
         "    │   ├── Headlights (id 4) via TaskGroup: " .. song,
+        songs("    │   │   "),
         "    │   └── Overpass (id 5) via TaskGroup: " .. song,
+        songs("    │       "),
         "    └── Low Tide (id 3) via TaskGroup: " .. group .. album,
+        "        ├── " .. in_group,
+        "        ├── " .. in_album,
+        "        ├── " .. at('album({ "Undertow"')
+          .. fn("tg:create_task(function()", 3),
         "        ├── Undertow (id 6) via TaskGroup: " .. song,
+        songs("        │   "),
         "        ├── Salt (id 7) via TaskGroup: " .. song,
+        songs("        │   "),
         "        └── Harbour (id 8) via TaskGroup: " .. song,
+        songs("            "),
         "" }, "\n"), tree)
 
       local ps

@@ -2,7 +2,7 @@
 -- `luaio pstree` (bindings/luaio_ps.c runs it with the table, the mode
 -- and the pid; bindings/lgraph.c writes the table): ps as a table of
 -- tasks, pstree as the tree of who waits for whom, each task under the
--- tasks waiting for it.
+-- tasks waiting for it, after the frames of its call stack.
 local text, mode, pid = ...
 
 local tasks, byid = {}, {}
@@ -18,9 +18,14 @@ for line in lines do
     f[#f + 1] = field ~= "-" and field or ""
   end
   local t = { id = tonumber(f[1]), name = f[2], state = f[3], waits = f[4],
-              where = f[5], awaited_by = {}, children = {} }
+              where = f[5], awaited_by = {}, children = {}, frames = {} }
   for id, via in (f[6] or ""):gmatch("(%d+):([^,]+)") do
     t.awaited_by[#t.awaited_by + 1] = { id = tonumber(id), via = via }
+  end
+  if (f[7] or "") ~= "" then -- innermost first
+    for frame in (f[7] .. "\31"):gmatch("([^\31]*)\31") do
+      t.frames[#t.frames + 1] = frame
+    end
   end
   tasks[#tasks + 1] = t
   byid[t.id] = t
@@ -88,6 +93,9 @@ end
 local drawn = {}
 local path = {}
 
+-- A task's line, then the frames of its call stack (innermost first, as
+-- Python's pstree shows each task's coroutine stack), then the tasks
+-- waiting for it.
 local function draw(t, via, prefix, last)
   out[#out + 1] = prefix .. (last and "└── " or "├── ") .. label(t, via)
   local inner = prefix .. (last and "    " or "│   ")
@@ -97,6 +105,10 @@ local function draw(t, via, prefix, last)
   end
   drawn[t] = true
   path[t] = true
+  for i, frame in ipairs(t.frames) do
+    local final = i == #t.frames and #t.children == 0
+    out[#out + 1] = inner .. (final and "└── " or "├── ") .. frame
+  end
   for i, c in ipairs(t.children) do
     draw(c.task, c.via, inner, i == #t.children)
   end
