@@ -84,21 +84,28 @@ describe("the luaio REPL on a terminal", function()
     child:wait_for("after")
   end)
 
-  it("draws the prompt and the line being typed again after a task's output",
-     function()
+  -- Starts a task that runs output (code) once a flag file exists, types
+  -- part of a line, makes the flag and waits for last, the output's last
+  -- marker, and the line drawn again; returns what the terminal showed.
+  local function output_while_typing(output, last)
     local flag = os.tmpname()
     os.remove(flag)
     line(child, ("asyncio.create_task(function() while not io.open(%q) do "
-      .. "asyncio.sleep(0.01) end print('B' .. 'G') io.write('W' .. 'R\\n') "
-      .. "end)\r"):format(flag))
+      .. "asyncio.sleep(0.01) end %s end)\r"):format(flag, output))
     child:type("local par")
     child:wait_for("%> local par")
     io.open(flag, "w"):close()
-    child:wait_for("WR")
+    child:wait_for(last)
     child:wait_for("%> local par", 2) -- drawn again, after the output
     line(child, "tial = 1\r")
     os.remove(flag)
-    local out = cli_child.slurp(child.out_path)
+    return cli_child.slurp(child.out_path)
+  end
+
+  it("draws the prompt and the line being typed again after a task's output",
+     function()
+    local out = output_while_typing(
+      "print('B' .. 'G') io.write('W' .. 'R\\n')", "WR")
     -- The line was cleared, the output written from the line's start.
     assert.matches("%%> local par\r\27%[K\rBG\r\nWR\r\n%%> local par",
                    out)
@@ -106,19 +113,8 @@ describe("the luaio REPL on a terminal", function()
 
   it("writes a task's asyncio.stdout() and stderr() output above the line",
      function()
-    local flag = os.tmpname()
-    os.remove(flag)
-    line(child, ("asyncio.create_task(function() while not io.open(%q) do "
-      .. "asyncio.sleep(0.01) end asyncio.stdout():write('S' .. 'O\\n') "
-      .. "asyncio.stderr():writelines({'S', 'E\\n'}) end)\r"):format(flag))
-    child:type("local par")
-    child:wait_for("%> local par")
-    io.open(flag, "w"):close()
-    child:wait_for("SE")
-    child:wait_for("%> local par", 2) -- drawn again, after the output
-    line(child, "tial = 1\r")
-    os.remove(flag)
-    local out = cli_child.slurp(child.out_path)
+    local out = output_while_typing("asyncio.stdout():write('S' .. 'O\\n') "
+      .. "asyncio.stderr():writelines({'S', 'E\\n'})", "SE")
     assert.matches("%%> local par\r\27%[K\rSO\r\nSE\r\n%%> local par",
                    out)
   end)
