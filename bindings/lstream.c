@@ -370,13 +370,26 @@ static int lwriter_writelines(lua_State *L) {
   return 0;
 }
 
+/* Raises "fname: why" for TLS's failure on s, with code SSLError. */
+static int tls_error(lua_State *L, luaio_stream_t *s, const char *fname) {
+  luaioL_newerror(L, "Error", lua_pushfstring(L, "%s: %s", fname,
+                                              luaio_stream_tls_error(s)));
+  lua_remove(L, -2); /* the message */
+  lua_pushliteral(L, "SSLError");
+  lua_setfield(L, -2, "code");
+  return lua_error(L);
+}
+
 /* Raises drain's error: the writer closed by its own close() or abort()
-** says so (asyncio raises "Connection lost" there). */
-static int drain_error(lua_State *L, int rc) {
+** says so (asyncio raises "Connection lost" there); a failed handshake
+** says why. */
+static int drain_error(lua_State *L, luaio_stream_t *s, int rc) {
   if (rc == LUAIO_EINVALSTATE) {
     luaioL_newerror(L, "Error", "drain: the writer is closed");
     return lua_error(L);
   }
+  if (rc == LUAIO_ETLS)
+    return tls_error(L, s, "drain");
   return luaioL_raisewait(L, rc, "drain");
 }
 
@@ -387,7 +400,7 @@ static int drain_k(lua_State *L, int status, lua_KContext ctx) {
   lfuture *w = lua_touserdata(L, 2);
   int rc = luaio_stream_drain_finish(s, w->fut, luaioL_resumeerr(L));
   if (rc != 0)
-    return drain_error(L, rc);
+    return drain_error(L, s, rc);
   return 0;
 }
 
@@ -397,7 +410,7 @@ static int lwriter_drain(lua_State *L) {
   luaio_future_t *fut;
   int rc = luaio_stream_drain(s, &fut);
   if (rc != 0)
-    return drain_error(L, rc);
+    return drain_error(L, s, rc);
   if (fut == NULL)
     return 0;
   luaioL_pushfuture(L, fut); /* owns fut; at 2 */
@@ -644,13 +657,7 @@ static int tls_k(lua_State *L, int status, lua_KContext ctx) {
     return 0; /* as asyncio: a failed handshake ends the connection only */
   if (rc == LUAIO_ETLS || (rc != 0 && rc != LUAIO_ECANCELLED &&
                            rc != LUAIO_ETIMEOUT && rc != LUAIO_ENOMEM)) {
-    luaioL_newerror(L, "Error",
-                    lua_pushfstring(L, "%s: %s", tlsnames[op],
-                                    luaio_stream_tls_error(s)));
-    lua_remove(L, -2); /* the message */
-    lua_pushliteral(L, "SSLError");
-    lua_setfield(L, -2, "code");
-    return lua_error(L);
+    return tls_error(L, s, tlsnames[op]);
   }
   if (rc != 0)
     return luaioL_raisewait(L, rc, tlsnames[op]);

@@ -377,6 +377,12 @@ void luaio__stream_trim(luaio_stream_t *s);
 int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len);
 /* Ends the input with err (0: a clean end), as a lost connection does. */
 void luaio__stream_end(luaio_stream_t *s, int err);
+/* Counts n bytes of text held during the handshake in the write buffer's
+** size and in drain's marks. luaio__stream_unhold(s, err) lets go of all
+** of them once sent (err 0: drain waits for what they became) or dropped
+** (err: the handshake's, which wakes drain with it). */
+void luaio__stream_hold(luaio_stream_t *s, size_t n);
+void luaio__stream_unhold(luaio_stream_t *s, int err);
 /* Sends the end of output that luaio__tls_defer_eof() put off. */
 void luaio__stream_send_eof(luaio_stream_t *s);
 /* TLS's closing exchange is over (luaio__tls_close): a closed stream's

@@ -62,6 +62,7 @@ struct luaio_stream_s {
   int rerr;              /* the error the input ended with, or 0 */
   luaio_future_t *rwait; /* owns: the reader's wait, or NULL */
   size_t wqueued;        /* bytes in write requests not yet done */
+  size_t wheld;          /* text TLS holds until its handshake ends */
   size_t high, low;
   int werr;               /* the error that lost the connection */
   unsigned eof : 1;       /* no more input will come */
@@ -549,7 +550,7 @@ static void write_cb(uv_write_t *req, int status) {
   luaio__free(w, sizeof *w + w->len);
   if (status < 0 && status != UV_ECANCELED)
     input_end(s, status); /* as asyncio: the reader hears of it too */
-  if (s->wpaused && s->wqueued <= s->low) {
+  if (s->wpaused && s->wqueued + s->wheld <= s->low) {
     s->wpaused = 0;
     waitlist_wake_all(&s->drainers);
   }
@@ -611,15 +612,15 @@ int luaio__stream_send(luaio_stream_t *s, const char *data, size_t len) {
 }
 
 size_t luaio_stream_write_buffer_size(const luaio_stream_t *s) {
-  return s->dropped ? 0 : s->wqueued;
+  return s->dropped ? 0 : s->wqueued + s->wheld;
 }
 
 void luaio_stream_set_write_limits(luaio_stream_t *s, size_t high, size_t low) {
   s->high = high;
   s->low = low < high ? low : high;
-  if (s->wqueued > s->high)
+  if (s->wqueued + s->wheld > s->high)
     s->wpaused = 1;
-  else if (s->wpaused && s->wqueued <= s->low) {
+  else if (s->wpaused && s->wqueued + s->wheld <= s->low) {
     s->wpaused = 0;
     waitlist_wake_all(&s->drainers);
   }
@@ -1546,6 +1547,23 @@ void luaio__stream_trim(luaio_stream_t *s) {
 
 void luaio__stream_end(luaio_stream_t *s, int err) {
   input_end(s, err);
+}
+
+void luaio__stream_hold(luaio_stream_t *s, size_t n) {
+  s->wheld += n;
+  if (s->wqueued + s->wheld > s->high)
+    s->wpaused = 1;
+}
+
+void luaio__stream_unhold(luaio_stream_t *s, int err) {
+  s->wheld = 0;
+  if (err != 0 && s->werr == 0 && !s->dropped) {
+    s->werr = err; /* drain reports the handshake's failure */
+    waitlist_wake_all(&s->drainers);
+  } else if (s->wpaused && s->wqueued <= s->low) {
+    s->wpaused = 0;
+    waitlist_wake_all(&s->drainers);
+  }
 }
 
 void luaio__stream_linger_end(luaio_stream_t *s) {

@@ -479,8 +479,16 @@ static void set_error(luaio__tls *t, int sslerr) {
   ERR_clear_error();
 }
 
-/* The handshake is over: resolves its future (err 0) or fails it. */
-static void hs_finish(luaio__tls *t, int err) {
+/* The handshake is over: resolves its future (err 0) or fails it, the
+** text held for after it dropped and a waiting drain woken with err. */
+static void hs_finish(luaio_stream_t *s, luaio__tls *t, int err) {
+  if (err != 0) {
+    if (t->early != NULL)
+      luaio__free(t->early, t->capearly);
+    t->early = NULL;
+    t->nearly = t->capearly = 0;
+    luaio__stream_unhold(s, err);
+  }
   if (t->timer != NULL) {
     luaio_handle_t *h = t->timer;
     t->timer = NULL;
@@ -547,6 +555,7 @@ static int send_early(luaio_stream_t *s, luaio__tls *t) {
   t->nearly = t->capearly = 0;
   luaio__tls_write(s, p, n);
   luaio__free(p, cap);
+  luaio__stream_unhold(s, 0); /* counted from now as what it became */
   return luaio__stream_open(s);
 }
 
@@ -654,12 +663,12 @@ static void tls_input(luaio_stream_t *s, luaio__tls *t) {
       return;
     if (e != SSL_ERROR_NONE) {
       set_error(t, e);
-      hs_finish(t, LUAIO_ETLS);
+      hs_finish(s, t, LUAIO_ETLS);
       luaio_stream_close(s); /* the alert goes out first */
       return;
     }
     t->done = 1;
-    hs_finish(t, 0);
+    hs_finish(s, t, 0);
     if (t->early != NULL && !send_early(s, t))
       return;
     if (t->eof_after) {
@@ -688,6 +697,8 @@ void luaio__tls_write(luaio_stream_t *s, const char *data, size_t len) {
   if (!t->done) { /* queued: a handshake that fails drops it */
     if (keep_early(t, data, len) != 0)
       luaio__stream_end(s, LUAIO_ENOMEM);
+    else
+      luaio__stream_hold(s, len);
     return;
   }
   while (len > 0) {
@@ -736,7 +747,7 @@ void luaio__tls_input_end(luaio_stream_t *s, int err) {
     snprintf(t->err, sizeof t->err, "%s",
              err != 0 ? luaio_strerror(err)
                       : "EOF occurred in violation of protocol");
-  hs_finish(t, err != 0 ? err : UV_ECONNRESET);
+  hs_finish(s, t, err != 0 ? err : UV_ECONNRESET);
 }
 
 static void timeout_cb(void *arg) {
@@ -745,7 +756,7 @@ static void timeout_cb(void *arg) {
   luaio_handle_unref(t->timer);
   t->timer = NULL;
   snprintf(t->err, sizeof t->err, "handshake timed out");
-  hs_finish(t, LUAIO_ETIMEOUT);
+  hs_finish(s, t, LUAIO_ETIMEOUT);
   luaio_stream_abort(s);
 }
 
@@ -843,7 +854,7 @@ luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
       (hostname == NULL || hostname[0] == '\0')) {
     /* As Python's ssl: no name to check is an error, not a pass. */
     snprintf(t->err, sizeof t->err, "check_hostname requires server_hostname");
-    hs_finish(t, LUAIO_ETLS);
+    hs_finish(s, t, LUAIO_ETLS);
     return fut;
   }
   size_t n;
@@ -864,7 +875,7 @@ luaio_future_t *luaio_stream_start_tls(luaio_stream_t *s, luaio_tls_ctx_t *ctx,
     int r = SSL_do_handshake(t->ssl);
     if (r != 1 && SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_READ) {
       set_error(t, SSL_get_error(t->ssl, r));
-      hs_finish(t, LUAIO_ETLS);
+      hs_finish(s, t, LUAIO_ETLS);
       return fut;
     }
     flush(s, t);

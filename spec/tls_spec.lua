@@ -706,6 +706,117 @@ print("closed")
     end)
   end)
 
+  -- A plain server that upgrades a connection to TLS with sctx once go is
+  -- set, then gives the text read to got (or the handshake's failure).
+  local function held_starttls_server(sctx, go, got, n)
+    return asyncio.start_server(function(reader, writer)
+      assert.equal("STARTTLS\n", reader:readline())
+      writer:write("go ahead\n")
+      go:wait() -- the client's handshake waits meanwhile
+      local ok, err = pcall(writer.start_tls, writer, sctx)
+      if ok then
+        got:set_result(reader:readexactly(n))
+      else
+        got:set_result(err)
+      end
+      writer:close()
+    end, "127.0.0.1", 0)
+  end
+
+  local MIB = 1024 * 1024
+
+  it("counts what is written during start_tls, and drain waits for it",
+     function()
+    asyncio.run(function()
+      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
+      local server = held_starttls_server(server_ctx(), go, got, MIB)
+      local reader, writer = starttls_client(server)
+      local upgrade = asyncio.create_task(function()
+        writer:start_tls(client_ctx())
+      end)
+      asyncio.sleep(0) -- the handshake has begun, and waits for the server
+      local data = string.rep("0123456789abcdef", MIB // 16)
+      writer:write(data)
+      assert.is_true(writer:get_write_buffer_size() >= MIB)
+      local order = {}
+      local drainer = asyncio.create_task(function()
+        writer:drain()
+        order[#order + 1] = "drained"
+      end)
+      for _ = 1, 10 do asyncio.sleep(0) end
+      assert.is_false(drainer:done()) -- held by the handshake
+      order[#order + 1] = "go"
+      go:set()
+      asyncio.await(drainer)
+      asyncio.await(upgrade)
+      assert.same({"go", "drained"}, order)
+      assert.is_true(writer:get_write_buffer_size() <= 16384)
+      assert.is_true(asyncio.await(got) == data) -- all of it, in order
+      assert.equal("", reader:read())
+      close_both(writer, server)
+    end)
+  end)
+
+  it("wakes a drain waiting on a handshake that fails with its error",
+     function()
+    asyncio.run(function()
+      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
+      local server = held_starttls_server(
+        server_ctx(dir .. "/self.pem", dir .. "/self.key"), go, got, MIB)
+      local _, writer = starttls_client(server)
+      local upgrade = asyncio.create_task(function()
+        return pcall(writer.start_tls, writer, client_ctx(),
+                     {server_hostname = "localhost"})
+      end)
+      asyncio.sleep(0) -- the handshake has begun
+      writer:write(string.rep("x", MIB))
+      assert.is_true(writer:get_write_buffer_size() >= MIB)
+      local drainer = asyncio.create_task(function()
+        return pcall(writer.drain, writer)
+      end)
+      for _ = 1, 10 do asyncio.sleep(0) end
+      assert.is_false(drainer:done())
+      go:set()
+      local ok, err = asyncio.await(drainer)
+      assert.is_false(ok)
+      assert.matches("drain: certificate verify failed: self-signed " ..
+                     "certificate", tostring(err), 1, true)
+      assert.equal("SSLError", err.code)
+      assert.is_false((asyncio.await(upgrade)))
+      assert.equal(0, writer:get_write_buffer_size()) -- dropped, not sent
+      assert.is_false(pcall(writer.drain, writer)) -- and so it stays
+      assert.is_not_nil(tostring(asyncio.await(got))) -- the server's failed
+      close_both(writer, server)
+    end)
+  end)
+
+  it("lets a drain go when start_tls is cancelled with text held",
+     function()
+    asyncio.run(function()
+      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
+      local server = held_starttls_server(server_ctx(), go, got, MIB)
+      local _, writer = starttls_client(server)
+      local upgrade = asyncio.create_task(function()
+        writer:start_tls(client_ctx())
+      end)
+      asyncio.sleep(0) -- the handshake has begun
+      writer:write(string.rep("x", MIB))
+      local drainer = asyncio.create_task(function()
+        return pcall(writer.drain, writer)
+      end)
+      asyncio.sleep(0)
+      assert.is_false(drainer:done())
+      upgrade:cancel()
+      assert.is_false(pcall(asyncio.await, upgrade))
+      asyncio.await(drainer) -- woken, the text dropped with the connection
+      assert.equal(0, writer:get_write_buffer_size())
+      writer:wait_closed()
+      go:set()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
   -- }====================================================================
 
   -- {====================================================================
