@@ -81,6 +81,13 @@ static void adopt_pair(lua_State *L) {
     luaioL_scope_adopt(L, scope, -1, 0); /* the reader holds the writer */
 }
 
+/* Raises naming fname when the running code's scope is closed. */
+static void checkscope(lua_State *L, const char *fname) {
+  uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
+  if (scope != 0)
+    luaioL_scope_check(L, scope, fname);
+}
+
 /* Pushes a box of type mt with no stream yet. [-0, +1, m] */
 static lstream *newbox(lua_State *L, const char *mt) {
   lstream *ls = lua_newuserdatauv(L, sizeof *ls, 1);
@@ -782,13 +789,6 @@ static double optfield(lua_State *L, int idx, const char *name, double def) {
   return v;
 }
 
-/* Raises naming fname when the running code's scope is closed. */
-static void checkscope(lua_State *L, const char *fname) {
-  uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
-  if (scope != 0)
-    luaioL_scope_check(L, scope, fname);
-}
-
 static int checkport(lua_State *L, int idx) {
   lua_Integer port = luaL_checkinteger(L, idx);
   luaL_argcheck(L, port >= 0 && port <= 65535, idx, "port out of range");
@@ -817,11 +817,18 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
     }
     return lua_error(L);
   }
+  const char *fname =
+      ctx >= CONNECT_UNIX ? "open_unix_connection" : "open_connection";
   int rc = luaio_stream_connect_finish(w->fut, err, &s);
   if (rc != 0)
-    return luaioL_raisewait(L, rc,
-                            ctx >= CONNECT_UNIX ? "open_unix_connection"
-                                                : "open_connection");
+    return luaioL_raisewait(L, rc, fname);
+  uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
+  if (scope != 0 && !luaioL_scope_open(L, scope)) {
+    /* Closed while it connected: the connection would join nothing. */
+    luaio_stream_abort(s);
+    luaio_stream_unref(s);
+    return luaL_error(L, "%s: the scope is closed", fname);
+  }
   setpair(L, s);
   if (luaioL_runtime_of(L)->debug)
     pairorigin(L, -1, ctx >= CONNECT_UNIX ? "Unix connection"
@@ -915,6 +922,7 @@ static int lstream_connect_read_pipe(lua_State *L) {
   double timeout;
   size_t limit;
   connect_opts(L, 2, &timeout, &limit);
+  checkscope(L, "connect_read_pipe");
   pushfd(L, loop, fd, 0, limit, "connect_read_pipe");
   pairorigin(L, -1, "read pipe");
   return 1;
@@ -923,7 +931,9 @@ static int lstream_connect_read_pipe(lua_State *L) {
 /* connect_write_pipe(fd) */
 static int lstream_connect_write_pipe(lua_State *L) {
   luaio_loop_t *loop = luaioL_checkloop(L, "connect_write_pipe");
-  pushfd(L, loop, checkfd(L), 1, 0, "connect_write_pipe");
+  int fd = checkfd(L);
+  checkscope(L, "connect_write_pipe");
+  pushfd(L, loop, fd, 1, 0, "connect_write_pipe");
   pairorigin(L, -1, "write pipe");
   return 1;
 }
@@ -1249,9 +1259,8 @@ static lserver *newserver(lua_State *L, luaio_loop_t *loop,
                           const char *fname) {
   if (!lua_isnoneornil(L, 4))
     luaL_checktype(L, 4, LUA_TTABLE);
+  checkscope(L, fname);
   uint32_t scope = luaioL_curscope(luaioL_runtime_of(L));
-  if (scope != 0)
-    luaioL_scope_check(L, scope, fname);
   double limit = optfield(L, 4, "limit", 0);
   optfield(L, 4, "backlog", 100);
   lua_settop(L, 4);
