@@ -665,9 +665,12 @@ static int lprocess__tostring(lua_State *L) {
 ** registry until the handler is done with.
 ** ======================================================================= */
 
+#define SIGNAL_MT "asyncio.SignalHandler"
+
 typedef struct {
   luaioL_runtime *rt;
-  int ref; /* registry: {fn, args..., n = } */
+  int ref;        /* registry: {fn, args..., n = } */
+  uint32_t scope; /* the scope of the code that added it (0: none) */
 } lsignal;
 
 static void lsignal_run(void *arg, int signum) {
@@ -684,12 +687,24 @@ static void lsignal_run(void *arg, int signum) {
   for (int i = 1; i <= n; i++)
     lua_rawgeti(L, t, i);
   lua_remove(L, t);
+  /* Run in the scope that added it, as a callback is. */
+  uint32_t outer = s->rt->scope;
+  s->rt->scope = s->scope;
   luaioL_pcallreport(L, n - 1, "error in signal handler");
+  s->rt->scope = outer;
 }
 
 static void lsignal_free(void *arg) {
   lsignal *s = arg;
-  luaL_unref(s->rt->L, LUA_REGISTRYINDEX, s->ref);
+  lua_State *L = s->rt->L;
+  if (s->scope != 0) { /* its scope has nothing left to remove */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
+    lua_pushliteral(L, "h");
+    lua_pushnil(L);
+    lua_rawset(L, -3); /* clearing a field allocates nothing */
+    lua_pop(L, 1);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
   free(s);
 }
 
@@ -714,18 +729,28 @@ static int lloop_add_signal_handler(lua_State *L) {
   luaL_checktype(L, 3, LUA_TFUNCTION);
   if (sig == SIGKILL || sig == SIGSTOP)
     return luaL_argerror(L, 2, "SIGKILL and SIGSTOP cannot be caught");
+  uint32_t scope = luaioL_curscope(rt);
+  if (scope != 0)
+    luaioL_scope_check(L, scope, "add_signal_handler");
   int n = lua_gettop(L) - 2;
-  lua_createtable(L, n, 1);
+  lua_createtable(L, n, 3);
   for (int i = 1; i <= n; i++) {
     lua_pushvalue(L, i + 2);
     lua_rawseti(L, -2, i);
   }
   lua_pushinteger(L, n);
   lua_setfield(L, -2, "n");
+  if (scope != 0) { /* the table stands for the handler in its scope */
+    lua_pushinteger(L, sig);
+    lua_setfield(L, -2, "sig");
+    luaL_setmetatable(L, SIGNAL_MT);
+  }
   lsignal *s = malloc(sizeof *s);
   if (s == NULL)
     return luaL_error(L, "not enough memory");
   s->rt = rt;
+  s->scope = 0; /* until started: nothing to clear on failure */
+  lua_pushvalue(L, -1);
   s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   signal_remove(L, sig);
   luaio_signal_t *h;
@@ -734,9 +759,33 @@ static int lloop_add_signal_handler(lua_State *L) {
     lsignal_free(s);
     return luaioL_check(L, rc, "add_signal_handler");
   }
+  s->scope = scope;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &SIGNALS_KEY);
   lua_pushlightuserdata(L, h);
   lua_rawseti(L, -2, sig);
+  lua_pop(L, 1);
+  if (scope != 0) {
+    lua_pushlightuserdata(L, h);
+    lua_setfield(L, -2, "h");
+    luaioL_scope_adopt(L, scope, -1, 0); /* the registry holds it */
+  }
+  return 0;
+}
+
+/* __scope(handler, what): its scope is cancelled; the handler is removed
+** unless it was removed or replaced already. */
+static int lsignal__scope(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (strcmp(luaL_checkstring(L, 2), "cancel") != 0)
+    return 0;
+  lua_getfield(L, 1, "h");
+  void *h = lua_touserdata(L, -1);
+  lua_getfield(L, 1, "sig");
+  int sig = (int)lua_tointeger(L, -1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &SIGNALS_KEY);
+  lua_rawgeti(L, -1, sig);
+  if (h != NULL && lua_touserdata(L, -1) == h)
+    signal_remove(L, sig);
   return 0;
 }
 
@@ -847,4 +896,8 @@ void luaioL_open_process(lua_State *L) {
   lua_pop(L, 2);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &SIGNALS_KEY);
+  luaL_newmetatable(L, SIGNAL_MT);
+  lua_pushcfunction(L, lsignal__scope);
+  lua_setfield(L, -2, "__scope");
+  lua_pop(L, 1);
 }
