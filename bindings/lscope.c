@@ -434,11 +434,13 @@ static int scope_run_p(lua_State *L) {
 }
 
 LUAIO_EXTERN int luaio_host_scope_run(lua_State *L, int ref, int nargs) {
+  if (nargs < 0 || lua_gettop(L) < nargs + 1)
+    return LUAIO_EINVAL; /* nothing of ours to pop */
   lscope *s = refscope(L, ref);
   int rc = 0;
   if (luaioL_runtime_of(L)->loop == NULL || (s != NULL && s->closed))
     rc = LUAIO_EINVALSTATE;
-  else if (s == NULL || nargs < 0 || !lua_isfunction(L, -(nargs + 1)))
+  else if (s == NULL || !lua_isfunction(L, -(nargs + 1)))
     rc = LUAIO_EINVAL;
   else if (!lua_checkstack(L, 3))
     rc = LUAIO_ENOMEM;
@@ -450,11 +452,14 @@ LUAIO_EXTERN int luaio_host_scope_run(lua_State *L, int ref, int nargs) {
   lua_insert(L, -(nargs + 2));
   lua_pushlightuserdata(L, s);
   lua_insert(L, -(nargs + 2));
-  if (lua_pcall(L, nargs + 2, 1, 0) != LUA_OK) {
-    lua_pop(L, 1);
-    return LUAIO_ENOMEM;
-  }
-  return 0;
+  int status = lua_pcall(L, nargs + 2, 1, 0);
+  if (status == LUA_OK)
+    return 0;
+  lua_pop(L, 1);
+  /* Checked above, the scope can only have closed meanwhile if what
+  ** the error ran closed it; else a Lua or C allocation failed. */
+  return status != LUA_ERRMEM && s->closed ? LUAIO_EINVALSTATE
+                                           : LUAIO_ENOMEM;
 }
 
 /* Stack: the scope. */

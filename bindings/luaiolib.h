@@ -134,15 +134,18 @@ LUAIO_EXTERN int luaio_host_future_fail(lua_State *L, int ref);
 /* Scopes, for scripts that are reloaded or unloaded: a scope owns what
 ** is made inside it, directly or by its tasks (a task's scope is copied
 ** into the tasks it makes): tasks, call_soon/call_later/call_at handles,
-** done callbacks, servers, streams, datagram endpoints, subprocesses and
-** the scopes made inside it. luaio_host_scope_new pushes a new
+** done callbacks, servers, streams, datagram endpoints, subprocesses,
+** signal handlers and the scopes made inside it. luaio_host_scope_new pushes a new
 ** asyncio.Scope of the open loop and returns a reference (> 0) that
 ** keeps it, or a negative code (nothing pushed): LUAIO_EINVALSTATE when
 ** no loop is open, LUAIO_ENOMEM. luaio_host_scope_run pops a function
 ** and the nargs arguments above it and starts it as a task of the scope;
 ** it pushes the Task and returns 0, or pops them and returns
-** LUAIO_EINVAL (a bad reference, or no function), LUAIO_EINVALSTATE (the
-** scope is closed, or no loop is open) or LUAIO_ENOMEM.
+** LUAIO_EINVALSTATE when the scope is closed (cancelled, closed, or its
+** loop ended) or no loop is open, LUAIO_EINVAL when ref is no scope's or
+** the value below the arguments is not a function, or LUAIO_ENOMEM when
+** memory ran out (Lua's or the core's); a negative nargs, or more than
+** the stack holds, is LUAIO_EINVAL with nothing popped.
 ** luaio_host_scope_close cancels the scope's tasks (their cleanup runs in
 ** the next steps), cancels its handles, removes its done callbacks,
 ** closes its servers, streams and endpoints, terminates its subprocesses

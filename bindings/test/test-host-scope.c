@@ -251,4 +251,65 @@ TEST(bad_references_closed_scopes_and_no_loop_are_refused) {
   lua_close(L);
 }
 
+/* The allocator of the state, wrapped: while fail_allocs is set, every
+** request that grows a block fails. */
+static lua_Alloc real_alloc;
+static void *real_ud;
+static int fail_allocs;
+
+static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (fail_allocs && nsize > osize)
+    return NULL;
+  return real_alloc(real_ud, ptr, osize, nsize);
+}
+
+TEST(scope_run_tells_each_failure_by_its_own_code) {
+  lua_State *L = open_host();
+  int ref = luaio_host_scope_new(L);
+  ASSERT(ref > 0);
+  lua_pop(L, 1);
+  int top = lua_gettop(L);
+  /* Bad argument counts: nothing is popped. */
+  lua_getglobal(L, "log");
+  ASSERT_EQ(LUAIO_EINVAL, luaio_host_scope_run(L, ref, -2));
+  ASSERT_EQ(LUAIO_EINVAL, luaio_host_scope_run(L, ref, 5));
+  ASSERT_EQ(top + 1, lua_gettop(L));
+  lua_pop(L, 1);
+  /* Not a function; no scope's reference. */
+  lua_pushliteral(L, "not a function");
+  ASSERT_EQ(LUAIO_EINVAL, luaio_host_scope_run(L, ref, 0));
+  lua_getglobal(L, "log");
+  ASSERT_EQ(LUAIO_EINVAL, luaio_host_scope_run(L, -1, 0));
+  ASSERT_EQ(top, lua_gettop(L));
+  /* Memory runs out while the task is made. */
+  lua_gc(L, LUA_GCCOLLECT);
+  lua_gc(L, LUA_GCSTOP);
+  real_alloc = lua_getallocf(L, &real_ud);
+  lua_setallocf(L, failing_alloc, NULL);
+  lua_getglobal(L, "log");
+  lua_pushliteral(L, "ran");
+  fail_allocs = 1;
+  int rc = luaio_host_scope_run(L, ref, 1);
+  fail_allocs = 0;
+  lua_setallocf(L, real_alloc, real_ud);
+  lua_gc(L, LUA_GCRESTART);
+  ASSERT_EQ(LUAIO_ENOMEM, rc);
+  ASSERT_EQ(top, lua_gettop(L));
+  /* The scope works on, and refuses once its loop has ended. */
+  lua_getglobal(L, "log");
+  lua_pushliteral(L, "ran");
+  ASSERT_OK(luaio_host_scope_run(L, ref, 1));
+  lua_pop(L, 1);
+  frames(L, 1);
+  ASSERT_STR_EQ("ran", test_log);
+  ASSERT_OK(luaio_host_close(L));
+  ASSERT_OK(luaio_host_open_clock(L, NULL, LUAIO_CLOCK_MANUAL));
+  lua_getglobal(L, "log");
+  ASSERT_EQ(LUAIO_EINVALSTATE, luaio_host_scope_run(L, ref, 0));
+  ASSERT_EQ(top, lua_gettop(L));
+  ASSERT_OK(luaio_host_close(L));
+  lua_close(L);
+}
+
 int main(int argc, char **argv) { return test_main(argc, argv); }
