@@ -480,14 +480,17 @@ static void set_error(luaio__tls *t, int sslerr) {
 }
 
 /* The handshake is over: resolves its future (err 0) or fails it, the
-** text held for after it dropped and a waiting drain woken with err. */
+** text held for after it dropped and drain failed as start_tls is: with
+** t->err, but for a timeout or a lack of memory. */
 static void hs_finish(luaio_stream_t *s, luaio__tls *t, int err) {
   if (err != 0) {
     if (t->early != NULL)
       luaio__free(t->early, t->capearly);
     t->early = NULL;
     t->nearly = t->capearly = 0;
-    luaio__stream_unhold(s, err);
+    luaio__stream_unhold(s, err == LUAIO_ETIMEOUT || err == LUAIO_ENOMEM
+                                ? err
+                                : LUAIO_ETLS);
   }
   if (t->timer != NULL) {
     luaio_handle_t *h = t->timer;

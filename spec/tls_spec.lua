@@ -790,6 +790,37 @@ print("closed")
     end)
   end)
 
+  it("wakes a drain with the handshake's error when the writer closes",
+     function()
+    asyncio.run(function()
+      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
+      local server = held_starttls_server(server_ctx(), go, got, MIB)
+      local _, writer = starttls_client(server)
+      local upgrade = asyncio.create_task(function()
+        return pcall(writer.start_tls, writer, client_ctx())
+      end)
+      asyncio.sleep(0) -- the handshake has begun
+      writer:write(string.rep("x", MIB))
+      local drainer = asyncio.create_task(function()
+        return pcall(writer.drain, writer)
+      end)
+      asyncio.sleep(0)
+      assert.is_false(drainer:done())
+      writer:close()
+      local ok, err = asyncio.await(drainer)
+      assert.is_false(ok) -- as start_tls: the text held could not go
+      local uok, uerr = asyncio.await(upgrade)
+      assert.is_false(uok)
+      assert.equal("SSLError", err.code)
+      assert.equal(tostring(uerr):gsub("^start_tls", "drain"), tostring(err))
+      assert.equal(0, writer:get_write_buffer_size()) -- dropped
+      writer:wait_closed()
+      go:set()
+      server:close()
+      server:wait_closed()
+    end)
+  end)
+
   it("lets a drain go when start_tls is cancelled with text held",
      function()
     asyncio.run(function()
