@@ -725,126 +725,97 @@ print("closed")
 
   local MIB = 1024 * 1024
 
+  -- A STARTTLS connection to a server that holds its handshake back until
+  -- h.go is set, data written meanwhile, and a task h.drainer in drain()
+  -- (returning pcall's results), seen waiting. h.upgrade returns those of
+  -- start_tls; h.got is what the server read (n bytes), or its failure.
+  local function held_upgrade(sctx, data)
+    local h = {go = asyncio.Event(),
+               got = asyncio.get_running_loop():create_future()}
+    h.server = held_starttls_server(sctx, h.go, h.got, #data)
+    h.reader, h.writer = starttls_client(h.server)
+    h.upgrade = asyncio.create_task(function()
+      return pcall(h.writer.start_tls, h.writer, client_ctx(),
+                   {server_hostname = "localhost"})
+    end)
+    asyncio.sleep(0) -- the handshake has begun, and waits for the server
+    h.writer:write(data)
+    assert.is_true(h.writer:get_write_buffer_size() >= #data)
+    h.drainer = asyncio.create_task(function()
+      return pcall(h.writer.drain, h.writer)
+    end)
+    for _ = 1, 10 do asyncio.sleep(0) end
+    assert.is_false(h.drainer:done()) -- held by the handshake
+    return h
+  end
+
   it("counts what is written during start_tls, and drain waits for it",
      function()
     asyncio.run(function()
-      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
-      local server = held_starttls_server(server_ctx(), go, got, MIB)
-      local reader, writer = starttls_client(server)
-      local upgrade = asyncio.create_task(function()
-        writer:start_tls(client_ctx())
-      end)
-      asyncio.sleep(0) -- the handshake has begun, and waits for the server
       local data = string.rep("0123456789abcdef", MIB // 16)
-      writer:write(data)
-      assert.is_true(writer:get_write_buffer_size() >= MIB)
-      local order = {}
-      local drainer = asyncio.create_task(function()
-        writer:drain()
-        order[#order + 1] = "drained"
-      end)
-      for _ = 1, 10 do asyncio.sleep(0) end
-      assert.is_false(drainer:done()) -- held by the handshake
-      order[#order + 1] = "go"
-      go:set()
-      asyncio.await(drainer)
-      asyncio.await(upgrade)
-      assert.same({"go", "drained"}, order)
-      assert.is_true(writer:get_write_buffer_size() <= 16384)
-      assert.is_true(asyncio.await(got) == data) -- all of it, in order
-      assert.equal("", reader:read())
-      close_both(writer, server)
+      local h = held_upgrade(server_ctx(), data)
+      h.go:set()
+      assert.is_true((asyncio.await(h.drainer)))
+      assert.is_true((asyncio.await(h.upgrade)))
+      assert.is_true(h.writer:get_write_buffer_size() <= 16384)
+      assert.is_true(asyncio.await(h.got) == data) -- all of it, in order
+      assert.equal("", h.reader:read())
+      close_both(h.writer, h.server)
     end)
   end)
 
   it("wakes a drain waiting on a handshake that fails with its error",
      function()
     asyncio.run(function()
-      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
-      local server = held_starttls_server(
-        server_ctx(dir .. "/self.pem", dir .. "/self.key"), go, got, MIB)
-      local _, writer = starttls_client(server)
-      local upgrade = asyncio.create_task(function()
-        return pcall(writer.start_tls, writer, client_ctx(),
-                     {server_hostname = "localhost"})
-      end)
-      asyncio.sleep(0) -- the handshake has begun
-      writer:write(string.rep("x", MIB))
-      assert.is_true(writer:get_write_buffer_size() >= MIB)
-      local drainer = asyncio.create_task(function()
-        return pcall(writer.drain, writer)
-      end)
-      for _ = 1, 10 do asyncio.sleep(0) end
-      assert.is_false(drainer:done())
-      go:set()
-      local ok, err = asyncio.await(drainer)
+      local h = held_upgrade(server_ctx(dir .. "/self.pem",
+                                        dir .. "/self.key"),
+                             string.rep("x", MIB))
+      h.go:set()
+      local ok, err = asyncio.await(h.drainer)
       assert.is_false(ok)
       assert.matches("drain: certificate verify failed: self-signed " ..
                      "certificate", tostring(err), 1, true)
       assert.equal("SSLError", err.code)
-      assert.is_false((asyncio.await(upgrade)))
-      assert.equal(0, writer:get_write_buffer_size()) -- dropped, not sent
-      assert.is_false(pcall(writer.drain, writer)) -- and so it stays
-      assert.is_not_nil(tostring(asyncio.await(got))) -- the server's failed
-      close_both(writer, server)
+      assert.is_false((asyncio.await(h.upgrade)))
+      assert.equal(0, h.writer:get_write_buffer_size()) -- dropped, not sent
+      assert.is_false(pcall(h.writer.drain, h.writer)) -- and so it stays
+      assert.is_not_nil(tostring(asyncio.await(h.got))) -- the server's failed
+      close_both(h.writer, h.server)
     end)
   end)
 
   it("wakes a drain with the handshake's error when the writer closes",
      function()
     asyncio.run(function()
-      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
-      local server = held_starttls_server(server_ctx(), go, got, MIB)
-      local _, writer = starttls_client(server)
-      local upgrade = asyncio.create_task(function()
-        return pcall(writer.start_tls, writer, client_ctx())
-      end)
-      asyncio.sleep(0) -- the handshake has begun
-      writer:write(string.rep("x", MIB))
-      local drainer = asyncio.create_task(function()
-        return pcall(writer.drain, writer)
-      end)
-      asyncio.sleep(0)
-      assert.is_false(drainer:done())
-      writer:close()
-      local ok, err = asyncio.await(drainer)
+      local h = held_upgrade(server_ctx(), string.rep("x", MIB))
+      h.writer:close()
+      local ok, err = asyncio.await(h.drainer)
       assert.is_false(ok) -- as start_tls: the text held could not go
-      local uok, uerr = asyncio.await(upgrade)
+      local uok, uerr = asyncio.await(h.upgrade)
       assert.is_false(uok)
       assert.equal("SSLError", err.code)
       assert.equal(tostring(uerr):gsub("^start_tls", "drain"), tostring(err))
-      assert.equal(0, writer:get_write_buffer_size()) -- dropped
-      writer:wait_closed()
-      go:set()
-      server:close()
-      server:wait_closed()
+      assert.equal(0, h.writer:get_write_buffer_size()) -- dropped
+      h.writer:wait_closed()
+      h.go:set()
+      h.server:close()
+      h.server:wait_closed()
     end)
   end)
 
   it("lets a drain go when start_tls is cancelled with text held",
      function()
     asyncio.run(function()
-      local go, got = asyncio.Event(), asyncio.get_running_loop():create_future()
-      local server = held_starttls_server(server_ctx(), go, got, MIB)
-      local _, writer = starttls_client(server)
-      local upgrade = asyncio.create_task(function()
-        writer:start_tls(client_ctx())
-      end)
-      asyncio.sleep(0) -- the handshake has begun
-      writer:write(string.rep("x", MIB))
-      local drainer = asyncio.create_task(function()
-        return pcall(writer.drain, writer)
-      end)
-      asyncio.sleep(0)
-      assert.is_false(drainer:done())
-      upgrade:cancel()
-      assert.is_false(pcall(asyncio.await, upgrade))
-      asyncio.await(drainer) -- woken, the text dropped with the connection
-      assert.equal(0, writer:get_write_buffer_size())
-      writer:wait_closed()
-      go:set()
-      server:close()
-      server:wait_closed()
+      local h = held_upgrade(server_ctx(), string.rep("x", MIB))
+      h.upgrade:cancel()
+      local ok, upgraded = pcall(asyncio.await, h.upgrade)
+      assert.is_false(ok and upgraded) -- start_tls's pcall took the cancel
+      asyncio.await(h.drainer) -- woken, the text dropped with the connection
+      assert.equal(0, h.writer:get_write_buffer_size())
+      h.writer:wait_closed()
+      h.go:set()
+      h.server:close()
+      h.server:wait_closed()
     end)
   end)
 
