@@ -728,15 +728,16 @@ print("closed")
   -- A STARTTLS connection to a server that holds its handshake back until
   -- h.go is set, data written meanwhile, and a task h.drainer in drain()
   -- (returning pcall's results), seen waiting. h.upgrade returns those of
-  -- start_tls; h.got is what the server read (n bytes), or its failure.
-  local function held_upgrade(sctx, data)
+  -- start_tls (with opts, by default server_hostname = "localhost"); h.got
+  -- is what the server read (n bytes), or its failure.
+  local function held_upgrade(sctx, data, opts)
     local h = {go = asyncio.Event(),
                got = asyncio.get_running_loop():create_future()}
     h.server = held_starttls_server(sctx, h.go, h.got, #data)
     h.reader, h.writer = starttls_client(h.server)
     h.upgrade = asyncio.create_task(function()
       return pcall(h.writer.start_tls, h.writer, client_ctx(),
-                   {server_hostname = "localhost"})
+                   opts or {server_hostname = "localhost"})
     end)
     asyncio.sleep(0) -- the handshake has begun, and waits for the server
     h.writer:write(data)
@@ -782,6 +783,29 @@ print("closed")
       assert.is_not_nil(tostring(asyncio.await(h.got))) -- the server's failed
       close_both(h.writer, h.server)
     end)
+  end)
+
+  -- On a virtual clock: the deadline is exact, and costs no time.
+  it("wakes a drain with TimeoutError when the handshake times out",
+     function()
+    asyncio.run(function()
+      local loop = asyncio.get_running_loop()
+      local start = loop:time()
+      local h = held_upgrade(server_ctx(), string.rep("x", MIB),
+        {server_hostname = "localhost", ssl_handshake_timeout = 5})
+      local ok, err = asyncio.await(h.drainer)
+      assert.is_false(ok)
+      assert.is_true(asyncio.TimeoutError:is(err), tostring(err))
+      assert.equal(5, loop:time() - start)
+      local uok, uerr = asyncio.await(h.upgrade)
+      assert.is_false(uok)
+      assert.is_true(asyncio.TimeoutError:is(uerr), tostring(uerr))
+      assert.equal(0, h.writer:get_write_buffer_size()) -- dropped
+      h.writer:wait_closed()
+      h.go:set()
+      h.server:close()
+      h.server:wait_closed()
+    end, {clock = "virtual"})
   end)
 
   it("wakes a drain with the handshake's error when the writer closes",
