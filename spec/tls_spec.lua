@@ -707,12 +707,18 @@ print("closed")
   end)
 
   -- A plain server that upgrades a connection to TLS with sctx once go is
-  -- set, then gives the text read to got (or the handshake's failure).
-  local function held_starttls_server(sctx, go, got, n)
+  -- set, then gives the text read to got (or the handshake's failure);
+  -- or, when hangup.now is set by then, closes the connection instead.
+  local function held_starttls_server(sctx, go, got, n, hangup)
     return asyncio.start_server(function(reader, writer)
       assert.equal("STARTTLS\n", reader:readline())
       writer:write("go ahead\n")
       go:wait() -- the client's handshake waits meanwhile
+      if hangup.now then
+        writer:close()
+        got:set_result("hung up")
+        return
+      end
       local ok, err = pcall(writer.start_tls, writer, sctx)
       if ok then
         got:set_result(reader:readexactly(n))
@@ -729,11 +735,12 @@ print("closed")
   -- h.go is set, data written meanwhile, and a task h.drainer in drain()
   -- (returning pcall's results), seen waiting. h.upgrade returns those of
   -- start_tls (with opts, by default server_hostname = "localhost"); h.got
-  -- is what the server read (n bytes), or its failure.
+  -- is what the server read (n bytes), or its failure; setting
+  -- h.hangup.now before h.go makes the server hang up instead.
   local function held_upgrade(sctx, data, opts)
-    local h = {go = asyncio.Event(),
+    local h = {go = asyncio.Event(), hangup = {},
                got = asyncio.get_running_loop():create_future()}
-    h.server = held_starttls_server(sctx, h.go, h.got, #data)
+    h.server = held_starttls_server(sctx, h.go, h.got, #data, h.hangup)
     h.reader, h.writer = starttls_client(h.server)
     h.upgrade = asyncio.create_task(function()
       return pcall(h.writer.start_tls, h.writer, client_ctx(),
@@ -822,6 +829,26 @@ print("closed")
       assert.equal(0, h.writer:get_write_buffer_size()) -- dropped
       h.writer:wait_closed()
       h.go:set()
+      h.server:close()
+      h.server:wait_closed()
+    end)
+  end)
+
+  it("wakes a drain with the handshake's error when the peer hangs up",
+     function()
+    asyncio.run(function()
+      local h = held_upgrade(server_ctx(), string.rep("x", MIB))
+      h.hangup.now = true
+      h.go:set()
+      local ok, err = asyncio.await(h.drainer)
+      assert.is_false(ok) -- the text held could not go
+      local uok, uerr = asyncio.await(h.upgrade)
+      assert.is_false(uok)
+      assert.equal(tostring(uerr):gsub("^start_tls", "drain"), tostring(err))
+      assert.equal(0, h.writer:get_write_buffer_size()) -- dropped
+      assert.equal("hung up", asyncio.await(h.got))
+      h.writer:close()
+      h.writer:wait_closed()
       h.server:close()
       h.server:wait_closed()
     end)
